@@ -1,0 +1,1 @@
+"""The ``blissnode`` command line (``blissnode ...`` or ``python -m blissnode ...``)."""

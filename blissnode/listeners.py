@@ -1,0 +1,124 @@
+"""
+Listening services: one per server role and transport.
+
+Stream listeners take ordinary Twisted server endpoint strings
+(``tcp:33033``, ``tcp:4433:interface=127.0.0.1``, ``ssl:...``).  Twisted has
+no UDP endpoints, so UDP listeners take a string of the same spirit,
+``udp:PORT[:interface=ADDR]``, parsed by :func:`parse_udp_description`.
+
+Every listener logs one line with the address it actually bound (so
+``tcp:0`` shows the port the kernel chose), and the literal description
+``none`` switches a listener off.
+"""
+
+import attr
+from twisted.application import service
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
+
+DISABLED = "none"
+
+log = Logger()
+
+
+def is_disabled(description):
+    return description.strip().lower() == DISABLED
+
+
+def _describe(address):
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(address)
+    if ":" in host:
+        host = "[%s]" % (host,)
+    return "%s:%s" % (host, port)
+
+
+@attr.s(frozen=True, slots=True)
+class UDPDescription:
+    port = attr.ib()
+    interface = attr.ib(default="")
+
+
+def parse_udp_description(description):
+    """Parse ``udp:PORT[:interface=ADDR]`` into a :class:`UDPDescription`.
+
+    Raises :class:`ValueError` with a message fit for a command line user.
+    """
+    parts = description.split(":")
+    if parts[0] != "udp" or len(parts) < 2:
+        raise ValueError("UDP listener must look like udp:PORT[:interface=ADDR], not %r"
+                         % (description,))
+    try:
+        port = int(parts[1])
+    except ValueError:
+        raise ValueError("UDP port must be a number in %r" % (description,))
+    if not 0 <= port <= 65535:
+        raise ValueError("UDP port out of range in %r" % (description,))
+    interface = ""
+    rest = ":".join(parts[2:])
+    if rest:
+        key, sep, value = rest.partition("=")
+        if key != "interface" or not sep:
+            raise ValueError("unknown UDP listener option %r in %r" % (rest, description))
+        interface = value
+    return UDPDescription(port, interface)
+
+
+class StreamListenerService(StreamServerEndpointService):
+    """A stream endpoint service that says where it listens."""
+
+    def __init__(self, name, description, factory, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        StreamServerEndpointService.__init__(
+            self, serverFromString(reactor, description), factory)
+        self.setName(name)
+        self.description = description
+        # Fail the whole startup if the port cannot be bound, rather than
+        # running without one of the roles.
+        self._raiseSynchronously = True
+        #: The listening port once bound (for tests and for logging).
+        self.port = None
+
+    def privilegedStartService(self):
+        StreamServerEndpointService.privilegedStartService(self)
+        self._waitingForPort.addCallback(self._listening)
+
+    def _listening(self, port):
+        self.port = port
+        log.info("{name} listening on {address} ({description})",
+                 name=self.name, address=_describe(port.getHost()),
+                 description=self.description)
+        return port
+
+
+class UDPListenerService(service.Service):
+    """Listen for datagrams with ``protocol`` while the service runs."""
+
+    def __init__(self, name, description, protocol, reactor=None):
+        self.setName(name)
+        self.description = description
+        self.udp = parse_udp_description(description)
+        self.protocol = protocol
+        self._reactor = reactor
+        self.port = None
+
+    def privilegedStartService(self):
+        reactor = self._reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        self.port = reactor.listenUDP(self.udp.port, self.protocol,
+                                      interface=self.udp.interface)
+        log.info("{name} listening on {address} ({description})",
+                 name=self.name, address=_describe(self.port.getHost()),
+                 description=self.description)
+        service.Service.privilegedStartService(self)
+
+    def stopService(self):
+        service.Service.stopService(self)
+        if self.port is not None:
+            port, self.port = self.port, None
+            return port.stopListening()

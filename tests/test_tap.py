@@ -1,0 +1,101 @@
+"""The twistd plugin, its options and the service it builds."""
+
+import os
+import stat
+
+from twisted.application.service import IServiceMaker
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.plugin import getPlugins
+from twisted.python import usage
+from twisted.trial.unittest import TestCase
+
+from blissnode import tap
+from blissnode.listeners import parse_udp_description, UDPDescription
+
+ALL_ZERO = ["--supernode-tcp", "tcp:0:interface=127.0.0.1",
+            "--supernode-udp", "udp:0:interface=127.0.0.1",
+            "--supernode-https", "tcp:0:interface=127.0.0.1",
+            "--login-tcp", "tcp:0:interface=127.0.0.1",
+            "--event-tcp", "tcp:0:interface=127.0.0.1"]
+
+
+class PluginTests(TestCase):
+    def test_discoverable(self):
+        makers = [p for p in getPlugins(IServiceMaker) if p.tapname == "blissnode"]
+        self.assertEqual(len(makers), 1)
+        self.assertIs(makers[0].options, tap.Options)
+
+
+class OptionsTests(TestCase):
+    def test_help_documents_every_option(self):
+        text = str(tap.Options())
+        for name, default, _role, _transport, _help in tap.LISTENERS:
+            self.assertIn("--" + name, text)
+            self.assertIn(default, text)
+        self.assertIn("--data-dir", text)
+
+    def test_defaults_are_unprivileged(self):
+        options = tap.Options()
+        options.parseOptions([])
+        for name, _default, _role, transport, _help in tap.LISTENERS:
+            port = int(options[name].split(":")[1])
+            self.assertGreaterEqual(port, 1024, name)
+
+    def test_bad_udp_description(self):
+        options = tap.Options()
+        self.assertRaises(usage.UsageError, options.parseOptions,
+                          ["--supernode-udp", "tcp:33000"])
+
+    def test_parse_udp_description(self):
+        self.assertEqual(parse_udp_description("udp:33000"), UDPDescription(33000, ""))
+        self.assertEqual(parse_udp_description("udp:5:interface=127.0.0.1"),
+                         UDPDescription(5, "127.0.0.1"))
+        for bad in ["udp:", "udp:x", "udp:70000", "udp:1:iface=a", "tcp:1"]:
+            self.assertRaises(ValueError, parse_udp_description, bad)
+
+
+class ServiceTests(TestCase):
+    def make(self, extra=()):
+        data_dir = os.path.join(self.mktemp(), "data")
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO + ["--data-dir", data_dir] + list(extra))
+        return data_dir, tap.makeService(options)
+
+    def test_data_dir_created_private(self):
+        data_dir, _svc = self.make()
+        mode = stat.S_IMODE(os.stat(data_dir).st_mode)
+        self.assertEqual(mode, 0o700)
+
+    def test_one_listener_per_option(self):
+        _dir, svc = self.make()
+        names = sorted(s.name for s in svc)
+        self.assertEqual(names, sorted(n for n, *_ in tap.LISTENERS))
+
+    def test_none_disables(self):
+        _dir, svc = self.make(["--event-tcp", "none"])
+        self.assertNotIn("event-tcp", [s.name for s in svc])
+
+    @defer.inlineCallbacks
+    def test_start_accept_stop(self):
+        _dir, svc = self.make()
+        svc.privilegedStartService()
+        svc.startService()
+        try:
+            login = svc.getServiceNamed("login-tcp")
+            port = login.port
+            udp = svc.getServiceNamed("supernode-udp")
+            self.assertNotEqual(udp.port.getHost().port, 0)
+            closed = defer.Deferred()
+
+            class Watch(Protocol):
+                def connectionLost(self, reason):
+                    closed.callback(None)
+
+            endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+            yield connectProtocol(endpoint, Watch())
+            # A role that is not built yet closes the connection.
+            yield closed
+        finally:
+            yield svc.stopService()
