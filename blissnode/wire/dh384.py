@@ -1,0 +1,198 @@
+"""
+The DH-384 pre-handshake of Skype 5.5+ (spec/tcp.md 3, login.md 2.2).
+
+Unauthenticated Diffie-Hellman in clear before anything else on the
+connection; the 48-byte shared secret ``K`` then keys the RC4 layer:
+
+* peer connections (supernodes, relays): ``K`` is the ``extra`` of the Skype
+  RC4 expansion of each direction's seed (tcp.md 3 step 6;
+  ``blissnode.wire.rc4.skype_rc4(seed, extra=K)``);
+* login / event servers: plain RC4 keyed with ``K`` (client->server) and
+  ``K`` with its first byte + 1 (server->client), see
+  :func:`blissnode.wire.server_transport.server_rc4_keys`.
+
+Exchange::
+
+    C -> S  A = 2^a mod p (48 bytes BE) || 0..48 filler bytes
+    S -> C  B = 2^b mod p (48 bytes BE) || filler
+    both    K = B^a = A^b mod p (48 bytes BE)
+    C -> S  MD5("O" || K)[:8]
+    S -> C  MD5("I" || K)[:8]     (the login server sends it right after B)
+
+Modular exponentiation uses Python's built-in three-argument ``pow`` (exact
+big-integer arithmetic; it is not constant-time, which is acceptable for an
+unauthenticated obfuscation handshake whose secret only keys RC4).
+
+:class:`ServerHandshake` is the sans-IO server side, including the search for
+the client's hash past its unsignalled filler (tcp.md Q2, login.md 2.2 step 3).
+"""
+
+import hashlib
+import secrets
+
+import attr
+
+from blissnode.wire.errors import LimitExceeded, ProtocolError
+
+__all__ = [
+    "P",
+    "G",
+    "VALUE_SIZE",
+    "HASH_SIZE",
+    "MAX_FILLER",
+    "generate_private",
+    "public_value",
+    "public_bytes",
+    "parse_public",
+    "shared_secret",
+    "client_hash",
+    "server_hash",
+    "KeyPair",
+    "ServerHandshake",
+]
+
+#: The 384-bit modulus (tcp.md 3); generator 2.
+P = int(
+    "ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74"
+    "020bbea63b13b202ffffffffffffffff",
+    16,
+)
+G = 2
+VALUE_SIZE = 48
+HASH_SIZE = 8
+#: The SOS2 client sends 0..48 filler bytes after A (tcp.md 3 step 1).
+MAX_FILLER = 48
+PRIVATE_BITS = 383
+
+
+def generate_private():
+    """A random private exponent (383 bits like the reference, >= 2)."""
+    while True:
+        a = secrets.randbits(PRIVATE_BITS)
+        if a >= 2:
+            return a
+
+
+def public_value(private):
+    """``2^private mod p`` as an int."""
+    return pow(G, private, P)
+
+
+def public_bytes(private):
+    """The 48-byte big-endian public value sent on the wire."""
+    return public_value(private).to_bytes(VALUE_SIZE, "big")
+
+
+def parse_public(data):
+    """Read a peer's public value from the first 48 bytes of ``data``.
+
+    Rejects values outside ``2 .. p-2`` (0, 1 and p-1 would force a known
+    shared secret; values >= p are not reduced residues).  The reference does
+    not check; we do because it costs nothing and no honest peer fails it.
+    """
+    if len(data) < VALUE_SIZE:
+        raise ProtocolError("DH public value needs %d bytes, got %d" % (VALUE_SIZE, len(data)))
+    value = int.from_bytes(bytes(data[:VALUE_SIZE]), "big")
+    if not 2 <= value <= P - 2:
+        raise ProtocolError("degenerate DH-384 public value")
+    return value
+
+
+def shared_secret(private, peer_public):
+    """``K = peer_public^private mod p`` as 48 bytes big-endian."""
+    if isinstance(peer_public, (bytes, bytearray, memoryview)):
+        peer_public = parse_public(peer_public)
+    return pow(peer_public, private, P).to_bytes(VALUE_SIZE, "big")
+
+
+def client_hash(K):
+    """``MD5("O" || K)[:8]``, sent by the client."""
+    return hashlib.md5(b"O" + bytes(K)).digest()[:HASH_SIZE]
+
+
+def server_hash(K):
+    """``MD5("I" || K)[:8]``, sent by the server."""
+    return hashlib.md5(b"I" + bytes(K)).digest()[:HASH_SIZE]
+
+
+@attr.s(frozen=True, slots=True, repr=False)
+class KeyPair(object):
+    """A private exponent and its public value (repr hides the secret)."""
+
+    private = attr.ib()
+
+    @classmethod
+    def generate(cls):
+        return cls(generate_private())
+
+    @property
+    def public(self):
+        return public_value(self.private)
+
+    def public_bytes(self):
+        return public_bytes(self.private)
+
+    def shared_secret(self, peer_public):
+        return shared_secret(self.private, peer_public)
+
+    def __repr__(self):
+        return "<dh384.KeyPair public=%s...>" % (self.public_bytes()[:6].hex(),)
+
+
+class ServerHandshake(object):
+    """Sans-IO server side of the DH-384 pre-handshake.
+
+    ``receive(data)`` returns ``(to_send, done)``; ``to_send`` are bytes to
+    write (possibly empty).  Once ``done`` is true, :attr:`K` holds the
+    shared secret and :attr:`remainder` the bytes that followed the client's
+    hash (they belong to the RC4 stream).
+
+    ``hash_with_public``: send ``MD5("I"||K)[:8]`` together with B, as the real
+    login server does (login.md 2.2), instead of after checking the client's
+    hash (relay order, tcp.md 3).  ``filler`` is what to send after B.
+
+    GUESS (tcp.md Q2): the client's filler after A is not delimited; we take
+    A = the first 48 bytes and then look for the expected 8-byte client hash
+    in the following bytes, dropping everything before it.  If it has not
+    appeared within ``MAX_FILLER + HASH_SIZE`` bytes after A, the peer is not
+    speaking this protocol (ProtocolError).
+    """
+
+    def __init__(self, keypair=None, filler=b"", hash_with_public=True):
+        self.keypair = keypair if keypair is not None else KeyPair.generate()
+        self.filler = bytes(filler)
+        self.hash_with_public = hash_with_public
+        self.K = None
+        self.remainder = b""
+        self.done = False
+        self._buf = bytearray()
+        self._expected = None
+
+    def receive(self, data):
+        if self.done:
+            self.remainder += bytes(data)
+            return b"", True
+        self._buf += data
+        out = b""
+        if self.K is None:
+            if len(self._buf) < VALUE_SIZE:
+                return b"", False
+            self.K = self.keypair.shared_secret(bytes(self._buf[:VALUE_SIZE]))
+            del self._buf[:VALUE_SIZE]
+            self._expected = client_hash(self.K)
+            out = self.keypair.public_bytes() + self.filler
+            if self.hash_with_public:
+                out += server_hash(self.K)
+        i = bytes(self._buf).find(self._expected)
+        if i < 0:
+            if len(self._buf) >= MAX_FILLER + HASH_SIZE:
+                raise LimitExceeded("client DH hash not found after %d bytes" % len(self._buf))
+            return out, False
+        if i > MAX_FILLER:
+            raise ProtocolError("client DH hash after %d filler bytes" % i)
+        self.remainder = bytes(self._buf[i + HASH_SIZE :])
+        self._buf = bytearray()
+        self.done = True
+        if not self.hash_with_public:
+            out += server_hash(self.K)
+        return out, True
