@@ -694,9 +694,10 @@ static PyObject *mod_expand_key(PyObject *mod, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"seed", "extra", NULL};
     PyObject *seedobj;
-    Py_buffer extra = {NULL, NULL};
+    Py_buffer extra = {0};
     uint32_t seed;
     uint8_t key[80];
+    (void)mod;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|y*:expand_key", kwlist,
                                      &seedobj, &extra))
         return NULL;
@@ -715,10 +716,11 @@ static PyObject *mod_skype_rc4(PyObject *mod, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"seed", "extra", NULL};
     PyObject *seedobj;
-    Py_buffer extra = {NULL, NULL};
+    Py_buffer extra = {0};
     uint32_t seed;
     uint8_t key[80];
     RC4Object *r;
+    (void)mod;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|y*:skype_rc4", kwlist,
                                      &seedobj, &extra))
         return NULL;
@@ -753,6 +755,7 @@ static struct PyModuleDef rc4accel_module = {
     "Optional C accelerator for blissnode.wire.rc4 (generated).",
     -1,
     module_methods,
+    NULL, NULL, NULL, NULL
 };
 
 PyMODINIT_FUNC PyInit__rc4accel(void)
