@@ -152,6 +152,13 @@ class SessionPlaintext(object):
     def encode(self):
         return encode_varint(self.tid) + encode_varint(self.cmd) + self.body
 
+    def objects(self):
+        """``(lists, rest, format)`` of the body, decoded lazily with
+        :func:`blissnode.wire.objects.decode_object_lists`."""
+        from blissnode.wire import objects
+
+        return objects.decode_object_lists(self.body)
+
     def to_json(self):
         return {"tid": self.tid, "cmd": self.cmd, "body": self.body.hex()}
 

@@ -298,25 +298,21 @@ def parse_key_exchange(record):
     (``None`` when missing); unknown items are ignored (login.md 3).
     """
     if not isinstance(record, ServerRecord):
-        record, end = decode_server_record(record)
+        raw = record
+        record, end = decode_server_record(raw)
+        if end != len(raw):
+            raise ProtocolError("%d bytes after the key-exchange record" % (len(raw) - end,))
     if record.content_type != CONTENT_KEY_EXCHANGE or not record.payload:
         raise ProtocolError("not a key-exchange record")
     from blissnode.wire import objects
 
     objlist = objects.decode_objects(record.payload)
-    blob = _find(objlist, ITEM_RSA_BLOB, bytes)
+    blob = objlist.value(ITEM_RSA_BLOB, objects.Blob)
     if blob is None or len(blob) != RSA_BLOB_SIZE:
         raise ProtocolError("key exchange without a 192-byte BLOB 8")
-    return KeyExchange(blob, _find(objlist, ITEM_KEY_FLAGS, int), _find(objlist, ITEM_C, int), objlist)
-
-
-def _find(objlist, item_id, kind):
-    for item in _items(objlist):
-        if getattr(item, "id", None) == item_id and isinstance(getattr(item, "value", None), kind):
-            return item.value
-    return None
-
-
-def _items(objlist):
-    items = getattr(objlist, "items", objlist)
-    return items
+    return KeyExchange(
+        blob,
+        objlist.value(ITEM_KEY_FLAGS, objects.Int),
+        objlist.value(ITEM_C, objects.Int),
+        objlist,
+    )

@@ -202,7 +202,6 @@ def record_to_json(record, objects=False):
 
 
 def _objects_json(objlist):
-    to_json = getattr(objlist, "to_json", None)
-    if to_json is not None:
-        return to_json()
-    return repr(objlist)
+    from blissnode.wire import objects
+
+    return objects.objects_to_json(objlist)
