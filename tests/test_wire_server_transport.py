@@ -97,6 +97,14 @@ class DH384Tests(TestCase):
         server.receive(dh384.public_bytes(7))
         self.assertRaises(LimitExceeded, server.receive, bytes(dh384.MAX_FILLER + 8))
 
+    @given(st.binary(max_size=60))
+    @SETTINGS
+    def test_parse_public_random(self, data):
+        try:
+            dh384.parse_public(data)
+        except ProtocolError:
+            pass
+
     @given(st.binary(max_size=120), st.integers(1, 30))
     @SETTINGS
     def test_server_handshake_random(self, data, chunk):

@@ -449,3 +449,26 @@ class IdCounterTests(TestCase):
 
     def test_random_start(self):
         self.assertTrue(0 <= IdCounter().next() <= 0xFFFF)
+
+
+class JsonTests(TestCase):
+    def test_record_to_json_with_objects(self):
+        from blissnode.wire import objects
+        from blissnode.wire.tcp import record_to_json
+
+        body = objects.encode_objects([objects.Int(0, 45), objects.Int(5, 5)], compressed=True)
+        good = Command(6, 2, 0x6D34, body)
+        bad = Command(7, 1, None, h("41ff"))
+        js = record_to_json(PacketRecord(0x6D33, [good, bad]), objects=True)
+        self.assertEqual(js["commands"][0]["objects"], [{"type": 0, "id": 0, "value": 45}, {"type": 0, "id": 5, "value": 5}])
+        self.assertEqual(js["commands"][0]["request_id"], 0x6D34)
+        self.assertIn("objects_error", js["commands"][1])
+        self.assertEqual(good.objects(), objects.ObjectList([objects.Int(0, 45), objects.Int(5, 5)]))
+
+    @given(st.binary(max_size=12))
+    @SETTINGS
+    def test_random_greetings(self, data):
+        try:
+            decode_greeting(data)
+        except ProtocolError:
+            pass

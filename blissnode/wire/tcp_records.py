@@ -288,13 +288,14 @@ class RecordParser(object):
     def __init__(self, max_body=DEFAULT_MAX_BODY):
         self.max_body = max_body
         self._buf = bytearray()
-        self._need = None  # (header_end, body_length) once the header is known
+        self._pos = 0  # start of the first unconsumed byte in _buf
+        self._need = None  # (header_size, body_length, typed) once known
         self._failed = None
         self.offset = 0  # stream offset of the first buffered byte
 
     @property
     def buffered(self):
-        return len(self._buf)
+        return len(self._buf) - self._pos
 
     def feed(self, data):
         """Add ``data``; return the records it completes, in order."""
@@ -318,34 +319,39 @@ class RecordParser(object):
         except ProtocolError as e:
             self._failed = e
             raise
+        finally:
+            # Drop consumed bytes once per feed (not per record: that would
+            # make one large feed quadratic).
+            del self._buf[: self._pos]
+            self._pos = 0
 
     def _next(self):
-        buf = self._buf
+        buf, pos = self._buf, self._pos
         if self._need is None:
-            if not buf:
+            avail = len(buf) - pos
+            if not avail:
                 return None
-            # Is a complete header available?  Find the terminating byte.
-            limit = min(len(buf), MAX_VARINT_BYTES)
-            for i in range(limit):
+            # Is a complete header available?  Find its terminating byte.
+            for i in range(pos, pos + min(avail, MAX_VARINT_BYTES)):
                 if buf[i] < 0x80:
                     break
             else:
-                if len(buf) >= MAX_VARINT_BYTES:
+                if avail >= MAX_VARINT_BYTES:
                     raise ProtocolError("record header longer than %d bytes" % MAX_VARINT_BYTES)
                 return None
-            header, start = decode_record_header(buf, 0)
+            header, start = decode_record_header(buf, pos)
             if self.max_body is not None and header.length > self.max_body:
                 raise LimitExceeded(
                     "record body of %d bytes > %d" % (header.length, self.max_body)
                 )
-            self._need = (start, header.length, header.typed)
+            self._need = (start - pos, header.length, header.typed)
         start, length, typed = self._need
-        end = start + length
+        end = pos + start + length
         if len(buf) < end:
             return None
-        raw = bytes(buf[:end])
-        del buf[:end]
+        raw = bytes(buf[pos:end])
+        self._pos = end
         self._need = None
         offset = self.offset
-        self.offset += end
+        self.offset += len(raw)
         return offset, raw, decode_body(typed, raw[start:])
