@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
 from blissnode.wire.errors import LimitExceeded, ProtocolError
+from blissnode.wire.objects import decode_objects
 from blissnode.wire.udp_commands import (
     ACTION_ACK,
     ACTION_NOTHING,
@@ -56,6 +57,11 @@ class VectorTests(TestCase):
             (cmd,) = parse_payload(request)
             self.assertEqual(address_reply(cmd.request_id, c["peer_ip"], c["peer_port"]).hex(),
                              c["reply_plaintext_hex"], c)
+            # cross-check the hand-built list with the object-list codec
+            (reply,) = parse_payload(got)
+            (item,) = list(decode_objects(reply.body))
+            self.assertEqual((item.id, item.value.ip, item.value.port),
+                             (0x11, c["peer_ip"], c["peer_port"]), c)
 
     def test_ack_decision(self):
         for c in cases("udp_packets.json", "ack_decision"):
