@@ -153,23 +153,20 @@ def decode_stream(data, extra=b"", max_body=DEFAULT_MAX_BODY):
     :class:`DecodedStream`.  Never raises ProtocolError: a failure is
     reported in ``.error`` after the records decoded before it."""
     data = bytes(data)
-    exchange, plaintext, records, error = None, b"", [], None
+    error = None
     try:
         exchange, state = parse_seed_exchange(data, extra)
     except ProtocolError as e:
         return DecodedStream(None, b"", [], b"", str(e))
     plaintext = state.crypt(data[EXCHANGE_SIZE:])
-    parser = RecordParser(max_body)
-    pos = 0
-    # Feed record by record so records before a bad one survive.
     try:
-        records = parser.feed_framed(plaintext)
+        records = RecordParser(max_body).feed_framed(plaintext)
     except ProtocolError as e:
+        # The parser stops at the first bad record; keep those before it.
         error = str(e)
         records = _records_before_error(plaintext, max_body)
     consumed = sum(len(raw) for _, raw, _ in records)
-    pos = consumed
-    return DecodedStream(exchange, plaintext, records, plaintext[pos:], error)
+    return DecodedStream(exchange, plaintext, records, plaintext[consumed:], error)
 
 
 def _records_before_error(plaintext, max_body):
