@@ -288,7 +288,12 @@ class Plain41Tests(TestCase):
 class ModelTests(TestCase):
     def test_lookup(self):
         objlist = ObjectList(
-            [Int(3, 1), Addr(3, NetAddr("1.2.3.4", 5)), Addr(3, NetAddr("5.6.7.8", 9)), String(0, b"x")]
+            [
+                Int(3, 1),
+                Addr(3, NetAddr("1.2.3.4", 5)),
+                Addr(3, NetAddr("5.6.7.8", 9)),
+                String(0, b"x"),
+            ]
         )
         self.assertEqual(objlist.get(3), Int(3, 1))
         self.assertEqual(objlist.get(3, Addr), Addr(3, NetAddr("1.2.3.4", 5)))

@@ -49,6 +49,8 @@ __all__ = [
     "MAX_VIRTUAL_BYTES",
     "RangeEncoder",
     "RangeDecoder",
+    "encode_number",
+    "decode_number",
     "DecodeModel",
     "EncodeModel",
     "encode_list42",
@@ -394,6 +396,55 @@ class RangeDecoder:
 
 
 # ---------------------------------------------------------------------------
+# Numbers (spec 4.5)
+# ---------------------------------------------------------------------------
+
+
+def encode_number(enc, model, x):
+    """Code the u32 ``x`` with ``model`` on the :class:`RangeEncoder` ``enc``."""
+    length = x.bit_length()
+    if length <= model.b:
+        enc.encode_freq(model.table, x)  # small values are their own symbol
+        return
+    if length >= model.n:
+        enc.encode_freq(model.table, model.n + model.off)  # escape
+        encode_number(enc, model, length - model.n)  # ... then the excess length
+    else:
+        enc.encode_freq(model.table, length + model.off)
+    rest = length - 1  # the bits below the leading one, low chunk first
+    while rest > 0:
+        n = 16 if rest > 16 else rest
+        enc.encode_bits(x & ((1 << n) - 1), n)
+        x >>= n
+        rest -= n
+
+
+def decode_number(dec, model, nested=False):
+    """Decode a number coded by :func:`encode_number` (at most 32 bits)."""
+    s = dec.decode_freq(model.table)
+    if s < (1 << model.b):
+        return s
+    length = s - model.off
+    if length >= model.n:
+        if nested:
+            raise ProtocolError("0x42 escape inside an escape")
+        e = decode_number(dec, model, True)
+        if e > MAX_NUMBER_BITS - model.n:
+            raise ProtocolError("0x42 number longer than 32 bits")
+        length = model.n + e
+    x = 1 << (length - 1)
+    done = 0
+    rest = length - 1
+    while done < rest:
+        n = rest - done
+        if n > 16:
+            n = 16
+        x += dec.decode_bits(n) << done
+        done += n
+    return x
+
+
+# ---------------------------------------------------------------------------
 # Adaptive state
 # ---------------------------------------------------------------------------
 
@@ -453,24 +504,6 @@ class _ListEncoder:
         self.model = model
         self.max_depth = max_depth
 
-    def encode_number(self, model, x):
-        enc = self.enc
-        length = x.bit_length()
-        if length <= model.b:
-            enc.encode_freq(model.table, x)
-            return
-        if length >= model.n:
-            enc.encode_freq(model.table, model.n + model.off)  # escape
-            self.encode_number(model, length - model.n)
-        else:
-            enc.encode_freq(model.table, length + model.off)
-        rest = length - 1  # the bits below the leading one, low chunk first
-        while rest > 0:
-            n = 16 if rest > 16 else rest
-            enc.encode_bits(x & ((1 << n) - 1), n)
-            x >>= n
-            rest -= n
-
     def encode_string(self, s):
         enc = self.enc
         prev = 0
@@ -498,7 +531,7 @@ class _ListEncoder:
             hist = blk.hist
             while k < limit and hist[k] == (items[k].id, types[k]):
                 k += 1
-            self.encode_number(SMALL_MODEL, k)
+            encode_number(enc, SMALL_MODEL, k)
             repeat = k
         blk.count = 0
         mtf = blk.mtf
@@ -516,23 +549,23 @@ class _ListEncoder:
             elif pos == 0:
                 if delta >= 5:
                     enc.encode_freq(ITEM, 6)
-                    self.encode_number(SMALL_MODEL, delta - 5)
+                    encode_number(enc, SMALL_MODEL, delta - 5)
                 else:
                     enc.encode_freq(ITEM, delta + 1)
             else:
                 enc.encode_freq(ITEM, pos + 6)
-                self.encode_number(SMALL_MODEL, delta)
+                encode_number(enc, SMALL_MODEL, delta)
             self.encode_value(t, it.value, depth)
             last_id = item_id
         enc.encode_freq(ITEM, 0)  # end of list
 
     def encode_value(self, t, v, depth):
         if t == 0:
-            self.encode_number(BIG_MODEL, v)
+            encode_number(self.enc, BIG_MODEL, v)
         elif t == 3:
             self.encode_string(v)
         elif t == 4:
-            self.encode_number(BIG_MODEL, len(v))
+            encode_number(self.enc, BIG_MODEL, len(v))
             self.tail.append(bytes(v))
         elif t == 2:
             ip4, port = self.model.addr_bytes(v)
@@ -540,12 +573,12 @@ class _ListEncoder:
         elif t == 5:
             self.encode_list(v, depth + 1)
         elif t == 6:
-            self.encode_number(BIG_MODEL, len(v))
+            encode_number(self.enc, BIG_MODEL, len(v))
             for x in v:
-                self.encode_number(BIG_MODEL, x)
+                encode_number(self.enc, BIG_MODEL, x)
         else:  # t == 1: significant bytes only, little-endian, in the tail
             n = (v.bit_length() + 7) >> 3
-            self.encode_number(BIG_MODEL, n)
+            encode_number(self.enc, BIG_MODEL, n)
             if n:
                 self.tail.append(v.to_bytes(n, "little"))
 
@@ -603,30 +636,6 @@ class _ListDecoder:
         self.base_depth = base_depth
         self.classes = classes
 
-    def decode_number(self, model, nested=False):
-        dec = self.dec
-        s = dec.decode_freq(model.table)
-        if s < (1 << model.b):
-            return s
-        length = s - model.off
-        if length >= model.n:
-            if nested:
-                raise ProtocolError("0x42 escape inside an escape")
-            e = self.decode_number(model, True)
-            if e > MAX_NUMBER_BITS - model.n:
-                raise ProtocolError("0x42 number longer than 32 bits")
-            length = model.n + e
-        x = 1 << (length - 1)
-        done = 0
-        rest = length - 1
-        while done < rest:
-            n = rest - done
-            if n > 16:
-                n = 16
-            x += dec.decode_bits(n) << done
-            done += n
-        return x
-
     def decode_string(self):
         dec = self.dec
         buf = bytearray()
@@ -657,7 +666,7 @@ class _ListDecoder:
         blk = self.blocks[depth if depth < LEVELS else LEVELS - 1]
         repeat = 0
         if depth > 0 and blk.count > 0:
-            repeat = self.decode_number(SMALL_MODEL)
+            repeat = decode_number(dec, SMALL_MODEL)
             if repeat > blk.count:
                 raise ProtocolError("0x42 history repeat count exceeds the history")
         blk.count = 0
@@ -679,11 +688,11 @@ class _ListDecoder:
                 if s == 0:
                     break
                 if s >= 7:
-                    delta = self.decode_number(SMALL_MODEL)
+                    delta = decode_number(dec, SMALL_MODEL)
                     t = mtf[s - 6]
                     _to_front(mtf, s - 6)
                 elif s == 6:
-                    delta = self.decode_number(SMALL_MODEL) + 5
+                    delta = decode_number(dec, SMALL_MODEL) + 5
                     t = mtf[0]
                 else:
                     delta = s - 1
@@ -696,26 +705,27 @@ class _ListDecoder:
             if len(out) >= budget.limits.max_list_items:
                 budget.check_list_items(len(out) + 1)
             if t == 0:
-                out.append(classes[0](cur_id, self.decode_number(BIG_MODEL)))
+                out.append(classes[0](cur_id, decode_number(dec, BIG_MODEL)))
             elif t == 3:
                 out.append(classes[3](cur_id, self.decode_string()))
             elif t == 2:
                 self._remember_tail(out, 2, cur_id, 6)
             elif t == 4:
-                n = self.decode_number(BIG_MODEL)
+                n = decode_number(dec, BIG_MODEL)
                 budget.charge_bytes(n)
                 self._remember_tail(out, 4, cur_id, n)
             elif t == 5:
                 out.append(_Nested(cur_id, self.decode_list(depth + 1)))
             elif t == 6:
-                n = self.decode_number(BIG_MODEL)
+                n = decode_number(dec, BIG_MODEL)
                 if n > MAX_INTARRAY_42:
                     raise ProtocolError("0x42 INTARRAY count too large")
                 budget.charge_bytes(4 * n)
-                number = self.decode_number
-                out.append(classes[6](cur_id, tuple([number(BIG_MODEL) for _ in range(n)])))
+                out.append(
+                    classes[6](cur_id, tuple([decode_number(dec, BIG_MODEL) for _ in range(n)]))
+                )
             else:  # t == 1
-                n = self.decode_number(BIG_MODEL)
+                n = decode_number(dec, BIG_MODEL)
                 if n > 8:
                     raise ProtocolError("0x42 INT64 of more than 8 bytes")
                 if n:
@@ -744,7 +754,8 @@ def decode_list42(data, pos, model, budget, base_depth=0):
     structure (a 0x42 list may sit inside a 0x41 list), which counts for the
     depth limit but not for the choice of state block.
 
-    Returns ``(list, offset after the raw tail)``.
+    Returns ``(list, offset of the raw tail, offset after the raw tail)``;
+    ``1 + arithmetic part`` is therefore ``tail offset - pos``.
     """
     end = len(data)
     if pos >= end or data[pos] != MARKER_42:
@@ -757,6 +768,7 @@ def decode_list42(data, pos, model, budget, base_depth=0):
         raise ProtocolError("0x42 arithmetic part ends before it starts")
     if tail + ld.tail_need > end:
         raise ProtocolError("0x42 raw tail truncated")
+    tail_start = tail
     classes = model.item_classes
     for container, index, t, item_id, n in ld.pending:
         chunk = data[tail : tail + n]
@@ -768,4 +780,4 @@ def decode_list42(data, pos, model, budget, base_depth=0):
         else:
             value = int.from_bytes(chunk, "little")
         container[index] = classes[t](item_id, value)
-    return _freeze(items, model), tail
+    return _freeze(items, model), tail_start, tail

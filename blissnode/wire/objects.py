@@ -46,6 +46,7 @@ __all__ = [
     "decode_objects",
     "decode_object_list_at",
     "decode_object_lists",
+    "decode_42_parts",
     "encode_objects",
     "objects_to_json",
     "objects_from_json",
@@ -363,7 +364,8 @@ def _decode_list(data, pos, end, budget, depth):
     if marker == MARKER_41:
         return _decode41(data, pos + 1, end, budget, depth)
     if marker == MARKER_42:
-        return compress42.decode_list42(data, pos, _DECODE_MODEL, budget, depth)
+        objlist, _, pos = compress42.decode_list42(data, pos, _DECODE_MODEL, budget, depth)
+        return objlist, pos
     raise ProtocolError("not an object list: marker byte 0x%02x" % (marker,))
 
 
@@ -550,6 +552,18 @@ def decode_object_list_at(data, offset=0, *, limits=DEFAULT_LIMITS):
     """
     data = _as_bytes(data, limits)
     return _decode_list(data, offset, len(data), _Budget(limits), 0)
+
+
+def decode_42_parts(data, offset=0, *, limits=DEFAULT_LIMITS):
+    """Decode the 0x42 list at ``offset`` and say where its parts are.
+
+    Returns ``(ObjectList, tail_offset, end_offset)``: the marker and the
+    arithmetic part occupy ``data[offset:tail_offset]``, the raw tail
+    (BLOB/INT64/ADDR bytes) ``data[tail_offset:end_offset]``.  For tools and
+    tests; handlers use :func:`decode_objects`.
+    """
+    data = _as_bytes(data, limits)
+    return compress42.decode_list42(data, offset, _DECODE_MODEL, _Budget(limits), 0)
 
 
 def decode_objects(data, *, limits=DEFAULT_LIMITS):
