@@ -339,8 +339,14 @@ class RangeDecoder:
         code = self.code
         rng = self.range
         prev = self.prev
+        data = self.data
         while rng <= _TOP:
-            b = self._fetch()
+            pos = self.pos
+            if pos < self.end:  # _fetch(), inlined for the common case
+                b = data[pos]
+                self.pos = pos + 1
+            else:
+                b = self._fetch()
             code = ((((code << 1) | (prev & 1)) << 7) | (b >> 1)) & _U32
             prev = b
             rng = (rng << 8) & _U32
@@ -505,15 +511,15 @@ class _ListEncoder:
         self.max_depth = max_depth
 
     def encode_string(self, s):
-        enc = self.enc
+        freq = self.enc.encode_freq
         prev = 0
         for ch in s:
             c = CLASS_OF[ch]
-            enc.encode_freq(NEXT[prev], c)
+            freq(NEXT[prev], c)
             if c != 7:  # class 0 never occurs here (NUL is rejected)
-                enc.encode_freq(CHARS[c], INDEX_IN_CLASS[ch])
+                freq(CHARS[c], INDEX_IN_CLASS[ch])
             prev = c
-        enc.encode_freq(NEXT[prev], 0)  # the terminating NUL (class 0)
+        freq(NEXT[prev], 0)  # the terminating NUL (class 0)
 
     def encode_list(self, items, depth):
         if depth > self.max_depth:
@@ -637,17 +643,18 @@ class _ListDecoder:
         self.classes = classes
 
     def decode_string(self):
-        dec = self.dec
+        freq = self.dec.decode_freq
         buf = bytearray()
+        append = buf.append
         prev = 0
         while True:
-            c = dec.decode_freq(NEXT[prev])
+            c = freq(NEXT[prev])
             if c == 0:
                 break
             if c == 7:
-                buf.append(0x20)
+                append(0x20)
             else:
-                buf.append(CHAR_CLASSES[c][dec.decode_freq(CHARS[c])])
+                append(CHAR_CLASSES[c][freq(CHARS[c])])
             prev = c
         self.budget.charge_bytes(len(buf))
         return bytes(buf)
