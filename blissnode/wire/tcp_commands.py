@@ -24,6 +24,7 @@ import secrets
 import attr
 
 from blissnode.wire.errors import LimitExceeded, ProtocolError
+from blissnode.wire import varint as _varint
 
 __all__ = [
     "KIND_NOTIFICATION",
@@ -55,47 +56,26 @@ KIND_NAMES = {
 #: accepted (tcp.md 5.2); anything else means the stream is out of sync.
 BODY_MARKERS = (0x41, 0x42)
 
-#: A 32-bit value needs at most 5 varint bytes (objects.md 2.1).  Longer
-#: varints are rejected so garbage cannot make us loop or build huge ints.
-MAX_VARINT_BYTES = 5
+#: Framing varints (record headers, command lengths and numbers) are 32-bit
+#: values of at most 5 bytes (objects.md 2.1).  Unlike object-list integers,
+#: which the reference silently reduces mod 2**32, a framing value above
+#: 2**32-1 means the stream is out of sync, so it is rejected.
+MAX_VARINT_BYTES = _varint.MAX_VARINT_BYTES
 
-_U32 = 0xFFFFFFFF
-
-
-def encode_varint(value):
-    """Minimal 7-bit little-endian varint of a non-negative integer."""
-    if value < 0:
-        raise ValueError("varint of a negative number: %r" % (value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+encode_varint = _varint.encode_varint
 
 
 def decode_varint(data, pos=0, what="varint"):
-    """Decode a varint at ``data[pos:]``; return ``(value, new_pos)``.
+    """Decode a framing varint at ``data[pos:]``; return ``(value, new_pos)``.
 
     Non-minimal forms (``80 00``) are accepted like the reference decoder
-    does (objects.md 2.1); more than :data:`MAX_VARINT_BYTES` bytes or a value
-    above 2**32-1 raise :class:`ProtocolError`, as does running out of input.
+    does; more than :data:`MAX_VARINT_BYTES` bytes, a value above 2**32-1 or
+    running out of input raise :class:`ProtocolError`.
     """
-    value = 0
-    shift = 0
-    end = len(data)
-    for _ in range(MAX_VARINT_BYTES):
-        if pos >= end:
-            raise ProtocolError("truncated %s" % (what,))
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            if value > _U32:
-                raise ProtocolError("%s exceeds 32 bits" % (what,))
-            return value, pos
-        shift += 7
-    raise ProtocolError("%s longer than %d bytes" % (what, MAX_VARINT_BYTES))
+    value, pos = _varint.decode_varint(data, pos, mask=None, what=what)
+    if value > _varint.U32_MASK:
+        raise ProtocolError("%s exceeds 32 bits" % (what,))
+    return value, pos
 
 
 def kind_has_request_id(kind):
@@ -136,7 +116,7 @@ class Command(object):
     def encode(self):
         if not 0 <= self.kind <= 7:
             raise ValueError("command kind out of range: %r" % (self.kind,))
-        if self.cmd < 0 or self.C > _U32:
+        if self.cmd < 0 or self.C > _varint.U32_MASK:
             raise ValueError("command number out of range: %r" % (self.cmd,))
         head = encode_varint(self.C)
         if kind_has_request_id(self.kind):

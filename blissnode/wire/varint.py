@@ -38,13 +38,15 @@ def encode_varint(n):
     return bytes(out)
 
 
-def decode_varint(data, offset=0, *, max_bytes=MAX_VARINT_BYTES, mask=U32_MASK):
+def decode_varint(data, offset=0, *, max_bytes=MAX_VARINT_BYTES, mask=U32_MASK,
+                  what="varint"):
     """Read one varint of ``data`` at ``offset``; return ``(value, new_offset)``.
 
     Raises :class:`ProtocolError` when the input ends inside the varint or
     when it is longer than ``max_bytes`` bytes.  The result is reduced with
     ``& mask`` (the reference's ``mod 2**32``); pass ``mask=None`` together
     with a larger ``max_bytes`` to read wider framing values exactly.
+    ``what`` names the field in error messages.
     """
     end = len(data)
     value = 0
@@ -53,10 +55,10 @@ def decode_varint(data, offset=0, *, max_bytes=MAX_VARINT_BYTES, mask=U32_MASK):
     limit = offset + max_bytes
     while True:
         if pos >= end:
-            raise ProtocolError("truncated varint at offset %d" % (offset,))
+            raise ProtocolError("truncated %s at offset %d" % (what, offset))
         if pos >= limit:
             raise ProtocolError(
-                "varint at offset %d longer than %d bytes" % (offset, max_bytes)
+                "%s at offset %d longer than %d bytes" % (what, offset, max_bytes)
             )
         b = data[pos]
         pos += 1
