@@ -1,0 +1,38 @@
+"""
+:class:`Account`: what the store tells its callers about one account.
+
+It never carries the credential hash or salt: those stay inside the store, so
+no caller can log or leak them by printing an account.
+"""
+
+import datetime
+
+import attr
+
+
+def from_unix(seconds):
+    """An aware UTC datetime from a stored integer Unix time (``None`` stays ``None``)."""
+    if seconds is None:
+        return None
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+
+
+@attr.s(frozen=True, slots=True)
+class Account:
+    """One account, as read from the store.
+
+    :ivar name: the Skype name, lower case.
+    :ivar created: when the account was created (aware UTC datetime).
+    :ivar email: e-mail address given at registration, or ``None``.
+    :ivar full_name: full name given at registration, or ``None``.
+    :ivar credential_changed: when the password was last set.
+    :ivar kdf: description of how the credential is hashed, e.g.
+        ``"scrypt n=16384 r=8 p=1"`` (parameters only, nothing secret).
+    """
+
+    name = attr.ib()
+    created = attr.ib()
+    email = attr.ib(default=None)
+    full_name = attr.ib(default=None)
+    credential_changed = attr.ib(default=None)
+    kdf = attr.ib(default=None)

@@ -1,0 +1,54 @@
+"""
+The ways a storage call can fail, as exception classes.
+
+Callers (the login handler, the ``blissnode user`` command) branch on the
+class, never on a message: the login server turns :class:`UnknownAccount` and
+:class:`WrongCredential` into different refusal codes, the command line turns
+:class:`InvalidName` and :class:`AccountExists` into one clear line.  The
+store itself knows nothing of either.
+"""
+
+
+class StoreError(Exception):
+    """Base class of every error the store raises on purpose."""
+
+
+class InvalidName(StoreError, ValueError):
+    """The text is not a valid Skype name (the message says why)."""
+
+
+class InvalidField(StoreError, ValueError):
+    """A profile field (e-mail, full name) or a credential has the wrong shape."""
+
+
+class AccountExists(StoreError):
+    """An account with this (case-insensitive) name already exists."""
+
+
+class NoSuchAccount(StoreError, LookupError):
+    """The account to change or delete does not exist."""
+
+
+class BadCredentials(StoreError):
+    """The name/credential pair does not sign anybody in.
+
+    Catch this to refuse a login; look at the subclass only to choose *which*
+    refusal to send.  Both subclasses cost the same time to produce (one
+    scrypt each), so the distinction does not leak through timing.
+    """
+
+
+class UnknownAccount(BadCredentials):
+    """No account with this name (or the name is not a valid Skype name)."""
+
+
+class WrongCredential(BadCredentials):
+    """The account exists but the MD5 credential does not match."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer blissnode (unknown migrations).
+
+    Refusing to open it is safer than running old code against a schema it
+    does not understand.
+    """

@@ -1,0 +1,456 @@
+"""The SQLite account store: migrations, the sync core, and the threaded IAccountStore."""
+
+import datetime
+import hashlib
+import os
+import sqlite3
+import stat
+import threading
+
+from twisted.internet import defer
+from twisted.trial.unittest import TestCase
+from zope.interface.verify import verifyObject
+
+from blissnode.store.errors import (
+    AccountExists,
+    BadCredentials,
+    InvalidField,
+    InvalidName,
+    NoSuchAccount,
+    SchemaTooNew,
+    StoreError,
+    UnknownAccount,
+    WrongCredential,
+)
+from blissnode.store.hashing import DEFAULT_PARAMS, ScryptParams
+from blissnode.store.interfaces import IAccountStore
+from blissnode.store.migrations import MIGRATIONS, Migration, check_migrations
+from blissnode.store.sqlite import (
+    DATABASE_FILENAME,
+    SQLiteDatabase,
+    StoreService,
+    SyncAccountStore,
+    database_path,
+)
+
+FAST = ScryptParams(n=2 ** 4, r=8, p=1)
+NOW = 1_700_000_000
+
+
+def md5_credential(name, password):
+    return hashlib.md5(name.lower().encode() + b"\nskyper\n" + password.encode()).digest()
+
+
+class _Base(TestCase):
+    def make_path(self):
+        directory = self.mktemp()
+        os.makedirs(directory)
+        return database_path(directory)
+
+    def open(self, path=None, **kwargs):
+        db = SQLiteDatabase(path or self.make_path(), **kwargs)
+        self.addCleanup(db.close)
+        return db
+
+    def accounts(self, db=None, params=FAST, now=NOW):
+        return SyncAccountStore(db or self.open(), params, clock=lambda: now)
+
+
+class MigrationTests(_Base):
+    def tables(self, db):
+        return {r[0] for r in db.read("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def test_new_database(self):
+        path = self.make_path()
+        self.assertFalse(os.path.exists(path))
+        db = self.open(path)
+        self.assertEqual(os.path.basename(path), DATABASE_FILENAME)
+        self.assertEqual(db.schema_version(), len(MIGRATIONS))
+        self.assertIn("accounts", self.tables(db))
+        self.assertIn("schema_migrations", self.tables(db))
+        self.assertEqual(db.read("SELECT version, name FROM schema_migrations"), [(1, "accounts")])
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+
+    def test_wal_and_foreign_keys(self):
+        db = self.open()
+        self.assertEqual(db.journal_mode(), "wal")
+        self.assertEqual(db.read("PRAGMA foreign_keys"), [(1,)])
+
+    def test_reopen_is_idempotent_and_keeps_data(self):
+        path = self.make_path()
+        db = SQLiteDatabase(path)
+        self.accounts(db).create_account("echo123", md5_credential("echo123", "pw"))
+        applied = db.read("SELECT version, applied_at FROM schema_migrations")
+        db.close()
+        for _ in range(2):
+            db = SQLiteDatabase(path)
+            self.assertEqual(db.read("SELECT version, applied_at FROM schema_migrations"), applied)
+            self.assertEqual([a.name for a in self.accounts(db).list_accounts()], ["echo123"])
+            db.close()
+
+    def test_newer_schema_refused(self):
+        path = self.make_path()
+        db = SQLiteDatabase(path)
+        with db.transaction() as cursor:
+            cursor.execute("INSERT INTO schema_migrations VALUES (?, 'from the future', 0)",
+                           (len(MIGRATIONS) + 1,))
+        db.close()
+        e = self.assertRaises(SchemaTooNew, SQLiteDatabase, path)
+        self.assertIn("newer blissnode", str(e))
+
+    def test_failed_migration_rolls_back(self):
+        path = self.make_path()
+        self.open(path).close()
+        broken = MIGRATIONS + (Migration(len(MIGRATIONS) + 1, "broken", [
+            "CREATE TABLE half (x INTEGER)",
+            "INSERT INTO half VALUES (1)",
+            "THIS IS NOT SQL",
+        ]),)
+        self.assertRaises(sqlite3.OperationalError, SQLiteDatabase, path, migrations=broken)
+        db = self.open(path)
+        self.assertEqual(db.schema_version(), len(MIGRATIONS))
+        self.assertNotIn("half", self.tables(db))
+
+    def test_new_migration_applied_on_open(self):
+        path = self.make_path()
+        self.accounts(self.open(path)).create_account("echo123", md5_credential("echo123", "p"))
+        steps = [
+            "CREATE TABLE notes (account_id INTEGER NOT NULL REFERENCES accounts(id) "
+            "ON DELETE CASCADE, body TEXT)",
+            lambda cursor: cursor.execute("INSERT INTO notes SELECT id, 'hi' FROM accounts"),
+        ]
+        more = MIGRATIONS + (Migration(len(MIGRATIONS) + 1, "notes", steps),)
+        db = self.open(path, migrations=more)
+        self.assertEqual(db.schema_version(), len(more))
+        self.assertEqual(db.read("SELECT body FROM notes"), [("hi",)])
+        # Foreign keys are on: deleting the account deletes what it owns.
+        self.accounts(db).delete_account("echo123")
+        self.assertEqual(db.read("SELECT count(*) FROM notes"), [(0,)])
+
+    def test_migration_list_must_be_ordered(self):
+        self.assertRaises(StoreError, check_migrations, [Migration(2, "x", [])])
+        self.assertRaises(StoreError, check_migrations,
+                          [Migration(1, "a", []), Migration(1, "b", [])])
+        check_migrations(MIGRATIONS)
+
+
+class TransactionTests(_Base):
+    def test_exception_rolls_back(self):
+        db = self.open()
+        accounts = self.accounts(db)
+        accounts.create_account("keeper1", md5_credential("keeper1", "p"))
+
+        class Boom(Exception):
+            pass
+
+        def half_done():
+            with db.transaction() as cursor:
+                cursor.execute("DELETE FROM accounts")
+                cursor.execute("UPDATE schema_migrations SET name = 'changed'")
+                raise Boom()
+        self.assertRaises(Boom, half_done)
+        self.assertEqual([a.name for a in accounts.list_accounts()], ["keeper1"])
+        self.assertEqual(db.read("SELECT name FROM schema_migrations"), [("accounts",)])
+
+    def test_constraint_failure_rolls_back_the_whole_transaction(self):
+        db = self.open()
+        accounts = self.accounts(db)
+
+        def two_inserts():
+            with db.transaction() as cursor:
+                cursor.execute("UPDATE schema_migrations SET name = 'changed'")
+                # violates the lower-case CHECK of the accounts table
+                cursor.execute(
+                    "INSERT INTO accounts (name, created_at, kdf, kdf_n, kdf_r, kdf_p, salt, "
+                    "credential_hash, credential_changed_at) VALUES "
+                    "('UPPER123', 0, 'scrypt', 16, 8, 1, zeroblob(16), zeroblob(32), 0)")
+        self.assertRaises(sqlite3.IntegrityError, two_inserts)
+        self.assertEqual(accounts.list_accounts(), [])
+        self.assertEqual(db.read("SELECT name FROM schema_migrations"), [("accounts",)])
+
+    def test_no_nesting(self):
+        db = self.open()
+
+        def nested():
+            with db.transaction():
+                with db.transaction():
+                    pass
+        self.assertRaises(StoreError, nested)
+        with db.transaction() as cursor:  # still usable afterwards
+            cursor.execute("SELECT 1")
+
+    def test_closed(self):
+        db = self.open()
+        db.close()
+        self.assertRaises(StoreError, db.read, "SELECT 1")
+        db.close()  # twice is fine
+
+    def test_forbidden_thread(self):
+        path = self.make_path()
+        me = threading.get_ident()
+        self.assertRaises(StoreError, SQLiteDatabase, path, forbid_thread=me)
+        result = []
+        thread = threading.Thread(
+            target=lambda: result.append(SQLiteDatabase(path, forbid_thread=me)))
+        thread.start()
+        thread.join()
+        db = result[0]
+        self.addCleanup(lambda: threading.Thread(target=db.close).start())
+        self.assertRaises(StoreError, db.read, "SELECT 1")
+        self.assertRaises(StoreError, db.transaction().__enter__)
+
+
+class SyncAccountStoreTests(_Base):
+    def test_create_and_get(self):
+        accounts = self.accounts()
+        created = accounts.create_account("Echo123", md5_credential("echo123", "pw"),
+                                          email="echo@example.org", full_name="Echo Test")
+        when = datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)
+        self.assertEqual(created.name, "echo123")
+        self.assertEqual(created.created, when)
+        self.assertEqual(created.credential_changed, when)
+        self.assertEqual(created.email, "echo@example.org")
+        self.assertEqual(created.full_name, "Echo Test")
+        self.assertEqual(created.kdf, "scrypt n=16 r=8 p=1")
+        self.assertEqual(accounts.get_account("echo123"), created)
+        self.assertEqual(accounts.get_account("ECHO123"), created)
+        self.assertIsNone(accounts.get_account("nobody123"))
+
+    def test_default_parameters_are_stored(self):
+        accounts = self.accounts(params=DEFAULT_PARAMS)
+        account = accounts.create_account("echo123", md5_credential("echo123", "pw"))
+        self.assertEqual(account.kdf, "scrypt n=16384 r=8 p=1")
+
+    def test_empty_fields_are_none(self):
+        account = self.accounts().create_account("echo123", md5_credential("echo123", "pw"),
+                                                 email="", full_name="")
+        self.assertIsNone(account.email)
+        self.assertIsNone(account.full_name)
+
+    def test_bad_fields(self):
+        accounts = self.accounts()
+        cred = md5_credential("echo123", "pw")
+        for kwargs in [{"email": "x" * 255}, {"full_name": "x" * 201},
+                       {"email": "a@b\nc"}, {"full_name": "a\x00b"}, {"email": b"a@b"}]:
+            self.assertRaises(InvalidField, accounts.create_account, "echo123", cred, **kwargs)
+        for bad in [b"", cred[:15], cred + b"x", "0123456789abcdef"]:
+            self.assertRaises(InvalidField, accounts.create_account, "echo123", bad)
+        self.assertEqual(accounts.list_accounts(), [])
+
+    def test_invalid_names(self):
+        accounts = self.accounts()
+        cred = md5_credential("x", "pw")
+        for method, args in [("create_account", (cred,)), ("get_account", ()),
+                             ("set_credential", (cred,)), ("delete_account", ())]:
+            self.assertRaises(InvalidName, getattr(accounts, method), "1bad", *args)
+
+    def test_duplicate_refused_case_insensitively(self):
+        accounts = self.accounts()
+        accounts.create_account("echo123", md5_credential("echo123", "one"), email="first@x")
+        for name in ["echo123", "Echo123", "ECHO123"]:
+            e = self.assertRaises(AccountExists, accounts.create_account, name,
+                                  md5_credential(name, "two"))
+            self.assertIn("echo123", str(e))
+        # the first account is untouched
+        self.assertEqual(accounts.get_account("echo123").email, "first@x")
+        accounts.check_credential("echo123", md5_credential("echo123", "one"))
+
+    def test_check_credential(self):
+        accounts = self.accounts()
+        cred = md5_credential("echo123", "secret")
+        accounts.create_account("echo123", cred)
+        self.assertEqual(accounts.check_credential("echo123", cred).name, "echo123")
+        self.assertEqual(accounts.check_credential("ECHO123", cred).name, "echo123")
+        self.assertEqual(accounts.check_credential(b"echo123", cred).name, "echo123")
+
+    def test_wrong_and_unknown(self):
+        accounts = self.accounts()
+        cred = md5_credential("echo123", "secret")
+        accounts.create_account("echo123", cred)
+        for name, credential, error in [
+            ("echo123", md5_credential("echo123", "Secret"), WrongCredential),
+            ("echo123", bytes(16), WrongCredential),
+            ("echo123", cred[:15], WrongCredential),
+            ("echo123", None, WrongCredential),
+            ("echo1234", cred, UnknownAccount),
+            ("nobody123", md5_credential("nobody123", "secret"), UnknownAccount),
+            ("1invalid", cred, UnknownAccount),
+            ("x" * 10000, cred, UnknownAccount),
+            (None, cred, UnknownAccount),
+        ]:
+            e = self.assertRaises(error, accounts.check_credential, name, credential)
+            self.assertIsInstance(e, BadCredentials)
+            self.assertNotIn(cred.hex(), str(e))
+
+    def test_set_credential(self):
+        accounts = self.accounts()
+        old, new = md5_credential("echo123", "old"), md5_credential("echo123", "new")
+        accounts.create_account("echo123", old)
+        later = SyncAccountStore(accounts._db, FAST, clock=lambda: NOW + 60)
+        account = later.set_credential("Echo123", new)
+        self.assertEqual(account.credential_changed - account.created, datetime.timedelta(seconds=60))
+        self.assertRaises(WrongCredential, accounts.check_credential, "echo123", old)
+        accounts.check_credential("echo123", new)
+        self.assertRaises(NoSuchAccount, accounts.set_credential, "nobody123", new)
+        self.assertRaises(InvalidField, accounts.set_credential, "echo123", b"short")
+        accounts.check_credential("echo123", new)
+
+    def test_delete(self):
+        accounts = self.accounts()
+        cred = md5_credential("echo123", "pw")
+        accounts.create_account("echo123", cred)
+        accounts.create_account("other123", md5_credential("other123", "pw"))
+        accounts.delete_account("ECHO123")
+        self.assertIsNone(accounts.get_account("echo123"))
+        self.assertRaises(UnknownAccount, accounts.check_credential, "echo123", cred)
+        self.assertRaises(NoSuchAccount, accounts.delete_account, "echo123")
+        self.assertEqual([a.name for a in accounts.list_accounts()], ["other123"])
+        # the name is free again
+        accounts.create_account("echo123", cred)
+
+    def test_list_sorted(self):
+        accounts = self.accounts()
+        for name in ["zulu.user", "Alpha123", "mike_user", "bravo-user"]:
+            accounts.create_account(name, md5_credential(name, "pw"))
+        self.assertEqual([a.name for a in accounts.list_accounts()],
+                         ["alpha123", "bravo-user", "mike_user", "zulu.user"])
+
+    def test_neither_password_nor_md5_is_stored(self):
+        path = self.make_path()
+        db = self.open(path)
+        accounts = self.accounts(db)
+        password = "correct horse battery"
+        cred = md5_credential("echo123", password)
+        accounts.create_account("echo123", cred)
+        accounts.set_credential("echo123", cred)
+        rows = db.read("SELECT * FROM accounts")
+        self.assertEqual(len(rows), 1)
+        for value in rows[0]:
+            if isinstance(value, str):
+                value = value.encode()
+            if isinstance(value, bytes):
+                self.assertNotIn(cred, value)
+                self.assertNotIn(cred.hex().encode(), value)
+                self.assertNotIn(password.encode(), value)
+        # nor anywhere in the files (database, WAL)
+        for suffix in ["", "-wal"]:
+            with open(path + suffix, "rb") as f:
+                data = f.read()
+            self.assertNotIn(cred, data, suffix)
+            self.assertNotIn(password.encode(), data, suffix)
+
+    def test_account_repr_has_no_secret(self):
+        accounts = self.accounts()
+        cred = md5_credential("echo123", "pw")
+        account = accounts.create_account("echo123", cred)
+        salt, digest = accounts._db.read("SELECT salt, credential_hash FROM accounts")[0]
+        text = repr(account)
+        for secret in [cred, salt, digest]:
+            self.assertNotIn(secret.hex(), text)
+            self.assertNotIn(repr(secret), text)
+
+    def test_rehash_with_new_parameters(self):
+        db = self.open()
+        cred = md5_credential("echo123", "pw")
+        self.accounts(db, params=FAST).create_account("echo123", cred)
+        stronger = self.accounts(db, params=ScryptParams(n=2 ** 5, r=8, p=1))
+        before = db.read("SELECT salt, credential_hash FROM accounts")
+        self.assertRaises(WrongCredential, stronger.check_credential, "echo123", bytes(16))
+        self.assertEqual(db.read("SELECT salt, credential_hash FROM accounts"), before)
+        self.assertEqual(stronger.check_credential("echo123", cred).kdf, "scrypt n=16 r=8 p=1")
+        self.assertEqual(stronger.get_account("echo123").kdf, "scrypt n=32 r=8 p=1")
+        self.assertNotEqual(db.read("SELECT salt, credential_hash FROM accounts"), before)
+        stronger.check_credential("echo123", cred)
+        self.accounts(db, params=FAST).check_credential("echo123", cred)
+
+    def test_two_connections(self):
+        path = self.make_path()
+        one, two = self.accounts(self.open(path)), self.accounts(self.open(path))
+        one.create_account("echo123", md5_credential("echo123", "pw"))
+        self.assertEqual(two.get_account("echo123").name, "echo123")
+        self.assertRaises(AccountExists, two.create_account, "echo123",
+                          md5_credential("echo123", "pw"))
+
+
+class StoreServiceTests(_Base):
+    def start(self, path=None, **kwargs):
+        kwargs.setdefault("params", FAST)
+        store = StoreService(path or self.make_path(), **kwargs)
+        store.startService()
+        self.addCleanup(lambda: store.running and store.stopService())
+        return store
+
+    def test_interface(self):
+        store = self.start()
+        self.assertTrue(verifyObject(IAccountStore, store.accounts))
+
+    @defer.inlineCallbacks
+    def test_round_trip(self):
+        store = self.start()
+        accounts = store.accounts
+        yield store.ready
+        self.assertIsNone(store.open_error)
+        cred = md5_credential("echo123", "pw")
+        created = yield accounts.create_account("Echo123", cred, email="e@example.org")
+        self.assertEqual(created.name, "echo123")
+        self.assertEqual((yield accounts.get_account("ECHO123")), created)
+        self.assertEqual((yield accounts.check_credential("echo123", cred)).name, "echo123")
+        yield self.assertFailure(accounts.check_credential("echo123", bytes(16)), WrongCredential)
+        yield self.assertFailure(accounts.check_credential("nobody123", cred), UnknownAccount)
+        yield self.assertFailure(accounts.create_account("echo123", cred), AccountExists)
+        yield self.assertFailure(accounts.get_account("1bad"), InvalidName)
+        new = md5_credential("echo123", "new")
+        yield accounts.set_credential("echo123", new)
+        yield accounts.check_credential("echo123", new)
+        self.assertEqual([a.name for a in (yield accounts.list_accounts())], ["echo123"])
+        yield accounts.delete_account("echo123")
+        yield self.assertFailure(accounts.delete_account("echo123"), NoSuchAccount)
+        self.assertEqual((yield accounts.list_accounts()), [])
+
+    @defer.inlineCallbacks
+    def test_calls_run_off_the_reactor_thread(self):
+        store = self.start()
+        # The database refuses the thread that built the service (the reactor's):
+        # if any call ran there, it would fail with StoreError.
+        idents = yield defer.gatherResults([
+            store.run(lambda opened: threading.get_ident()) for _ in range(5)])
+        self.assertNotIn(threading.get_ident(), idents)
+        self.assertEqual(len(set(idents)), 1)  # one dedicated thread, calls in order
+        opened = yield store.run(lambda opened: opened)
+        self.assertRaises(StoreError, opened.database.read, "SELECT 1")
+        yield store.accounts.create_account("echo123", md5_credential("echo123", "pw"))
+
+    @defer.inlineCallbacks
+    def test_calls_before_start_wait(self):
+        store = StoreService(self.make_path(), params=FAST)
+        d = store.accounts.list_accounts()
+        self.assertFalse(d.called)
+        store.startService()
+        self.addCleanup(store.stopService)
+        self.assertEqual((yield d), [])
+
+    @defer.inlineCallbacks
+    def test_stop_closes(self):
+        path = self.make_path()
+        store = self.start(path)
+        yield store.accounts.create_account("echo123", md5_credential("echo123", "pw"))
+        yield store.stopService()
+        self.assertFalse(store.running)
+        # The file is complete and usable by another process afterwards.
+        self.assertEqual([a.name for a in self.accounts(self.open(path)).list_accounts()],
+                         ["echo123"])
+        again = self.start(path)
+        self.assertEqual(len((yield again.accounts.list_accounts())), 1)
+
+    @defer.inlineCallbacks
+    def test_open_failure(self):
+        path = self.make_path()
+        db = SQLiteDatabase(path)
+        with db.transaction() as cursor:
+            cursor.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
+        db.close()
+        store = self.start(path)
+        yield store.ready
+        self.assertIsInstance(store.open_error, SchemaTooNew)
+        self.assertEqual(len(self.flushLoggedErrors(SchemaTooNew)), 1)
+        yield self.assertFailure(store.accounts.list_accounts(), SchemaTooNew)
