@@ -141,7 +141,7 @@ def decode_node_record(data):
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_ADDR = r"(%s(?:\.%s){3}):([0-9]{1,5})" % (_OCTET, _OCTET)
+_ADDR = r"(%s(?:\.%s){3}):(0|[1-9][0-9]{0,4})" % (_OCTET, _OCTET)
 _LONG_TEXT = re.compile(
     r"0x([0-9a-fA-F]{16})-([sd])-s%s-r%s-l%s\Z" % (_ADDR, _ADDR, _ADDR))
 _SHORT_TEXT = re.compile(r"0x([0-9a-fA-F]{16})-([sd])-%s\Z" % (_ADDR,))
