@@ -44,6 +44,8 @@ def add_parser(commands):
                    help="the 4-byte seed that keys this direction (8 hex digits)")
     p.add_argument("--from-start", action="store_true",
                    help="HEX starts with the 4-byte seed and the 10-byte greeting")
+    p.add_argument("--dh-secret", metavar="HEX",
+                   help="5.5+ connections: the 48-byte DH-384 secret K mixed into the key")
     p.set_defaults(run=_run, decoder=_tcp)
 
     p = kinds.add_parser("udp", help="one UDP datagram")
@@ -86,10 +88,18 @@ def _objects(data, args):
 
 def _tcp(data, args):
     from blissnode.wire.jsonview import tcp_stream_to_json
+    extra = b""
+    if args.dh_secret:
+        try:
+            extra = parse_hex(args.dh_secret)
+        except HexInputError as e:
+            raise DecodeFailed("bad --dh-secret: %s" % (e,))
+        if len(extra) != 48:
+            raise DecodeFailed("--dh-secret must be 48 bytes, got %d" % (len(extra),))
     if args.from_start:
         if args.seed_hex:
             raise DecodeFailed("give either --seed-hex or --from-start, not both")
-        return tcp_stream_to_json(data, from_start=True)
+        return tcp_stream_to_json(data, from_start=True, extra=extra)
     if not args.seed_hex:
         raise DecodeFailed("--seed-hex SEED or --from-start is required")
     try:
@@ -98,7 +108,12 @@ def _tcp(data, args):
         raise DecodeFailed("bad --seed-hex: %s" % (e,))
     if len(seed) != 4:
         raise DecodeFailed("--seed-hex must be 4 bytes, got %d" % (len(seed),))
-    return tcp_stream_to_json(data, seed=int.from_bytes(seed, "big"))
+    return tcp_stream_to_json(data, seed=int.from_bytes(seed, "big"), extra=extra)
+
+
+def _ip_only(text):
+    """Accept ``IP`` or ``IP:PORT`` (the port plays no part in the keying)."""
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
 
 
 def _udp(data, args):
@@ -110,7 +125,8 @@ def _udp(data, args):
         except HexInputError as e:
             raise DecodeFailed("bad --challenge: %s" % (e,))
     try:
-        return udp_datagram_to_json(data, args.src, args.dst, challenge=challenge)
+        return udp_datagram_to_json(data, _ip_only(args.src), _ip_only(args.dst),
+                                    challenge=challenge)
     except ValueError as e:
         if isinstance(e, ProtocolError):
             raise

@@ -18,6 +18,7 @@ from its very first byte (seed exchange, RC4, records), and
 import attr
 
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire import rc4
 from blissnode.wire.seed_exchange import (  # noqa: F401  (re-exports)
     EXCHANGE_SIZE,
     Greeting,
@@ -148,17 +149,25 @@ class DecodedStream(object):
         }
 
 
-def decode_stream(data, extra=b"", max_body=DEFAULT_MAX_BODY):
-    """Decode a complete captured direction (starting with its seed) into a
-    :class:`DecodedStream`.  Never raises ProtocolError: a failure is
+def decode_stream(data, extra=b"", max_body=DEFAULT_MAX_BODY, seed=None):
+    """Decode a complete captured direction into a :class:`DecodedStream`.
+
+    Without ``seed`` the data starts with the direction's seed exchange.
+    With ``seed`` (the 32-bit value the direction announced) the data starts
+    right after the greeting, at keystream position 0 (tcp.md 2.2), and
+    ``exchange`` is ``None``.  Never raises ProtocolError: a failure is
     reported in ``.error`` after the records decoded before it."""
     data = bytes(data)
     error = None
-    try:
-        exchange, state = parse_seed_exchange(data, extra)
-    except ProtocolError as e:
-        return DecodedStream(None, b"", [], b"", str(e))
-    plaintext = state.crypt(data[EXCHANGE_SIZE:])
+    if seed is None:
+        try:
+            exchange, state = parse_seed_exchange(data, extra)
+        except ProtocolError as e:
+            return DecodedStream(None, b"", [], b"", str(e))
+        plaintext = state.crypt(data[EXCHANGE_SIZE:])
+    else:
+        exchange = None
+        plaintext = rc4.skype_rc4(seed, extra).crypt(data)
     try:
         records = RecordParser(max_body).feed_framed(plaintext)
     except ProtocolError as e:
