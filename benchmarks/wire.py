@@ -21,7 +21,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from blissnode.wire import rc4  # noqa: E402
+from blissnode.wire import aes_ctr, objects, rc4, udp  # noqa: E402
+from blissnode.wire.udp_commands import parse_payload  # noqa: E402
 
 REPEAT = 3
 SCALE = 1.0  # --quick lowers it
@@ -100,6 +101,106 @@ def rc4_stream(impl, chunk=1400):
     return rate(run, n * chunk), "bytes/s"
 
 
+# ---------------------------------------------------------------------------
+# UDP (blissnode.wire.udp): what the supernode does per received datagram
+
+
+def _with_impl(impl, fn):
+    """Run ``fn`` with the UDP layer using RC4 implementation ``impl``."""
+    saved = udp.skype_rc4
+    udp.skype_rc4 = impl.skype_rc4
+    try:
+        return fn()
+    finally:
+        udp.skype_rc4 = saved
+
+
+def _probe_datagrams(n):
+    rnd = random.Random(99)
+    probe = bytes.fromhex("04da012a504215")
+    return [udp.encrypt_payload("198.51.100.7", "192.0.2.10", rnd.getrandbits(16),
+                                rnd.getrandbits(32), probe) for _ in range(n)]
+
+
+def udp_deobfuscate(impl):
+    """Received datagrams (a 7-byte probe) parsed, deobfuscated and CRC-checked."""
+    grams = _probe_datagrams(_n(50000 if impl.name == "c" else 3000))
+
+    def run():
+        for g in grams:
+            opened = udp.decrypt_datagram(g, "198.51.100.7", "192.0.2.10")
+            assert opened.crc_ok
+
+    return _with_impl(impl, lambda: rate(run, len(grams))), "datagrams/s"
+
+
+def udp_probe_wire_ops(impl):
+    """The bare wire work of one probe answer: open, parse the command,
+    build the reply with a pre-expanded seed (pool), seal it."""
+    grams = _probe_datagrams(_n(30000 if impl.name == "c" else 2000))
+    reply = bytes.fromhex("04e3012a504215")
+
+    def run():
+        pool = udp.SeedPool(_seeds(64))
+        for g in grams:
+            opened = udp.decrypt_datagram(g, "198.51.100.7", "192.0.2.10")
+            parse_payload(opened.plaintext)
+            udp.seal_payload(pool, "192.0.2.10", "198.51.100.7", 7, reply)
+
+    return _with_impl(impl, lambda: rate(run, len(grams))), "probes/s"
+
+
+# ---------------------------------------------------------------------------
+# AES-256-CTR (blissnode.wire.aes_ctr)
+
+
+def aes_stream(chunk=1400):
+    """AES-256-CTR throughput in ``chunk``-byte records (login/event traffic)."""
+    key = bytes(range(32))
+    data = os.urandom(chunk)
+    n = _n(20000)
+
+    def run():
+        for seq in range(n):
+            aes_ctr.aes_ctr(key, 1, seq, data)
+
+    return rate(run, n * chunk), "bytes/s"
+
+
+# ---------------------------------------------------------------------------
+# Object lists (blissnode.wire.objects) over the lists of the shared vectors
+
+
+def _vector_lists():
+    """The object lists of ../shared/vectors (developer checkout only)."""
+    import json
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    base = os.environ.get("BLISSNODE_VECTORS",
+                          os.path.join(here, "..", "shared", "vectors"))
+    lists = []
+    for name in ("objects41.json", "objects42.json"):
+        with open(os.path.join(base, name)) as f:
+            for case in json.load(f)["cases"]:
+                if "list" in case and case.get("kind", "list") == "list":
+                    lists.append(objects.objects_from_json(case["list"]))
+    return lists
+
+
+def objects_roundtrip(compressed):
+    """Decode + encode per second over every list of the vectors."""
+    lists = _vector_lists()
+    blobs = [objects.encode_objects(o, compressed=compressed) for o in lists]
+    rounds = _n(20 if compressed else 200)
+
+    def run():
+        for _ in range(rounds):
+            for b in blobs:
+                objects.encode_objects(objects.decode_objects(b), compressed=compressed)
+
+    return rate(run, rounds * len(blobs)), "lists/s"
+
+
 def _impls():
     out = [rc4.python_impl]
     if rc4.c_impl is not None:
@@ -116,6 +217,19 @@ for _impl in _impls():
         ("rc4", "state copy", _impl.name, lambda i=_impl: rc4_copy(i)),
         ("rc4", "stream, 1400-byte chunks", _impl.name, lambda i=_impl: rc4_stream(i)),
     ]
+
+
+for _impl in _impls():
+    FIGURES += [
+        ("udp", "datagram deobfuscate+CRC", _impl.name, lambda i=_impl: udp_deobfuscate(i)),
+        ("udp", "probe: open+parse+seal(pool)", _impl.name,
+         lambda i=_impl: udp_probe_wire_ops(i)),
+    ]
+FIGURES += [
+    ("aes", "AES-256-CTR, 1400-byte recs", "openssl", aes_stream),
+    ("objects", "0x41 decode+encode", "python", lambda: objects_roundtrip(False)),
+    ("objects", "0x42 decode+encode", "python", lambda: objects_roundtrip(True)),
+]
 
 
 def _fmt(value):
