@@ -1,0 +1,166 @@
+"""
+Failed-login rate limiting, per source address and per account.
+
+Pure logic with an injectable clock (anything with ``seconds()``, i.e.
+:class:`~twisted.internet.interfaces.IReactorTime` or
+:class:`twisted.internet.task.Clock`); the login handler asks
+:meth:`FailedLoginLimiter.check` *before* it spends an scrypt on a login,
+and reports the outcome with :meth:`~FailedLoginLimiter.failed` /
+:meth:`~FailedLoginLimiter.succeeded`.
+
+Each key has a token bucket: ``burst`` failures in a row are allowed, then
+one more every ``refill_seconds``.  Only failures take tokens, so people who
+type their password right are never limited.  A success forgives the
+*account's* failures (its owner is back) but not the *address's*: otherwise
+someone holding one valid account could reset their address between guesses
+at other people's accounts.
+
+Memory is bounded: at most ``max_keys`` buckets per kind, the least recently
+touched dropped first (a dropped bucket is as if full again; the other kind
+of limit still holds).  IPv6 sources are grouped by /64, since one host
+usually owns a whole /64.
+"""
+
+import collections
+import ipaddress
+
+import attr
+
+from blissnode.store.errors import InvalidName
+from blissnode.store.names import validate_skype_name
+
+
+@attr.s(frozen=True, slots=True)
+class Limit:
+    """``burst`` failures at once, then one more every ``refill_seconds``."""
+
+    burst = attr.ib()
+    refill_seconds = attr.ib()
+
+    def __attrs_post_init__(self):
+        if self.burst < 1 or self.refill_seconds <= 0:
+            raise ValueError("a limit needs burst >= 1 and refill_seconds > 0: %r" % (self,))
+
+
+#: Per source address: generous, since many users may share one NAT address.
+DEFAULT_ADDRESS_LIMIT = Limit(burst=20, refill_seconds=3.0)
+#: Per account: 10 guesses, then 2 a minute (about 120 an hour at most).
+DEFAULT_ACCOUNT_LIMIT = Limit(burst=10, refill_seconds=30.0)
+DEFAULT_MAX_KEYS = 100000
+
+REASON_ADDRESS = "address"
+REASON_ACCOUNT = "account"
+
+
+@attr.s(frozen=True, slots=True)
+class Decision:
+    """The answer of :meth:`FailedLoginLimiter.check`.
+
+    :ivar allowed: may this login attempt be checked at all?
+    :ivar reason: ``None``, ``"address"`` or ``"account"`` (which limit hit).
+    :ivar retry_after: seconds until one more attempt would be allowed (0 if allowed).
+    """
+
+    allowed = attr.ib()
+    reason = attr.ib(default=None)
+    retry_after = attr.ib(default=0.0)
+
+
+class TokenBuckets:
+    """Token buckets keyed by any hashable value, with bounded memory."""
+
+    def __init__(self, limit, clock, max_keys=DEFAULT_MAX_KEYS):
+        self.limit = limit
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets = collections.OrderedDict()  # key -> [tokens, last update time]
+
+    def __len__(self):
+        return len(self._buckets)
+
+    def tokens(self, key):
+        """Tokens available for ``key`` now (``burst`` for an unknown key)."""
+        entry = self._buckets.get(key)
+        if entry is None:
+            return float(self.limit.burst)
+        tokens, then = entry
+        elapsed = max(0.0, self._clock.seconds() - then)
+        return min(float(self.limit.burst), tokens + elapsed / self.limit.refill_seconds)
+
+    def retry_after(self, key):
+        """0 if ``key`` may fail once more now, else the seconds until it may."""
+        tokens = self.tokens(key)
+        if tokens >= 1.0:
+            return 0.0
+        return (1.0 - tokens) * self.limit.refill_seconds
+
+    def take(self, key):
+        """Use one token (it may go below zero: failures while limited keep it limited)."""
+        tokens = self.tokens(key) - 1.0
+        # Never owe more than one burst: a flood does not lock a key out for hours.
+        tokens = max(tokens, -float(self.limit.burst))
+        self._buckets[key] = [tokens, self._clock.seconds()]
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+
+    def forget(self, key):
+        self._buckets.pop(key, None)
+
+
+def address_key(host):
+    """The key an address is limited under: the IPv4 address, or an IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return str(host)
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def account_key(name):
+    """The key an account is limited under, or ``None`` for a name no account can have."""
+    try:
+        return validate_skype_name(name)
+    except InvalidName:
+        return None
+
+
+class FailedLoginLimiter:
+    """Decides whether a login attempt may be checked, from earlier failures.
+
+    :param clock: provides ``seconds()``; the reactor in the server.
+    """
+
+    def __init__(self, clock, per_address=DEFAULT_ADDRESS_LIMIT,
+                 per_account=DEFAULT_ACCOUNT_LIMIT, max_keys=DEFAULT_MAX_KEYS):
+        self.addresses = TokenBuckets(per_address, clock, max_keys)
+        self.accounts = TokenBuckets(per_account, clock, max_keys)
+
+    def check(self, host, name):
+        """May a login for ``name`` from ``host`` be checked now?  Changes nothing."""
+        wait = self.addresses.retry_after(address_key(host))
+        if wait > 0:
+            return Decision(False, REASON_ADDRESS, wait)
+        account = account_key(name)
+        if account is not None:
+            wait = self.accounts.retry_after(account)
+            if wait > 0:
+                return Decision(False, REASON_ACCOUNT, wait)
+        return Decision(True)
+
+    def failed(self, host, name):
+        """Record a failed login (wrong password, unknown user, bad credential blob)."""
+        self.addresses.take(address_key(host))
+        account = account_key(name)
+        if account is not None:
+            self.accounts.take(account)
+
+    def succeeded(self, host, name):
+        """Record a successful login: the account's failures are forgiven, the address's are not."""
+        account = account_key(name)
+        if account is not None:
+            self.accounts.forget(account)

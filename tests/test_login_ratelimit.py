@@ -1,0 +1,162 @@
+"""Failed-login rate limiting (pure logic, fake clock)."""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import TestCase
+
+from blissnode.login.ratelimit import (
+    REASON_ACCOUNT,
+    REASON_ADDRESS,
+    Decision,
+    FailedLoginLimiter,
+    Limit,
+    TokenBuckets,
+    account_key,
+    address_key,
+)
+
+
+class TokenBucketsTests(TestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.buckets = TokenBuckets(Limit(burst=3, refill_seconds=10.0), self.clock)
+
+    def test_burst_then_refill(self):
+        for _ in range(3):
+            self.assertEqual(self.buckets.retry_after("k"), 0.0)
+            self.buckets.take("k")
+        self.assertEqual(self.buckets.retry_after("k"), 10.0)
+        self.clock.advance(4)
+        self.assertAlmostEqual(self.buckets.retry_after("k"), 6.0)
+        self.clock.advance(6)
+        self.assertEqual(self.buckets.retry_after("k"), 0.0)
+        self.buckets.take("k")
+        self.assertEqual(self.buckets.retry_after("k"), 10.0)
+        self.clock.advance(1000)
+        self.assertEqual(self.buckets.tokens("k"), 3.0)  # never above burst
+
+    def test_keys_independent(self):
+        for _ in range(3):
+            self.buckets.take("a")
+        self.assertGreater(self.buckets.retry_after("a"), 0)
+        self.assertEqual(self.buckets.retry_after("b"), 0.0)
+
+    def test_debt_is_bounded(self):
+        for _ in range(1000):
+            self.buckets.take("k")
+        # at most one burst of debt: 3 below zero, plus the 1 needed
+        self.assertEqual(self.buckets.retry_after("k"), 40.0)
+
+    def test_forget(self):
+        for _ in range(3):
+            self.buckets.take("k")
+        self.buckets.forget("k")
+        self.buckets.forget("never")
+        self.assertEqual(self.buckets.retry_after("k"), 0.0)
+
+    def test_memory_bounded(self):
+        buckets = TokenBuckets(Limit(1, 10.0), self.clock, max_keys=100)
+        for i in range(1000):
+            buckets.take(i)
+        self.assertEqual(len(buckets), 100)
+        self.assertGreater(buckets.retry_after(999), 0)  # newest kept
+        self.assertEqual(buckets.retry_after(0), 0.0)  # oldest dropped
+
+    def test_recently_touched_kept(self):
+        buckets = TokenBuckets(Limit(5, 10.0), self.clock, max_keys=2)
+        buckets.take("old")
+        buckets.take("mid")
+        buckets.take("old")
+        buckets.take("new")
+        self.assertEqual(buckets.tokens("old"), 3.0)
+        self.assertEqual(buckets.tokens("mid"), 5.0)
+
+    def test_clock_going_backwards(self):
+        self.clock.advance(100)
+        self.buckets.take("k")
+        self.clock.rightNow = 50
+        self.assertEqual(self.buckets.tokens("k"), 2.0)
+
+    def test_bad_limit(self):
+        self.assertRaises(ValueError, Limit, 0, 1.0)
+        self.assertRaises(ValueError, Limit, 1, 0)
+
+
+class KeyTests(TestCase):
+    def test_address_key(self):
+        self.assertEqual(address_key("192.0.2.7"), "192.0.2.7")
+        self.assertEqual(address_key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64")
+        self.assertEqual(address_key("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64")
+        self.assertEqual(address_key("::ffff:192.0.2.7"), "192.0.2.7")
+        self.assertEqual(address_key("not an address"), "not an address")
+
+    def test_account_key(self):
+        self.assertEqual(account_key("Echo123"), "echo123")
+        self.assertEqual(account_key(b"echo123"), "echo123")
+        self.assertIsNone(account_key("1bad"))
+        self.assertIsNone(account_key(None))
+
+
+class FailedLoginLimiterTests(TestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.limiter = FailedLoginLimiter(self.clock, per_address=Limit(5, 2.0),
+                                          per_account=Limit(3, 60.0))
+
+    def test_fresh_is_allowed(self):
+        self.assertEqual(self.limiter.check("192.0.2.1", "echo123"), Decision(True))
+
+    def test_per_account(self):
+        # three failures from three addresses lock the account, not the addresses
+        for i in range(3):
+            self.assertTrue(self.limiter.check("192.0.2.%d" % i, "echo123").allowed)
+            self.limiter.failed("192.0.2.%d" % i, "Echo123")
+        decision = self.limiter.check("198.51.100.1", "ECHO123")
+        self.assertEqual(decision, Decision(False, REASON_ACCOUNT, 60.0))
+        self.assertTrue(self.limiter.check("192.0.2.0", "other123").allowed)
+        self.clock.advance(60)
+        self.assertTrue(self.limiter.check("198.51.100.1", "echo123").allowed)
+
+    def test_per_address(self):
+        for i in range(5):
+            self.limiter.failed("192.0.2.1", "user%04d" % i)
+        decision = self.limiter.check("192.0.2.1", "fresh123")
+        self.assertEqual((decision.allowed, decision.reason), (False, REASON_ADDRESS))
+        self.assertEqual(decision.retry_after, 2.0)
+        self.assertTrue(self.limiter.check("192.0.2.2", "fresh123").allowed)
+        self.clock.advance(2)
+        self.assertTrue(self.limiter.check("192.0.2.1", "fresh123").allowed)
+
+    def test_address_reason_wins(self):
+        for _ in range(5):
+            self.limiter.failed("192.0.2.1", "echo123")
+        self.assertEqual(self.limiter.check("192.0.2.1", "echo123").reason, REASON_ADDRESS)
+
+    def test_ipv6_grouped_by_64(self):
+        for i in range(5):
+            self.limiter.failed("2001:db8::%x" % (i + 1), "user%04d" % i)
+        self.assertFalse(self.limiter.check("2001:db8::ffff", "fresh123").allowed)
+        self.assertTrue(self.limiter.check("2001:db8:0:1::1", "fresh123").allowed)
+
+    def test_success_forgives_account_not_address(self):
+        for _ in range(3):
+            self.limiter.failed("192.0.2.1", "echo123")
+        self.assertFalse(self.limiter.check("192.0.2.9", "echo123").allowed)
+        self.limiter.succeeded("192.0.2.1", "echo123")
+        self.assertTrue(self.limiter.check("192.0.2.9", "echo123").allowed)
+        self.limiter.failed("192.0.2.1", "other123")
+        self.limiter.failed("192.0.2.1", "other123")
+        self.limiter.succeeded("192.0.2.1", "echo123")
+        self.assertFalse(self.limiter.check("192.0.2.1", "third123").allowed)
+
+    def test_invalid_names_count_for_the_address_only(self):
+        for _ in range(4):
+            self.limiter.failed("192.0.2.1", "1bad")
+        self.assertEqual(len(self.limiter.accounts), 0)
+        self.assertTrue(self.limiter.check("192.0.2.1", "1bad").allowed)
+        self.limiter.failed("192.0.2.1", "1bad")
+        self.assertFalse(self.limiter.check("192.0.2.1", "1bad").allowed)
+
+    def test_check_changes_nothing(self):
+        for _ in range(100):
+            self.limiter.check("192.0.2.1", "echo123")
+        self.assertEqual((len(self.limiter.addresses), len(self.limiter.accounts)), (0, 0))
