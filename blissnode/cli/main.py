@@ -11,6 +11,7 @@ import sys
 
 from blissnode import __version__
 from blissnode.cli import decode as decode_cmd
+from blissnode.cli import user as user_cmd
 
 
 class CommandError(Exception):
@@ -26,6 +27,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     decode_cmd.add_parser(commands)
+    user_cmd.add_parser(commands)
     return parser
 
 
@@ -42,6 +44,9 @@ def main(argv=None, stdin=None, stdout=None, stderr=None):
     try:
         return args.run(args, stdin, stdout) or 0
     except decode_cmd.DecodeFailed as e:
+        stderr.write("blissnode %s: %s\n" % (args.command, e))
+        return 1
+    except CommandError as e:
         stderr.write("blissnode %s: %s\n" % (args.command, e))
         return 1
     except KeyboardInterrupt:
