@@ -11,6 +11,7 @@ import sys
 
 from blissnode import __version__
 from blissnode.cli import decode as decode_cmd
+from blissnode.cli import keys as keys_cmd
 from blissnode.cli import user as user_cmd
 
 
@@ -27,6 +28,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     decode_cmd.add_parser(commands)
+    keys_cmd.add_parser(commands)
     user_cmd.add_parser(commands)
     return parser
 
