@@ -1,0 +1,38 @@
+"""
+:class:`ClientVersion`: the value a version module exports.
+
+A version module (``blissnode/versions/v5_5_0_124.py``) subclasses the
+handlers of the nearest older version, overrides what differs, and exports
+one ``ClientVersion``.  The module :mod:`blissnode.plugins.blissnode_versions`
+lists the built-in ones; another package adds its own by shipping a module
+in a ``blissnode/plugins/`` directory (see docs/adding-a-version.rst).
+"""
+
+import attr
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from blissnode.versions.interfaces import IClientVersion
+
+#: Values of :attr:`ClientVersion.facts`.
+TESTED = "tested"
+GUESSED = "guessed"
+UNKNOWN = "unknown"
+
+
+def _number(value):
+    return tuple(int(x) for x in value)
+
+
+@implementer(IClientVersion, IPlugin)
+@attr.s(frozen=True, eq=False, repr=False)
+class ClientVersion:
+    label = attr.ib()
+    number = attr.ib(converter=_number)
+    handlers = attr.ib(factory=dict)
+    beta = attr.ib(default=False)
+    facts = attr.ib(factory=dict)
+    notes = attr.ib(default="")
+
+    def __repr__(self):
+        return "<ClientVersion %s%s>" % (self.label, " beta" if self.beta else "")

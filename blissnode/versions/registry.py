@@ -1,0 +1,152 @@
+"""
+The registry that maps a client's version to its handlers.
+
+Clients reveal their version late and in different ways (the version string
+of TCP cmd 37 or of the login request, the DH-384 handshake of 5.5+, the
+stack version in cmd 30), so the registry answers two questions: "which
+version is this string?" (:func:`parse_version_string`) and "which known
+version do we treat it as?" (:meth:`VersionRegistry.resolve`).  An unknown
+version falls back to the nearest known *older* one with a logged warning,
+or is refused when the operator asks for that (``unknown_policy="reject"``).
+"""
+
+import re
+
+import attr
+from twisted.logger import Logger
+
+from blissnode.versions.interfaces import IClientVersion
+
+log = Logger()
+
+NEAREST = "nearest"
+REJECT = "reject"
+
+_NUMBER = re.compile(r"^\d+(\.\d+){1,3}$")
+
+
+class UnknownVersion(LookupError):
+    """A client version the registry will not serve."""
+
+
+def parse_version_number(text):
+    """``"5.5.0.124"`` -> ``(5, 5, 0, 124)``; ValueError otherwise."""
+    text = text.strip()
+    if not _NUMBER.match(text):
+        raise ValueError("not a version number: %r" % (text,))
+    return tuple(int(part) for part in text.split("."))
+
+
+def parse_version_string(text):
+    """The version number inside a client's version string.
+
+    Clients send ``<platform>/<version>[/<partner or build>/]`` (login.md
+    5.2: ``0/6.16.0.10//``, ``0/4.1.0.130//``, ``2/1.2.0.18/``; supernode.md
+    4.3: ``0/1.4.0.84``).  A bare version number is accepted too.  Returns
+    ``(platform or None, number tuple)``; ValueError if there is no number.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    parts = text.strip().split("/")
+    if len(parts) == 1:
+        return None, parse_version_number(parts[0])
+    platform = parts[0] if parts[0].isdigit() else None
+    return (int(platform) if platform is not None else None,
+            parse_version_number(parts[1]))
+
+
+@attr.s(frozen=True)
+class Resolution:
+    """The outcome of a lookup: the version we serve, and how we got there."""
+
+    requested = attr.ib()
+    version = attr.ib()
+    exact = attr.ib()
+
+
+class VersionRegistry:
+    """Known client versions, ordered by number."""
+
+    def __init__(self, versions=(), unknown_policy=NEAREST):
+        if unknown_policy not in (NEAREST, REJECT):
+            raise ValueError("unknown_policy must be %r or %r" % (NEAREST, REJECT))
+        self.unknown_policy = unknown_policy
+        self._by_number = {}
+        for version in versions:
+            self.register(version)
+
+    @classmethod
+    def from_plugins(cls, unknown_policy=NEAREST):
+        """A registry of every :class:`IClientVersion` plugin installed."""
+        from twisted.plugin import getPlugins
+
+        import blissnode.plugins
+
+        return cls(getPlugins(IClientVersion, blissnode.plugins), unknown_policy)
+
+    def register(self, version):
+        if not IClientVersion.providedBy(version):
+            raise TypeError("%r does not provide IClientVersion" % (version,))
+        number = tuple(version.number)
+        if number in self._by_number and self._by_number[number] is not version:
+            raise ValueError("version %s registered twice" % (version.label,))
+        self._by_number[number] = version
+
+    def __iter__(self):
+        return iter(self.versions())
+
+    def __len__(self):
+        return len(self._by_number)
+
+    def versions(self):
+        """Every registered version, oldest first."""
+        return [self._by_number[n] for n in sorted(self._by_number)]
+
+    def get(self, label_or_number):
+        """The registered version with exactly this label/number, or None."""
+        number = self._number(label_or_number)
+        return self._by_number.get(number)
+
+    def resolve(self, label_or_number):
+        """The version to serve a client that says it is ``label_or_number``.
+
+        Exact match first; otherwise the nearest older known version (with a
+        warning), unless the policy is ``reject`` or the client is older than
+        every known version: then :class:`UnknownVersion`.
+        """
+        number = self._number(label_or_number)
+        version = self._by_number.get(number)
+        if version is not None:
+            return Resolution(number, version, True)
+        older = [n for n in self._by_number if n < number]
+        if self.unknown_policy == REJECT or not older:
+            raise UnknownVersion("client version %s is not supported"
+                                 % (".".join(map(str, number)),))
+        version = self._by_number[max(older)]
+        log.warn("unknown client version {requested}; serving it as {served}",
+                 requested=".".join(map(str, number)), served=version.label)
+        return Resolution(number, version, False)
+
+    def handlers(self, version, role):
+        """The handler class of ``role`` for ``version``: its own, or the one
+        of the nearest older version that defines the role."""
+        number = tuple(version.number)
+        for n in sorted((n for n in self._by_number if n <= number), reverse=True):
+            cls = self._by_number[n].handlers.get(role)
+            if cls is not None:
+                return cls
+        if role in version.handlers:
+            return version.handlers[role]
+        raise UnknownVersion("no %s handlers for client version %s" % (role, version.label))
+
+    def newest(self):
+        return self._by_number[max(self._by_number)]
+
+    def oldest(self):
+        return self._by_number[min(self._by_number)]
+
+    @staticmethod
+    def _number(label_or_number):
+        if isinstance(label_or_number, tuple):
+            return label_or_number
+        return parse_version_number(label_or_number)
