@@ -2,9 +2,7 @@
 file modes, refusal of unsafe files, and the raw private operations."""
 
 import os
-import shutil
 import stat
-import tempfile
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -96,14 +94,10 @@ class KeyFilesTests(TestCase):
 
 
 class RawOperationTests(TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="blissnode-keys-test-")
-        cls.keys = load_or_create_server_keys(cls.dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
+    def setUp(self):
+        self.dir = self.mktemp()
+        os.makedirs(self.dir)
+        self.keys = load_or_create_server_keys(self.dir)
 
     def _crypto_key(self, server_key):
         with open(server_key.path, "rb") as f:
