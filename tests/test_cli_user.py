@@ -116,6 +116,13 @@ class UserCommandTests(TestCase):
         self.assertFails(self.run_cli("user", "add", "echo123", "--password-file", path),
                          "password file")
 
+    def test_broken_database_file(self):
+        os.makedirs(self.data_dir)
+        with open(database_path(self.data_dir), "wb") as f:
+            f.write(b"garbage" * 1000)
+        self.assertFails(self.run_cli("user", "list"), "not a database")
+        self.assertFails(self.add("echo123"), "not a database")
+
     def test_bad_fields(self):
         self.assertFails(self.add("echo123", "pw", "--email", "x" * 300), "e-mail")
 

@@ -14,6 +14,7 @@ from zope.interface.verify import verifyObject
 from blissnode.store.errors import (
     AccountExists,
     BadCredentials,
+    DatabaseError,
     InvalidField,
     InvalidName,
     NoSuchAccount,
@@ -106,7 +107,8 @@ class MigrationTests(_Base):
             "INSERT INTO half VALUES (1)",
             "THIS IS NOT SQL",
         ]),)
-        self.assertRaises(sqlite3.OperationalError, SQLiteDatabase, path, migrations=broken)
+        e = self.assertRaises(DatabaseError, SQLiteDatabase, path, migrations=broken)
+        self.assertIsInstance(e.__cause__, sqlite3.OperationalError)
         db = self.open(path)
         self.assertEqual(db.schema_version(), len(MIGRATIONS))
         self.assertNotIn("half", self.tables(db))
@@ -164,9 +166,29 @@ class TransactionTests(_Base):
                     "INSERT INTO accounts (name, created_at, kdf, kdf_n, kdf_r, kdf_p, salt, "
                     "credential_hash, credential_changed_at) VALUES "
                     "('UPPER123', 0, 'scrypt', 16, 8, 1, zeroblob(16), zeroblob(32), 0)")
-        self.assertRaises(sqlite3.IntegrityError, two_inserts)
+        e = self.assertRaises(DatabaseError, two_inserts)
+        self.assertIsInstance(e, StoreError)
+        self.assertIsInstance(e.__cause__, sqlite3.IntegrityError)
         self.assertEqual(accounts.list_accounts(), [])
         self.assertEqual(db.read("SELECT name FROM schema_migrations"), [("accounts",)])
+
+    def test_not_a_database(self):
+        path = self.make_path()
+        with open(path, "wb") as f:
+            f.write(b"this is not an SQLite file" * 100)
+        e = self.assertRaises(DatabaseError, SQLiteDatabase, path)
+        self.assertIn("not a database", str(e))
+
+    def test_busy_database(self):
+        path = self.make_path()
+        db = self.open(path, busy_timeout=0.05)
+        other = sqlite3.connect(path, isolation_level=None)
+        self.addCleanup(other.close)
+        other.execute("BEGIN IMMEDIATE")
+        self.assertRaises(DatabaseError, self.accounts(db).create_account, "echo123",
+                          md5_credential("echo123", "pw"))
+        other.execute("ROLLBACK")
+        self.accounts(db).create_account("echo123", md5_credential("echo123", "pw"))
 
     def test_no_nesting(self):
         db = self.open()
@@ -288,7 +310,8 @@ class SyncAccountStoreTests(_Base):
         accounts.create_account("echo123", old)
         later = SyncAccountStore(accounts._db, FAST, clock=lambda: NOW + 60)
         account = later.set_credential("Echo123", new)
-        self.assertEqual(account.credential_changed - account.created, datetime.timedelta(seconds=60))
+        self.assertEqual(account.credential_changed - account.created,
+                         datetime.timedelta(seconds=60))
         self.assertRaises(WrongCredential, accounts.check_credential, "echo123", old)
         accounts.check_credential("echo123", new)
         self.assertRaises(NoSuchAccount, accounts.set_credential, "nobody123", new)
@@ -362,6 +385,20 @@ class SyncAccountStoreTests(_Base):
         self.assertNotEqual(db.read("SELECT salt, credential_hash FROM accounts"), before)
         stronger.check_credential("echo123", cred)
         self.accounts(db, params=FAST).check_credential("echo123", cred)
+
+    def test_rehash_failure_does_not_fail_the_login(self):
+        path = self.make_path()
+        db = self.open(path, busy_timeout=0.05)
+        cred = md5_credential("echo123", "pw")
+        self.accounts(db, params=FAST).create_account("echo123", cred)
+        other = sqlite3.connect(path, isolation_level=None)
+        self.addCleanup(other.close)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        stronger = self.accounts(db, params=ScryptParams(n=2 ** 5, r=8, p=1))
+        self.assertEqual(stronger.check_credential("echo123", cred).name, "echo123")
+        self.assertEqual(len(self.flushLoggedErrors(DatabaseError)), 1)
+        other.execute("ROLLBACK")
+        self.assertEqual(stronger.get_account("echo123").kdf, "scrypt n=16 r=8 p=1")
 
     def test_two_connections(self):
         path = self.make_path()

@@ -17,10 +17,11 @@ stdin), turned into the client's MD5 credential over the lower-cased name,
 and only a slow hash of that is stored.
 """
 
+import functools
 import getpass
 import os
 
-from blissnode.store.errors import AccountExists, InvalidField, InvalidName, NoSuchAccount
+from blissnode.store.errors import StoreError
 from blissnode.store.sqlite import SQLiteDatabase, SyncAccountStore, database_path
 from blissnode.store.names import validate_skype_name
 from blissnode.wire.credentials import credential_name, md5_credential
@@ -35,6 +36,17 @@ MAX_PASSWORD_LENGTH = 1024
 def _error(message):
     from blissnode.cli.main import CommandError  # main imports this module
     return CommandError(message)
+
+
+def _store_errors(action):
+    """Turn every store error (taken name, bad field, locked database...) into one line."""
+    @functools.wraps(action)
+    def run(args, stdin, stdout):
+        try:
+            return action(args, stdin, stdout)
+        except StoreError as e:
+            raise _error(str(e))
+    return run
 
 
 def add_parser(commands):
@@ -95,18 +107,12 @@ def _open(args, create=False):
             ensure_data_dir(args.data_dir)
         except (OSError, ValueError) as e:
             raise _error("cannot use data directory %s: %s" % (args.data_dir, e))
-    try:
-        database = SQLiteDatabase(path)
-    except Exception as e:
-        raise _error("cannot open %s: %s" % (path, e))
+    database = SQLiteDatabase(path)  # a StoreError says what is wrong with it
     return database, SyncAccountStore(database)
 
 
 def _name(args):
-    try:
-        return validate_skype_name(args.name)
-    except InvalidName as e:
-        raise _error(str(e))
+    return validate_skype_name(args.name)  # InvalidName: one line via _store_errors
 
 
 def _read_password(args, stdin, stdout):
@@ -137,6 +143,7 @@ def _credential(name, password):
     return md5_credential(credential_name(name), password)
 
 
+@_store_errors
 def _add(args, stdin, stdout):
     name = _name(args)
     password = _read_password(args, stdin, stdout)
@@ -144,13 +151,12 @@ def _add(args, stdin, stdout):
     try:
         account = accounts.create_account(name, _credential(name, password),
                                           email=args.email, full_name=args.full_name)
-    except (AccountExists, InvalidField) as e:
-        raise _error(str(e))
     finally:
         database.close()
     stdout.write("created account %s\n" % (account.name,))
 
 
+@_store_errors
 def _passwd(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)
@@ -159,13 +165,12 @@ def _passwd(args, stdin, stdout):
             raise _error("no such account: %s" % (name,))
         password = _read_password(args, stdin, stdout)
         accounts.set_credential(name, _credential(name, password))
-    except NoSuchAccount as e:
-        raise _error(str(e))
     finally:
         database.close()
     stdout.write("password changed for %s\n" % (name,))
 
 
+@_store_errors
 def _delete(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)
@@ -178,13 +183,12 @@ def _delete(args, stdin, stdout):
             if stdin.readline().strip().lower() not in ("y", "yes"):
                 raise _error("not deleted")
         accounts.delete_account(name)
-    except NoSuchAccount as e:
-        raise _error(str(e))
     finally:
         database.close()
     stdout.write("deleted account %s\n" % (name,))
 
 
+@_store_errors
 def _list(args, stdin, stdout):
     database, accounts = _open(args)
     try:
@@ -194,6 +198,7 @@ def _list(args, stdin, stdout):
         database.close()
 
 
+@_store_errors
 def _show(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)

@@ -47,7 +47,8 @@ class WrongPassword(UnauthorizedLogin):
 
 @implementer(ICredentialsChecker)
 class SkypeCredentialsChecker:
-    """Checks :class:`ISkypeCredentials` against an :class:`~blissnode.store.interfaces.IAccountStore`.
+    """Checks :class:`ISkypeCredentials` against an
+    :class:`~blissnode.store.interfaces.IAccountStore`.
 
     The avatar id is the normalised (lower-case) Skype name.  Other store
     failures (database errors) pass through unchanged: they are not a

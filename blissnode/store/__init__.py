@@ -9,6 +9,7 @@ from blissnode.store.account import Account
 from blissnode.store.errors import (
     AccountExists,
     BadCredentials,
+    DatabaseError,
     InvalidField,
     InvalidName,
     NoSuchAccount,
@@ -24,6 +25,7 @@ __all__ = [
     "Account",
     "AccountExists",
     "BadCredentials",
+    "DatabaseError",
     "IAccountStore",
     "InvalidField",
     "InvalidName",

@@ -46,6 +46,14 @@ class WrongCredential(BadCredentials):
     """The account exists but the MD5 credential does not match."""
 
 
+class DatabaseError(StoreError):
+    """The database itself failed (locked too long, disk full, not a database, bad SQL).
+
+    The original :mod:`sqlite3` exception is the ``__cause__``.  This is a
+    server fault, never a verdict on the user.
+    """
+
+
 class SchemaTooNew(StoreError):
     """The database was written by a newer blissnode (unknown migrations).
 

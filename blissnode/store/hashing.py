@@ -32,7 +32,8 @@ MAX_P = 16
 
 @attr.s(frozen=True, slots=True)
 class ScryptParams:
-    """scrypt cost parameters (RFC 7914): CPU/memory cost ``n``, block size ``r``, parallelism ``p``."""
+    """scrypt cost parameters (RFC 7914): CPU/memory cost ``n``, block size ``r``,
+    parallelism ``p``."""
 
     n = attr.ib()
     r = attr.ib()
@@ -74,7 +75,8 @@ class CredentialHash:
 def check_credential16(credential16):
     """Return ``credential16`` as bytes, or raise :class:`InvalidField`."""
     if not isinstance(credential16, (bytes, bytearray, memoryview)):
-        raise InvalidField("the credential must be 16 bytes, not %s" % (type(credential16).__name__,))
+        raise InvalidField("the credential must be 16 bytes, not %s"
+                           % (type(credential16).__name__,))
     credential16 = bytes(credential16)
     if len(credential16) != CREDENTIAL_LENGTH:
         raise InvalidField("the credential must be 16 bytes, not %d" % (len(credential16),))
@@ -91,7 +93,8 @@ def hash_credential(credential16, params=DEFAULT_PARAMS, salt=None):
     credential16 = check_credential16(credential16)
     if salt is None:
         salt = os.urandom(SALT_LENGTH)
-    return CredentialHash(params=params, salt=bytes(salt), digest=_scrypt(credential16, salt, params))
+    digest = _scrypt(credential16, salt, params)
+    return CredentialHash(params=params, salt=bytes(salt), digest=digest)
 
 
 def verify_credential(stored, candidate):

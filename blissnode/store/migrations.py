@@ -82,7 +82,8 @@ def schema_version(cursor):
     ).fetchone()
     if row is None:
         return 0
-    (version,) = cursor.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    (version,) = cursor.execute(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return version
 
 

@@ -35,6 +35,7 @@ from zope.interface import implementer
 from blissnode.store.account import Account, from_unix
 from blissnode.store.errors import (
     AccountExists,
+    DatabaseError,
     InvalidField,
     InvalidName,
     NoSuchAccount,
@@ -95,16 +96,22 @@ class SQLiteDatabase:
             # Created owner-only before SQLite sees it; SQLite gives the -wal
             # and -shm files the same permissions.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout,
-                                     isolation_level=None, check_same_thread=False)
         try:
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout,
+                                         isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise DatabaseError("cannot open %s: %s" % (self.path, e)) from e
+        try:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                # NORMAL is durable across application crashes in WAL mode; a
+                # power cut may lose the last commits, never consistency.
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as e:
+                raise DatabaseError("cannot open %s: %s" % (self.path, e)) from e
             if mode.lower() != "wal":
-                raise StoreError("cannot put %s in WAL mode (got %r)" % (self.path, mode))
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            # NORMAL is durable across application crashes in WAL mode; a power
-            # cut may lose the last commits, never consistency.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+                raise DatabaseError("cannot put %s in WAL mode (got %r)" % (self.path, mode))
             migrate(self, migrations)
         except BaseException:
             self._conn.close()
@@ -120,7 +127,8 @@ class SQLiteDatabase:
 
         ``BEGIN IMMEDIATE`` takes the write lock at the start, so a
         read-then-write (a duplicate check, a migration) cannot race another
-        process.  Transactions do not nest.
+        process.  Transactions do not nest.  A :mod:`sqlite3` error that
+        leaves the block becomes :class:`DatabaseError` (after the rollback).
         """
         self._check_thread()
         with self._lock:
@@ -129,15 +137,20 @@ class SQLiteDatabase:
             if self._conn is None:
                 raise StoreError("the database is closed")
             cursor = self._conn.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                cursor.close()
+                raise DatabaseError("cannot start a transaction: %s" % (e,)) from e
             self._in_transaction = True
             try:
                 yield cursor
-            except BaseException:
-                self._conn.rollback()
-                raise
-            else:
                 self._conn.commit()
+            except BaseException as e:
+                self._conn.rollback()
+                if isinstance(e, sqlite3.Error):
+                    raise DatabaseError(str(e)) from e
+                raise
             finally:
                 self._in_transaction = False
                 cursor.close()
@@ -148,7 +161,10 @@ class SQLiteDatabase:
         with self._lock:
             if self._conn is None:
                 raise StoreError("the database is closed")
-            return self._conn.execute(sql, parameters).fetchall()
+            try:
+                return self._conn.execute(sql, parameters).fetchall()
+            except sqlite3.Error as e:
+                raise DatabaseError(str(e)) from e
 
     def schema_version(self):
         with self.transaction() as cursor:
@@ -196,7 +212,7 @@ def _text_field(label, value, limit):
 
 
 class SyncAccountStore:
-    """The accounts table, synchronously.  Same methods as :class:`IAccountStore`, without Deferreds.
+    """The accounts table, synchronously: the methods of :class:`IAccountStore`, without Deferreds.
 
     :param database: an open :class:`SQLiteDatabase`.
     :param params: scrypt parameters for new hashes; rows hashed with other
@@ -211,7 +227,8 @@ class SyncAccountStore:
         self._dummy = dummy_hash(params)
 
     def _row(self, name):
-        rows = self._db.read("SELECT %s FROM accounts WHERE name = ?" % (_ACCOUNT_COLUMNS,), (name,))
+        rows = self._db.read("SELECT %s FROM accounts WHERE name = ?" % (_ACCOUNT_COLUMNS,),
+                             (name,))
         return rows[0] if rows else None
 
     def create_account(self, name, credential16, email=None, full_name=None):
@@ -254,7 +271,11 @@ class SyncAccountStore:
         if not verify_credential(stored, credential16):
             raise WrongCredential("wrong credential for %r" % (name,))
         if stored.params != self.params:
-            self._rehash(row[0], stored, credential16)
+            try:
+                self._rehash(row[0], stored, credential16)
+            except DatabaseError:
+                # The login is right; upgrading the hash can wait for the next one.
+                log.failure("could not re-hash the credential of {name}", name=name)
         return _account_from_row(row)
 
     def _rehash(self, account_id, old, credential16):
