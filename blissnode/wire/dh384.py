@@ -24,7 +24,9 @@ big-integer arithmetic; it is not constant-time, which is acceptable for an
 unauthenticated obfuscation handshake whose secret only keys RC4).
 
 :class:`ServerHandshake` is the sans-IO server side, including the search for
-the client's hash past its unsignalled filler (tcp.md Q2, login.md 2.2 step 3).
+the client's hash past its unsignalled filler (tcp.md Q2, login.md 2.2 step 3);
+:class:`ClientHandshake` is its counterpart for test clients (it finds the
+server's hash past the server's filler the same way).
 """
 
 import hashlib
@@ -49,6 +51,7 @@ __all__ = [
     "server_hash",
     "KeyPair",
     "ServerHandshake",
+    "ClientHandshake",
 ]
 
 #: The 384-bit modulus (tcp.md 3); generator 2.
@@ -195,4 +198,67 @@ class ServerHandshake(object):
         self.done = True
         if not self.hash_with_public:
             out += server_hash(self.K)
+        return out, True
+
+
+class ClientHandshake(object):
+    """Sans-IO client side of the DH-384 pre-handshake (tcp.md 3 steps 1-5).
+
+    :meth:`start` returns A and the filler to send first.  :meth:`receive`
+    returns ``(to_send, done)``: once B (the first 48 bytes from the server)
+    is there it answers ``MD5("O"||K)[:8]``; ``done`` turns true when the
+    server's ``MD5("I"||K)[:8]`` has been found.  :attr:`remainder` then holds
+    the bytes that followed it -- the start of the server's seed exchange.
+
+    The server's filler after B is not delimited either (the real relay sent
+    11 bytes), so, as on the server side, we look for the expected 8-byte hash
+    among the bytes after B and drop what precedes it.  It does not matter
+    whether the server sends its hash right behind B (the login server's
+    order) or only after checking ours (the relay order): the search finds
+    it in both.  A wrong server hash never matches, so the peer is refused
+    once more than ``MAX_FILLER + HASH_SIZE`` bytes followed B without it.
+    """
+
+    def __init__(self, keypair=None, filler=b""):
+        self.keypair = keypair if keypair is not None else KeyPair.generate()
+        self.filler = bytes(filler)
+        if len(self.filler) > MAX_FILLER:
+            raise ValueError("filler longer than %d bytes" % MAX_FILLER)
+        self.K = None
+        self.remainder = b""
+        self.done = False
+        self._buf = bytearray()
+        self._expected = None
+        self._started = False
+
+    def start(self):
+        """The first bytes to send: A (48 bytes) and the filler."""
+        self._started = True
+        return self.keypair.public_bytes() + self.filler
+
+    def receive(self, data):
+        if not self._started:
+            raise ValueError("call start() before receive()")
+        if self.done:
+            self.remainder += bytes(data)
+            return b"", True
+        self._buf += data
+        out = b""
+        if self.K is None:
+            if len(self._buf) < VALUE_SIZE:
+                return b"", False
+            self.K = self.keypair.shared_secret(bytes(self._buf[:VALUE_SIZE]))
+            del self._buf[:VALUE_SIZE]
+            self._expected = server_hash(self.K)
+            out = client_hash(self.K)
+        i = bytes(self._buf).find(self._expected)
+        if i < 0:
+            if len(self._buf) >= MAX_FILLER + HASH_SIZE:
+                raise LimitExceeded("server DH hash not found after %d bytes" % len(self._buf))
+            return out, False
+        if i > MAX_FILLER:
+            raise ProtocolError("server DH hash after %d filler bytes" % i)
+        self.remainder = bytes(self._buf[i + HASH_SIZE:])
+        self._buf = bytearray()
+        self.done = True
         return out, True
