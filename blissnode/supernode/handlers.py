@@ -1,0 +1,490 @@
+"""
+:class:`SupernodeHandlers`: what a main supernode answers, command by
+command -- the base implementation of
+:class:`~blissnode.supernode.interfaces.ISupernodeHandlers`.
+
+A handler method gets one :class:`~blissnode.supernode.request.Request` and
+returns the reply commands for the same datagram / packet (a list, possibly
+empty) or a Deferred firing with that list.  It never writes bytes: replies are
+built with :meth:`Request.reply` (object lists encoded by
+:mod:`blissnode.wire.objects`), and anything that happens outside the current
+datagram / packet goes through the services of ``request.node``
+(:class:`~blissnode.supernode.node.SupernodeNode`) and ``request.session``
+(:class:`~blissnode.supernode.tcp.SupernodeTCPProtocol`).
+
+Everything the spec leaves open is a class constant or a small method marked
+``GUESS:`` so that a version module (``blissnode/versions/v*.py``) overrides
+exactly that and nothing else.
+
+Services used (the contract with :mod:`blissnode.supernode.node` and
+:mod:`blissnode.supernode.tcp`):
+
+``request.node``
+    ``public_address()`` (our ip:port as a NetAddr, UDP = main TCP port),
+    ``tcp_port``, ``directory`` (:class:`~blissnode.store.directory.IOnlineDirectory`),
+    ``users_online()``, ``session_for_udp_peer(peer)``, ``session(session_id)``,
+    ``send_udp(peer, commands)``, ``pushes`` (:class:`~blissnode.supernode.node.PushTable`),
+    ``firewall_test(ip, port, token)``, ``user_name_of_record(record)``,
+    ``rng`` and ``clock``.
+``request.session`` (TCP only)
+    ``session_id``, ``peer``, ``node_id``, ``listen_port``, ``user_name``,
+    ``after_reply(commands, close=False)`` (a packet written right after
+    this request's reply), ``send_request(cmd, body)`` (returns the request
+    id), ``refreshed()``, ``set_version_string(text)``.
+"""
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from blissnode.supernode.interfaces import (
+    TCP_COMMANDS,
+    TCP_FORWARDED_REPLIES,
+    UDP_COMMANDS,
+    ISupernodeHandlers,
+)
+from blissnode.supernode.request import notification
+from blissnode.wire.errors import ProtocolError
+from blissnode.wire.node_record import decode_node_record
+from blissnode.wire.objects import (
+    Addr,
+    Blob,
+    Int,
+    Int64,
+    IntArray,
+    NestedList,
+    NetAddr,
+    ObjectList,
+    String,
+)
+from blissnode.wire.tcp_commands import KIND_REPLY, Command
+from blissnode.wire.udp_commands import EMPTY_LIST_42
+
+log = Logger()
+
+#: Number of user-directory slots (supernode.md 4.2).
+SLOT_COUNT = 2048
+
+# Command numbers (supernode.md 3-5, udp.md 8).
+CMD_SLOT_REPLY = 8
+CMD_NETWORK_STATS = 11
+CMD_USER_SEARCH_REPLY = 15
+CMD_EXTENDED_SEARCH_REPLY = 19
+CMD_PROBE_OK = 28
+CMD_CLIENT_OK = 31
+CMD_CLIENT_REFUSED = 32
+CMD_ADDRESS_REPLY = 36
+CMD_FIREWALL_REPLY = 42
+CMD_FIREWALL_PING = 43
+CMD_NODE_LIST_REPLY = 45
+CMD_CHANNELS = 47
+CMD_CHANNEL_FETCH = 48
+CMD_PUSH_REPLY = 54
+
+# Object ids.
+OBJ_USER_RECORD = 0x0B
+OBJ_NODE_ID = 0x0D
+OBJ_LISTEN_PORT = 0x10
+OBJ_ADDR_SEEN = 0x11
+OBJ_VERSION_STRING = 0x5D
+OBJ_VERSION_STRING_OLD = 0x0E
+OBJ_FW_TOKEN = 0x19
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+@implementer(ISupernodeHandlers)
+class SupernodeHandlers(object):
+    """The base (oldest-client) behaviour of a main supernode.
+
+    One instance serves every session of one client version; it holds no
+    per-session state (that lives in the session and the node), so methods
+    can be called for any number of clients concurrently.
+    """
+
+    udp_commands = UDP_COMMANDS
+    tcp_commands = TCP_COMMANDS
+    #: Replies from a client to a push we forwarded (handled by
+    #: :meth:`tcp_forwarded_reply`).
+    tcp_forwarded_replies = TCP_FORWARDED_REPLIES
+
+    # -- values the spec leaves open (override per version) -------------------
+
+    #: GUESS: cmd 31 INT 0xB "stackVersion": 44 is the newest value a real
+    #: supernode sent to 1.x clients (supernode.md 3.3, Q3).
+    STACK_VERSION = 44
+    #: GUESS: cmd 31 INT 0xC "stackTimestamp" from the same 1.4-era node.
+    STACK_TIMESTAMP = 802011429
+    #: GUESS: cmd 31 INTARRAY 0x21; its presence marks a supernode, the
+    #: 1.4-era content was [0, 0] (Q3).
+    SUPERNODE_MARKS = (0, 0)
+    #: GUESS: how many slots answer the refill query ``{INT 4 = n}`` at most
+    #: (16 asked by every capture; the cap bounds the reply).
+    MAX_REFILL_SLOTS = 64
+    #: GUESS: INT 7 "supernodes in the slot" when blissnode is the only one (Q6).
+    NODES_PER_SLOT = 1
+    #: cmd 54 INT 6 value for "target offline / wrong supernode" (VERIFIED).
+    PUSH_OFFLINE_CODE = 3
+    #: GUESS: most hits one cmd 15 reply carries (bounded reply size, Q10).
+    SEARCH_LIMIT = 50
+    #: GUESS: delay between our cmd 42 reply and the cmd 43 connect-back,
+    #: so the client has processed cmd 42 (IRC06: "within a few seconds").
+    FIREWALL_TEST_DELAY = 0.5
+
+    def __init__(self, version=None):
+        #: The :class:`~blissnode.versions.base.ClientVersion` served, if any.
+        self.version = version
+
+    def __repr__(self):
+        return "<%s for %r>" % (type(self).__name__, self.version)
+
+    # -- helpers ----------------------------------------------------------------
+
+    def own_address(self, request):
+        """Our address as clients reach it (ADDR 3 in slots, 0x11 in 45/42)."""
+        return request.node.public_address()
+
+    def peer_address(self, request):
+        ip, port = request.peer
+        return NetAddr(ip, port)
+
+    # -- UDP ---------------------------------------------------------------------
+
+    def udp_probe(self, request):
+        """27 -> 28 with the empty ``42 15`` body real nodes sent (BATO-TOOLS'
+        checker compares the whole 18-byte answer)."""
+        return [Command(CMD_PROBE_OK, KIND_REPLY, request.request_id, self.probe_reply_body())]
+
+    def probe_reply_body(self):
+        """GUESS-free: ``42 15`` as real supernodes sent (udp.md 8)."""
+        return EMPTY_LIST_42
+
+    def udp_address_query(self, request):
+        return [request.reply(CMD_ADDRESS_REPLY, [Addr(OBJ_ADDR_SEEN, self.peer_address(request))])]
+
+    def udp_node_list(self, request):
+        """44 -> 45: blissnode is the only supernode it knows."""
+        items = []
+        for addr in self.node_list(request):
+            items.append(Addr(OBJ_ADDR_SEEN, addr))
+            items.append(NestedList(0x1A, self.node_attributes(request, addr)))
+        return [request.reply(CMD_NODE_LIST_REPLY, items)]
+
+    def node_list(self, request):
+        """GUESS: the nodes answered to cmd 44 -- only ourselves."""
+        return [self.own_address(request)]
+
+    def node_attributes(self, request, addr):
+        """GUESS: LIST 0x1A per node; 6.x nodes sent ``INT 0 = 52`` (their
+        stack version) among other unexplained values; we send our stack
+        version only (udp.md 8, supernode.md 5.2)."""
+        return [Int(0, self.STACK_VERSION)]
+
+    def udp_slot_query(self, request):
+        return [self.slot_reply(request)]
+
+    def udp_publish(self, request):
+        """12: store the record; the protocol acknowledges the datagram."""
+        record = request.objects.value(OBJ_USER_RECORD, Blob)
+        if record is None:
+            return []
+        session = request.node.session_for_udp_peer(request.peer)
+        d = self.publish_record(request, session, record)
+        d.addCallback(lambda _: self.publish_answer(request))
+        return d
+
+    def publish_answer(self, request):
+        """GUESS: FAKE sends cmd 12 as a request ``{INT 0x1F = 1, BLOB 0xB}``;
+        the answer to that form is unknown (supernode.md 5.1), an empty reply
+        with the same command number is assumed.  Notifications get the
+        protocol's ACK."""
+        if request.command.kind == 2:
+            return [request.reply(request.cmd, [])]
+        return []
+
+    def udp_user_search(self, request):
+        return self.user_search(request)
+
+    def udp_extended_search(self, request):
+        return [self.extended_search_reply(request)]
+
+    def udp_push(self, request):
+        """53: deliver the inner command to the target's TCP session, or
+        answer 54 ``{INT 6 = 3}`` when the target is not here."""
+        objs = request.objects
+        inner_cmd = objs.value(2, Int)
+        inner_body = objs.value(3, NestedList)
+        if inner_cmd is None or inner_body is None:
+            return [self.push_offline(request)]
+        d = defer.maybeDeferred(self.push_target, request)
+
+        def forward(session):
+            if session is None:
+                return [self.push_offline(request)]
+            forwarded_id = session.send_request(inner_cmd, inner_body)
+            request.node.pushes.remember(
+                session.session_id, forwarded_id, request.peer, request.request_id)
+            return []
+
+        d.addCallback(forward)
+        return d
+
+    def push_target(self, request):
+        """The live TCP session a push is for (or None).
+
+        GUESS: by the node id of BLOB 1 (the target's node record) first,
+        then by the target name STRING 0 of the inner body (supernode.md 5.3).
+        """
+        objs = request.objects
+        node = request.node
+        node_id = None
+        record = objs.value(1, Blob)
+        if record is not None:
+            try:
+                node_id = decode_node_record(record).node_id_int
+            except ProtocolError:
+                node_id = None
+        inner = objs.value(3, NestedList) or ObjectList()
+        name = inner.value(0, String)
+
+        def first_live(entries):
+            for entry in entries:
+                session = node.session(entry.session_id)
+                if session is not None:
+                    return session
+            return None
+
+        d = defer.succeed([])
+        if node_id is not None:
+            d = node.directory.lookup_node_id(node_id)
+        d.addCallback(first_live)
+
+        def by_name(session):
+            if session is not None or name is None:
+                return session
+            return node.directory.lookup_name(_text(name)).addCallback(first_live)
+
+        d.addCallback(by_name)
+        return d
+
+    def push_offline(self, request):
+        return request.reply(CMD_PUSH_REPLY, [Int(6, self.PUSH_OFFLINE_CODE)])
+
+    def udp_unknown(self, request):
+        return []
+
+    # -- TCP ---------------------------------------------------------------------
+
+    def tcp_client_accept(self, request):
+        """30 -> 31, then cmd 11 + cmd 47 in a second packet; or 32."""
+        session = request.session
+        objs = request.objects
+        reason = self.refuse_reason(request)
+        if reason is not None:
+            log.info("refusing client {peer}: {reason}", peer=request.peer, reason=reason)
+            session.after_reply([], close=True)
+            return [request.reply(CMD_CLIENT_REFUSED, self.refusal_body(request))]
+        node_id = objs.value(OBJ_NODE_ID, Int64)
+        listen_port = objs.value(OBJ_LISTEN_PORT, Int)
+        d = session.accepted(node_id, listen_port)
+
+        def answer(_):
+            session.after_reply(self.accept_notifications(request))
+            return [request.reply(CMD_CLIENT_OK, self.accept_body(request))]
+
+        d.addCallback(answer)
+        return d
+
+    def refuse_reason(self, request):
+        """None to accept the client, else a reason (logged) to answer cmd 32.
+
+        Refuses when the node is full (``max_clients``)."""
+        return request.node.refuse_reason(request.session)
+
+    def refusal_body(self, request):
+        """GUESS: the body of cmd 32 is unknown; an empty list (Q9)."""
+        return []
+
+    def accept_body(self, request):
+        return [
+            Int(0x0B, self.STACK_VERSION),
+            Int(0x0C, self.STACK_TIMESTAMP),
+            Int(0x10, request.node.tcp_port),
+            Addr(OBJ_ADDR_SEEN, self.peer_address(request)),
+            IntArray(0x21, self.SUPERNODE_MARKS),
+        ]
+
+    def accept_notifications(self, request):
+        """The packet written after cmd 31: cmd 11 + cmd 47."""
+        return [
+            notification(CMD_NETWORK_STATS, self.network_stats(request)),
+            notification(CMD_CHANNELS, self.channel_list(request)),
+        ]
+
+    def network_stats(self, request):
+        """cmd 11 ``{INT 9 = users online}`` (the 1.2-era counters INT
+        0x40..0x63 are unexplained, Q4, and left out)."""
+        return [Int(9, request.node.users_online())]
+
+    def channel_list(self, request):
+        """GUESS: cmd 47 empty -- we serve no broadcast channels, so the
+        client has nothing to fetch with cmd 48 (supernode.md 3.4, Q4/Q5)."""
+        return []
+
+    def tcp_channel_fetch(self, request):
+        """48 -> empty 48 reply (we cannot produce Skype-signed channel data)."""
+        return [request.reply(CMD_CHANNEL_FETCH, [])]
+
+    def tcp_slot_query(self, request):
+        return [self.slot_reply(request)]
+
+    def tcp_client_info(self, request):
+        """37: keep-alive + the client's version string (logged, and used to
+        pick the handler set for the rest of the session)."""
+        session = request.session
+        session.refreshed()
+        text = request.objects.value(OBJ_VERSION_STRING, String)
+        if text is None:
+            text = request.objects.value(OBJ_VERSION_STRING_OLD, String)
+        if text is not None:
+            session.set_version_string(_text(text))
+        return []
+
+    def tcp_client_flags(self, request):
+        """38: refresh only."""
+        request.session.refreshed()
+        return []
+
+    def tcp_firewall_test(self, request):
+        """40 -> 42 ``{ADDR 0x11 = tester (us), INT 0x19 = token}``, then
+        cmd 43 ``{INT 0x19 = token}`` from us to the client's listening port,
+        over UDP and over TCP (supernode.md 4.4, udp.md 9.4)."""
+        session = request.session
+        token = self.firewall_token(request)
+        port = session.listen_port
+        if port:
+            request.node.clock.callLater(
+                self.FIREWALL_TEST_DELAY, request.node.firewall_test,
+                request.peer[0], port, [notification(CMD_FIREWALL_PING, [Int(OBJ_FW_TOKEN, token)])])
+        return [request.reply(CMD_FIREWALL_REPLY, [
+            Addr(OBJ_ADDR_SEEN, self.own_address(request)),
+            Int(OBJ_FW_TOKEN, token),
+        ])]
+
+    def firewall_token(self, request):
+        """GUESS: a random 16-bit token (the two real ones, 7794 and 848,
+        are small)."""
+        return request.node.rng.randrange(1, 0x10000)
+
+    def tcp_publish(self, request):
+        """60: the user record, stored with the session (the protocol acks)."""
+        record = request.objects.value(OBJ_USER_RECORD, Blob)
+        if record is None:
+            return []
+        d = self.publish_record(request, request.session, record)
+        d.addCallback(lambda _: [])
+        return d
+
+    def tcp_user_search(self, request):
+        return self.user_search(request)
+
+    def tcp_extended_search(self, request):
+        return [self.extended_search_reply(request)]
+
+    def tcp_forwarded_reply(self, request):
+        """82 / 70 / 57 from the push target: pass it to the pusher over UDP
+        as the reply to its cmd 53 (GUESS: same command and body, the cmd 53
+        request id, supernode.md 5.3 / Q9)."""
+        session = request.session
+        entry = request.node.pushes.pop(session.session_id, request.request_id)
+        if entry is None:
+            return []
+        pusher, push_request_id = entry
+        request.node.send_udp(pusher, [Command(
+            request.cmd, KIND_REPLY, push_request_id, request.command.body)])
+        return []
+
+    def tcp_unknown(self, request):
+        return []
+
+    # -- shared pieces -------------------------------------------------------
+
+    def slot_reply(self, request):
+        """cmd 8 for a slot query ``{INT 0 = slot, INT 5 = n}`` or the refill
+        ``{INT 4 = count, INT 5 = n}``: one ``LIST 6`` per slot with our own
+        address as the only node (supernode.md 4.2 blissnode rule)."""
+        objs = request.objects
+        slot = objs.value(0, Int)
+        if slot is not None:
+            slots = [slot % SLOT_COUNT]
+        else:
+            count = objs.value(4, Int, 1)
+            slots = self.refill_slots(request, min(max(count, 1), self.MAX_REFILL_SLOTS))
+        own = self.own_address(request)
+        lists = [NestedList(6, [Int(0, s), Addr(3, own), Int(7, self.NODES_PER_SLOT)])
+                 for s in slots]
+        return request.reply(CMD_SLOT_REPLY, lists)
+
+    def refill_slots(self, request, count):
+        """GUESS: the slot numbers answered to a refill: spread evenly over
+        the 2048 slots (any numbers do, they all name us)."""
+        return [i * SLOT_COUNT // count for i in range(count)]
+
+    def search_query(self, request):
+        """``(text, exact)`` of a cmd 14 / 18 request, or None."""
+        query = request.objects.value(0, NestedList)
+        if query is None:
+            return None
+        text = query.value(0, String)
+        if text is None:
+            return None
+        return _text(text), self.search_mode(query.value(1, Int, 0))
+
+    def search_mode(self, mode):
+        """GUESS: cmd 14 INT 1 match mode 0 (every client lookup in the
+        captures) is an exact name match; the tools' 5 and 9 are taken as
+        prefix searches (Q10)."""
+        return "exact" if mode == 0 else "prefix"
+
+    def user_search(self, request):
+        """14 -> 15: ``LIST 0 = {BLOB 0xB = record, STRING 0x10 = name}`` per
+        hit, then ``INT 1 = 1`` (end of answer)."""
+        query = self.search_query(request)
+        if query is None:
+            return [request.reply(CMD_USER_SEARCH_REPLY, [Int(1, 1)])]
+        text, mode = query
+        d = request.node.directory.search(text, mode=mode, limit=self.SEARCH_LIMIT,
+                                          with_record=True)
+
+        def answer(entries):
+            items = []
+            seen = set()
+            for entry in entries:
+                if not entry.user_record or not entry.user_name:
+                    continue
+                key = (entry.user_name, entry.user_record)
+                if key in seen:
+                    continue
+                seen.add(key)
+                items.append(NestedList(0, [
+                    Blob(OBJ_USER_RECORD, entry.user_record),
+                    String(0x10, entry.user_name.encode("utf-8")),
+                ]))
+            items.append(Int(1, 1))
+            return [request.reply(CMD_USER_SEARCH_REPLY, items)]
+
+        d.addCallback(answer)
+        return d
+
+    def extended_search_reply(self, request):
+        """GUESS: 18 -> 19 ``{INT 1 = 1}``, the only answer ever seen."""
+        return request.reply(CMD_EXTENDED_SEARCH_REPLY, [Int(1, 1)])
+
+    def publish_record(self, request, session, record):
+        """Store a published user record (with the user name when the record's
+        credential opens with our credential key)."""
+        return request.node.publish_record(request.peer, session, bytes(record))
