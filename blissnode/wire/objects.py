@@ -64,6 +64,11 @@ _U64 = 0xFFFFFFFFFFFFFFFF
 #: no decoder (ours: Limits.max_depth, the reference tools: 8) accepts them.
 MAX_ENCODE_DEPTH = 64
 
+#: Ceiling on :attr:`Limits.max_depth`.  The decoders recurse once or twice
+#: per level, so a caller-chosen depth in the thousands would turn a deeply
+#: nested hostile list into a RecursionError instead of a LimitExceeded.
+MAX_DECODE_DEPTH = 64
+
 
 # ---------------------------------------------------------------------------
 # Data model
@@ -274,7 +279,8 @@ class Limits:
 
     * ``max_depth``: number of list levels including the top list.  The
       reference tools use 8 (top + 7 nested), but vectors/objects42.json
-      holds valid lists of 10 levels, so the default is 16 (GUESS).
+      holds valid lists of 10 levels, so the default is 16 (GUESS).  At most
+      :data:`MAX_DECODE_DEPTH` (ValueError otherwise).
     * ``max_list_items``: items in any single list.
     * ``max_total_items``: items in the whole decoded structure (nested ones
       included).
@@ -292,6 +298,12 @@ class Limits:
     """
 
     max_depth = attr.ib(default=16)
+
+    @max_depth.validator
+    def _check_max_depth(self, attribute, value):
+        if not (isinstance(value, int) and 1 <= value <= MAX_DECODE_DEPTH):
+            raise ValueError("max_depth must be 1..%d, got %r" % (MAX_DECODE_DEPTH, value))
+
     max_list_items = attr.ib(default=4096)
     max_total_items = attr.ib(default=16384)
     max_value_bytes = attr.ib(default=1 << 20)
