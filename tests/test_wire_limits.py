@@ -153,6 +153,73 @@ CLAIMS = {
 }
 
 
+class ObjectListBoundsTests(TestCase):
+    def test_small_bombs_allocate_little(self):
+        """The worst 64-byte object payloads allocate well under 1 MiB."""
+        for name, make in OBJECT_BOMBS.items():
+            data = largest(make, 64)
+            for fn in (decode_object_lists, decode_objects):
+                peak = peak_allocation(fn, data)
+                self.assertLess(peak, SMALL_INPUT_PEAK, (name, fn.__name__, peak))
+
+    def test_claims_are_checked_before_allocating(self):
+        for name, data in CLAIMS.items():
+            self.assertLessEqual(len(data), 64, name)
+            self.assertRaises(ProtocolError, decode_objects, data)
+            big = Limits(max_value_bytes=1 << 40, max_list_items=1 << 40,
+                         max_total_items=1 << 40)
+            self.assertRaises(ProtocolError, decode_objects, data, limits=big)
+            peak = peak_allocation(decode_objects, data, limits=big)
+            self.assertLess(peak, 64 * 1024, (name, peak))
+
+    def test_work_is_linear_in_the_input(self):
+        """Decoding does at most CALLS_PER_BYTE calls per input byte, also for
+        inputs built to maximise the work (history replays cost the range
+        decoder nothing per replayed item, but every list costs bits)."""
+        for name, make in OBJECT_BOMBS.items():
+            for size in (64, 2048):
+                data = largest(make, size)
+                calls = call_count(decode_object_lists, data)
+                self.assertLessEqual(calls, CALLS_PER_BYTE * len(data) + CALLS_FIXED,
+                                     (name, size, calls))
+        for name, data in CLAIMS.items():
+            calls = call_count(decode_objects, data)
+            self.assertLessEqual(calls, CALLS_PER_BYTE * len(data) + CALLS_FIXED, (name, calls))
+
+    def test_record_sized_bombs(self):
+        """At the size of a maximal TCP record body (64 KiB) the limits cap
+        what the worst payloads can build."""
+        for name, make in OBJECT_BOMBS.items():
+            data = largest(make, tcp_records.DEFAULT_MAX_BODY)
+            peak = peak_allocation(decode_object_lists, data)
+            self.assertLess(peak, 4 << 20, (name, peak))
+
+    def test_back_to_back_empty_lists_are_counted(self):
+        """Regression: ``41 00`` repeated used to build one ObjectList per two
+        input bytes without any limit (30 MB from a 1 MiB payload); every
+        top-level list now counts as an item."""
+        limit = objects.DEFAULT_LIMITS.max_total_items
+        for empty in (b"\x41\x00", b"\x42\x15"):
+            lists, rest, _ = decode_object_lists(empty * limit)
+            self.assertEqual((len(lists), rest), (limit, b""))
+            self.assertRaises(LimitExceeded, decode_object_lists, empty * (limit + 1))
+            self.assertRaises(LimitExceeded, decode_object_lists, empty * 3,
+                              limits=Limits(max_total_items=2))
+        # Items inside the lists and the lists themselves share the budget.
+        data = encode_objects([Int(1, 1)]) * 2
+        self.assertEqual(len(decode_object_lists(data, limits=Limits(max_total_items=4))[0]), 2)
+        self.assertRaises(LimitExceeded, decode_object_lists, data,
+                          limits=Limits(max_total_items=3))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.binary(max_size=64), st.sampled_from([b"", b"\x41", b"\x42"]))
+    def test_random_small_inputs(self, data, marker):
+        data = (marker + data)[:64]
+        self.assertLess(peak_allocation(decode_object_lists, data), SMALL_INPUT_PEAK)
+        self.assertLessEqual(call_count(decode_object_lists, data),
+                             CALLS_PER_BYTE * len(data) + CALLS_FIXED)
+
+
 class NestingTests(TestCase):
     def nested41(self, levels):
         return b"\x41\x01\x05\x00" * (levels - 1) + b"\x41\x00"
@@ -215,3 +282,107 @@ class NestingTests(TestCase):
             sys.setrecursionlimit(old)
 
 
+class StreamBufferTests(TestCase):
+    def test_record_parser_refuses_large_claims_at_once(self):
+        for header in (b"\xff\xff\xff\xff\x0f", tcp_records.encode_record_header(0x10001, 0)):
+            parser = tcp_records.RecordParser()
+            self.assertRaises(LimitExceeded, parser.feed, header)
+            self.assertRaises(ProtocolError, parser.feed, b"\x00")
+        # A header longer than 5 bytes is refused after 5 bytes.
+        parser = tcp_records.RecordParser()
+        self.assertEqual(parser.feed(b"\x80" * 4), [])
+        self.assertRaises(ProtocolError, parser.feed, b"\x80")
+
+    def test_record_parser_buffer_is_bounded(self):
+        """Byte-by-byte input towards a maximal record: the buffer holds the
+        bytes received and never more than header + max_body."""
+        parser = tcp_records.RecordParser(max_body=300)
+        header = tcp_records.encode_record_header(299, 1)
+        fed = 0
+        for byte in header + b"\x03" + bytes(298):
+            self.assertLessEqual(parser.buffered, len(header) + 300)
+            records = parser.feed(bytes([byte]))
+            fed += 1
+            self.assertEqual(parser.buffered, 0 if records else fed)
+        self.assertEqual(parser.buffered, 0)
+
+    def test_small_stream_allocations(self):
+        """A 64-byte chunk into the stream-side parsers allocates little,
+        whatever it claims."""
+        inputs = [
+            b"\xff\xff\xff\x0f" + bytes(60),
+            tcp_records.encode_record_header(0x10000, 0) + bytes(60),
+            b"\x03\x03" * 32,
+            b"\x17\x03\x01\xff\xff" + bytes(59),
+            server_transport.CLIENT_HELLO * 12,
+            b"\x80\x46\x01\x03\x01" + bytes(59),
+            b"\xff\xff" + bytes(62),
+        ]
+
+        def feed_all(data):
+            for fn in (tcp_records.RecordParser().feed,
+                       server_transport.ServerRecordParser().feed,
+                       tcp.StreamDecoder().feed,
+                       tcp.decode_stream,
+                       https_prelude.decide_prelude,
+                       https_prelude.parse_client_hello,
+                       udp.parse_datagram,
+                       udp_commands.parse_payload,
+                       tcp_commands.decode_commands,
+                       dh384.ServerHandshake(dh384.KeyPair(5)).receive):
+                try:
+                    fn(data)
+                except ProtocolError:
+                    pass
+
+        for data in inputs:
+            self.assertLess(peak_allocation(feed_all, data), SMALL_INPUT_PEAK, data.hex())
+
+    def test_server_record_parser_limit(self):
+        parser = server_transport.ServerRecordParser(max_payload=1000)
+        self.assertRaises(LimitExceeded, parser.feed, b"\x17\x03\x01\x03\xe9")
+        parser = server_transport.ServerRecordParser(max_payload=1000)
+        self.assertEqual(parser.feed(b"\x17\x03\x01\x03\xe8" + bytes(999)), [])
+        self.assertEqual(parser.buffered, 1004)
+
+    def test_dh_handshake_gives_up_early(self):
+        """A peer that never sends the hash is refused after A + 48 filler
+        + 8 bytes, so the handshake buffer stays below 104 bytes."""
+        server = dh384.ServerHandshake(dh384.KeyPair(5))
+        a = dh384.KeyPair(7).public_bytes()
+        server.receive(a)
+        with self.assertRaises(ProtocolError):
+            for _ in range(dh384.MAX_FILLER + dh384.HASH_SIZE):
+                server.receive(b"\x00")
+        self.assertLessEqual(len(server._buf), dh384.MAX_FILLER + dh384.HASH_SIZE)
+
+    def test_command_and_payload_counts(self):
+        command = tcp_commands.Command(1, 1, None, b"\x41\x00").encode()
+        self.assertRaises(LimitExceeded, tcp_commands.decode_commands,
+                          command * (tcp_commands.MAX_COMMANDS + 1))
+        self.assertRaises(LimitExceeded, udp_commands.parse_payload,
+                          command * (udp_commands.MAX_PAYLOAD_COMMANDS + 1))
+
+
+class ReassemblyBoundsTests(TestCase):
+    def test_flood_of_stray_fragments(self):
+        """Fragments of thousands of messages that never complete: the
+        reassembler keeps at most max_pending messages and max_total_bytes."""
+        r = fragments.Reassembler(max_pending=8, max_total_bytes=20000)
+        chunk = bytes(fragments.MAX_FRAGMENT_DATA)
+        for n in range(2000):
+            self.assertIsNone(r.add(("peer", n), n % 127, False, chunk))
+            self.assertLessEqual(len(r), 8)
+            self.assertLessEqual(r.total_bytes, 20000)
+
+    def test_one_message_is_bounded(self):
+        r = fragments.Reassembler(max_message_bytes=3000)
+        chunk = bytes(1400)
+        r.add("k", 0, False, chunk)
+        r.add("k", 1, False, chunk)
+        self.assertRaises(LimitExceeded, r.add, "k", 2, False, chunk)
+        self.assertEqual((len(r), r.total_bytes), (0, 0))
+        self.assertRaises(LimitExceeded, r.add, "k", 0, False,
+                          bytes(fragments.MAX_FRAGMENT_DATA + 1))
+        for index in (-1, fragments.MAX_FRAGMENTS):
+            self.assertRaises(ProtocolError, r.add, "k", index, True, b"x")

@@ -606,7 +606,10 @@ def decode_object_lists(data, *, limits=DEFAULT_LIMITS):
     Returns ``(lists, rest, format)``: the lists in order, the bytes after
     the last list (a 0x42 list's raw tail belongs to that list, not to
     ``rest``), and ``"41"`` or ``"42"`` -- the encoding of the first list.
-    The limits apply to all lists together.
+    The limits apply to all lists together, and each top-level list counts
+    as one item towards ``max_total_items`` (as a nested list does): without
+    that, ``41 00`` repeated would build one ObjectList per two input bytes
+    with no bound at all.
     """
     data = _as_bytes(data, limits)
     end = len(data)
@@ -619,6 +622,7 @@ def decode_object_lists(data, *, limits=DEFAULT_LIMITS):
     lists = []
     pos = 0
     while pos < end and data[pos] in CONTINUATION_MARKERS:
+        budget.charge_items(1)
         objlist, pos = _decode_list(data, pos, end, budget, 0)
         lists.append(objlist)
     return lists, data[pos:], "%02x" % (first,)
