@@ -1,0 +1,76 @@
+"""
+Skype 1.4.0.84 (2007-2009): the oldest supported client and the base of
+every other version module.
+
+Its supernode conversation is the best documented one (supernode.md 3.1,
+BATO capture + client log): UDP probe keyed with 0.0.0.0, NACK, resend,
+cmd 28; TCP without DH-384; greeting ending in 03 and no client padding
+record; cmd 30 -> 31 ``{INT 0xB = 44, INT 0xC = 802011429, INT 0x10, ADDR
+0x11, INTARRAY 0x21 = [0, 0]}`` and the cmd 11 + 47 packet; no cmd 48; cmd 6
+refill then slot queries; cmd 37 + 38 acked.  The base
+:class:`~blissnode.supernode.handlers.SupernodeHandlers` answers all of that
+as 1.4 expects, so this module overrides only the cmd 45 layout.
+"""
+
+from zope.interface import implementer
+
+from blissnode.supernode.handlers import OBJ_ADDR_SEEN, SupernodeHandlers
+from blissnode.supernode.interfaces import ISupernodeHandlers
+from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion
+from blissnode.wire.objects import Addr, NestedList
+
+ROLE = "supernode"
+
+#: Features listed in docs/versions.rst, in table order.
+FEATURES = (
+    "udp_probe", "udp_nack_resend", "public_ip_from_nack", "tcp_seed_exchange",
+    "greeting_final", "client_padding", "dh384", "https_prelude", "client_accept",
+    "cmd31_values", "stats_channels", "cmd48", "slot_query", "client_info",
+    "firewall_test", "node_list_layout", "node_record", "publish", "search",
+    "push", "version_string",
+)
+
+
+@implementer(ISupernodeHandlers)
+class Handlers(SupernodeHandlers):
+    """1.x answers to cmd 44: every ``ADDR 0x11`` first, then one ``LIST
+    0x1A`` per node in the same order (udp.md 8: "1.x: {ADDR 0x11 x n, LIST
+    0x1A x n}"; 6.x interleaves them, see :mod:`v5_5_0_124`)."""
+
+    #: Layout of the cmd 45 answer: "grouped" (1.x) or "interleaved" (6.x).
+    NODE_LIST_LAYOUT = "grouped"
+    #: Uses the DH-384 pre-handshake on TCP (tcp.md 3): 1.4 does not.
+    DH384 = False
+    #: Length of this version's node records (supernode.md 7.1).
+    NODE_RECORD_LENGTH = 21
+
+    def udp_node_list(self, request):
+        nodes = list(self.node_list(request))
+        addrs = [Addr(OBJ_ADDR_SEEN, addr) for addr in nodes]
+        attrs = [NestedList(0x1A, self.node_attributes(request, addr)) for addr in nodes]
+        if self.NODE_LIST_LAYOUT == "interleaved":
+            items = [x for pair in zip(addrs, attrs) for x in pair]
+        else:
+            items = addrs + attrs
+        return [request.reply(45, items)]
+
+
+VERSION = ClientVersion(
+    label="1.4.0.84",
+    number=(1, 4, 0, 84),
+    handlers={ROLE: Handlers},
+    facts={
+        "udp_probe": TESTED, "udp_nack_resend": TESTED, "public_ip_from_nack": TESTED,
+        "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED,
+        "dh384": TESTED, "https_prelude": GUESSED, "client_accept": TESTED,
+        "cmd31_values": TESTED, "stats_channels": TESTED, "cmd48": TESTED,
+        "slot_query": TESTED, "client_info": TESTED, "firewall_test": GUESSED,
+        "node_list_layout": GUESSED, "node_record": TESTED, "publish": GUESSED,
+        "search": TESTED, "push": GUESSED, "version_string": TESTED,
+    },
+    notes="BATO capture with the client's own log (supernode.md 3.1, udp.md 4.3): "
+          "probe/NACK/resend, seed exchange without DH-384, cmd 30/31/11/47, no cmd 48, "
+          "cmd 6 and 37/38 are byte-verified; 21-byte node record; version string "
+          "0/1.4.0.84.  The port-443 prelude and the firewall test are known only from "
+          "FAKE (2.5-era) and the 1.2 capture.",
+)

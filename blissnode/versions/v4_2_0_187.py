@@ -1,0 +1,30 @@
+"""
+Skype 4.2.0.187.
+
+No source specific to 4.2; the 4.0.x login replies in BATO share the 4.1
+layout (login.md 9).  Served as 4.1.0.130.
+"""
+
+from zope.interface import implementer
+
+from blissnode.supernode.interfaces import ISupernodeHandlers
+from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
+from blissnode.versions.v4_1_0_130 import Handlers as V41Handlers
+from blissnode.versions.v4_1_0_130 import VERSION as _OLDER
+
+ROLE = "supernode"
+
+
+@implementer(ISupernodeHandlers)
+class Handlers(V41Handlers):
+    """Same as 4.1.0.130 (no 4.2 source)."""
+
+
+VERSION = ClientVersion(
+    label="4.2.0.187",
+    number=(4, 2, 0, 187),
+    handlers={ROLE: Handlers},
+    beta=False,
+    facts=dict(_OLDER.facts, **{"version_string": GUESSED}),
+    notes='No reference specific to 4.2; served as 4.1.0.130.',
+)

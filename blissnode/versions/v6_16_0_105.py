@@ -1,0 +1,34 @@
+"""
+Skype 6.16.0.105, the last version that still speaks the P2P protocol
+(seeds/blissnode-readme.txt: 6.22+ use MSNP24 only).
+
+The 2015 network SOS2 talked to was 6.x: its real cmd 45 answers
+(interleaved, 0x41 bodies), the cmd 53 push datagram with the inner
+version string ``0/6.16.0.10//`` and the login session (login.md 2.2,
+Handshake v5.5) are 6.x data.  Nothing differs from 5.5 on the supernode
+side that the spec knows of.
+"""
+
+from zope.interface import implementer
+
+from blissnode.supernode.interfaces import ISupernodeHandlers
+from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
+from blissnode.versions.v5_9_66_114 import Handlers as V59Handlers
+from blissnode.versions.v5_9_66_114 import VERSION as _OLDER
+
+ROLE = "supernode"
+
+
+@implementer(ISupernodeHandlers)
+class Handlers(V59Handlers):
+    """Same as 5.9.66.114 (= 5.5 behaviour; 6.x data verified the 5.5 rules)."""
+
+
+VERSION = ClientVersion(
+    label="6.16.0.105",
+    number=(6, 16, 0, 105),
+    handlers={ROLE: Handlers},
+    beta=False,
+    facts=dict(_OLDER.facts, **{"dh384": TESTED, "node_list_layout": TESTED, "node_record": TESTED, "push": TESTED, "version_string": TESTED}),
+    notes='The 6.x network of 2015 (SOS2 logs): interleaved cmd 45, push datagram, DH-384 relay session, version string 0/6.16.0.10//.  Served as 5.5.0.124.',
+)

@@ -1,0 +1,195 @@
+"""The eight client version modules, their plugin discovery and the registry."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from twisted.logger import LogLevel, globalLogPublisher
+from twisted.trial.unittest import TestCase
+from zope.interface.verify import verifyClass, verifyObject
+
+from blissnode.supernode.handlers import SupernodeHandlers
+from blissnode.supernode.interfaces import ISupernodeHandlers
+from blissnode.supernode.request import UDP, Request
+from blissnode.versions import v1_4_0_84
+from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion
+from blissnode.versions.interfaces import IClientVersion
+from blissnode.versions.registry import (
+    REJECT, UnknownVersion, VersionRegistry, parse_version_string)
+from blissnode.wire.objects import NetAddr
+from blissnode.wire.tcp_commands import KIND_REQUEST, Command
+
+LABELS = ["1.4.0.84", "2.5.0.151", "3.8.0.188", "4.1.0.130", "4.2.0.187",
+          "5.5.0.124", "5.9.66.114", "6.16.0.105"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _Node:
+    """Just enough of SupernodeNode for the node-list handler."""
+
+    def public_address(self):
+        return NetAddr("127.0.0.1", 33000)
+
+
+def _node_list_items(handlers):
+    request = Request(Command(44, KIND_REQUEST, 7, b"\x41\x00"), None,
+                      ("127.0.0.1", 5000), _Node(), UDP)
+    (reply,) = handlers.udp_node_list(request)
+    return [(item.TYPE, item.id) for item in reply.objects()]
+
+
+class RegistryTests(TestCase):
+    def setUp(self):
+        self.registry = VersionRegistry.from_plugins()
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def test_exactly_the_eight(self):
+        self.assertEqual([v.label for v in self.registry.versions()], LABELS)
+
+    def test_only_41_is_beta(self):
+        self.assertEqual([v.label for v in self.registry if v.beta], ["4.1.0.130"])
+
+    def test_exact_versions_resolve_to_themselves(self):
+        for label in LABELS:
+            resolution = self.registry.resolve(label)
+            self.assertTrue(resolution.exact, label)
+            self.assertEqual(resolution.version.label, label)
+        self.assertEqual([e for e in self.events if e.get("log_level") == LogLevel.warn], [])
+
+    def test_nearest_older_with_warning(self):
+        for asked, served in [("5.6.0.1", "5.5.0.124"), ("2.0.0.1", "1.4.0.84"),
+                              ("4.1.0.131", "4.1.0.130"), ("7.0.0.1", "6.16.0.105"),
+                              ("6.22.0.1", "6.16.0.105"), ("3.8.0.189", "3.8.0.188")]:
+            del self.events[:]
+            resolution = self.registry.resolve(asked)
+            self.assertFalse(resolution.exact, asked)
+            self.assertEqual(resolution.version.label, served, asked)
+            warnings = [e for e in self.events if e.get("log_level") == LogLevel.warn]
+            self.assertEqual(len(warnings), 1, asked)
+            self.assertEqual(warnings[0]["requested"], asked)
+            self.assertEqual(warnings[0]["served"], served)
+
+    def test_older_than_every_version_is_refused(self):
+        self.assertRaises(UnknownVersion, self.registry.resolve, "1.2.0.18")
+
+    def test_reject_policy(self):
+        strict = VersionRegistry.from_plugins(unknown_policy=REJECT)
+        self.assertEqual(len(strict), 8)
+        self.assertRaises(UnknownVersion, strict.resolve, "5.6.0.1")
+        self.assertEqual(strict.resolve("5.5.0.124").version.label, "5.5.0.124")
+
+    def test_version_strings_of_the_spec(self):
+        for text, platform, number in [("0/6.16.0.10//", 0, (6, 16, 0, 10)),
+                                       ("0/4.1.0.130//", 0, (4, 1, 0, 130)),
+                                       ("2/1.2.0.18/", 2, (1, 2, 0, 18)),
+                                       ("0/1.4.0.84", 0, (1, 4, 0, 84)),
+                                       (b"0/6.16.0.105//", 0, (6, 16, 0, 105))]:
+            self.assertEqual(parse_version_string(text), (platform, number), text)
+        self.assertEqual(self.registry.resolve(parse_version_string("0/6.16.0.10//")[1])
+                         .version.label, "5.9.66.114")
+        self.assertEqual(self.registry.resolve(parse_version_string("0/1.4.0.84")[1])
+                         .version.label, "1.4.0.84")
+        for bad in ("", "0/", "0/abc//", "0/1.x.0.1/"):
+            self.assertRaises(ValueError, parse_version_string, bad)
+
+
+class HandlerClassTests(TestCase):
+    def setUp(self):
+        self.registry = VersionRegistry.from_plugins()
+
+    def test_each_version_provides_the_interfaces(self):
+        for version in self.registry:
+            self.assertTrue(verifyObject(IClientVersion, version), version)
+            cls = self.registry.handlers(version, "supernode")
+            self.assertIs(cls, version.handlers["supernode"], version)
+            self.assertTrue(verifyClass(ISupernodeHandlers, cls), version)
+            self.assertTrue(ISupernodeHandlers.implementedBy(cls), version)
+            self.assertTrue(ISupernodeHandlers.providedBy(cls(version)), version)
+            self.assertTrue(issubclass(cls, SupernodeHandlers), version)
+
+    def test_each_subclasses_the_nearest_older(self):
+        versions = self.registry.versions()
+        self.assertIs(versions[0].handlers["supernode"].__bases__[0], SupernodeHandlers)
+        for older, newer in zip(versions, versions[1:]):
+            self.assertIs(newer.handlers["supernode"].__bases__[0],
+                          older.handlers["supernode"], newer)
+
+    def test_facts_cover_every_feature(self):
+        for version in self.registry:
+            self.assertEqual(set(version.facts), set(v1_4_0_84.FEATURES), version)
+            for feature, value in version.facts.items():
+                self.assertIn(value, (TESTED, GUESSED, UNKNOWN), (version, feature))
+            self.assertTrue(version.notes, version)
+
+    def test_what_differs(self):
+        for version in self.registry:
+            cls = version.handlers["supernode"]
+            new = version.number >= (5, 5)
+            self.assertEqual(cls.DH384, new, version)
+            self.assertEqual(cls.NODE_RECORD_LENGTH, 27 if new else 21, version)
+            self.assertEqual(cls.STACK_VERSION, 52 if new else 44, version)
+            items = _node_list_items(cls(version))
+            if new:
+                self.assertEqual(items, [(2, 0x11), (5, 0x1A)], version)
+            else:
+                self.assertEqual(items, [(2, 0x11), (5, 0x1A)], version)
+
+    def test_node_list_layouts_with_several_nodes(self):
+        class Many(object):
+            def node_list(self, request):
+                return [NetAddr("10.0.0.%d" % i, 1000 + i) for i in range(3)]
+        registry = self.registry
+        old = type("Old", (Many, registry.get("1.4.0.84").handlers["supernode"]), {})
+        new = type("New", (Many, registry.get("6.16.0.105").handlers["supernode"]), {})
+        self.assertEqual(_node_list_items(old(None)),
+                         [(2, 0x11)] * 3 + [(5, 0x1A)] * 3)
+        self.assertEqual(_node_list_items(new(None)),
+                         [(2, 0x11), (5, 0x1A)] * 3)
+
+
+class SeparatePackageTests(TestCase):
+    """A version shipped by another distribution, in its own
+    ``blissnode/plugins/`` directory on sys.path, is found as a plugin."""
+
+    def test_discovered(self):
+        base = self.mktemp()
+        plugins = os.path.join(base, "blissnode", "plugins")
+        os.makedirs(plugins)
+        with open(os.path.join(plugins, "extra_version.py"), "w") as f:
+            f.write(textwrap.dedent('''
+                from zope.interface import implementer
+                from blissnode.supernode.interfaces import ISupernodeHandlers
+                from blissnode.versions.base import ClientVersion
+                from blissnode.versions.v6_16_0_105 import Handlers as Older
+
+                @implementer(ISupernodeHandlers)
+                class Handlers(Older):
+                    STACK_VERSION = 53
+
+                EXTRA = ClientVersion("7.0.0.1", (7, 0, 0, 1), {"supernode": Handlers},
+                                      notes="test")
+            '''))
+        script = textwrap.dedent('''
+            import json
+            from blissnode.versions.registry import VersionRegistry
+            r = VersionRegistry.from_plugins()
+            v = r.resolve("7.0.0.1").version
+            print(json.dumps({"labels": [x.label for x in r],
+                              "stack": r.handlers(v, "supernode").STACK_VERSION}))
+        ''')
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.abspath(base)]))
+        out = subprocess.check_output([sys.executable, "-c", script], env=env, cwd=base)
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        self.assertEqual(result["labels"], LABELS + ["7.0.0.1"])
+        self.assertEqual(result["stack"], 53)
+
+
+class ClientVersionTests(TestCase):
+    def test_repr_and_number(self):
+        v = ClientVersion("1.2.3.4", ["1", "2", "3", "4"])
+        self.assertEqual(v.number, (1, 2, 3, 4))
+        self.assertEqual(repr(v), "<ClientVersion 1.2.3.4>")
