@@ -1,0 +1,589 @@
+"""
+The login server: :class:`LoginServerProtocol` (one connection) and
+:class:`LoginServerFactory` (what every connection shares).
+
+One connection, as the clients run it (login.md 2, 8)::
+
+    transport   classic:  C 16 03 01 00 00  ->  S 17 03 01 00 00
+                5.5+:     DH-384, then plain RC4 both ways (login.md 2.2)
+    key exch.   C 16 03 01 L {BLOB 8 = RSA-1536(seed X), ...}
+                  X = BLOB 8 ^ d mod N_login; checked; AES key = SHA-1s of X
+    request     C 17 03 01 L AES-CTR(X=0, seq 0)(header + body lists)
+    reply       S 17 03 01 L AES-CTR(X=1, seq 0)(4200 + credential | refusal)
+
+The transport is detected from the first five bytes (the classic hello, or
+else the DH-384 public value of a 5.5+ client).  The client's version is
+only known from the decrypted request (STRING 0x0D), which selects the
+:class:`~blissnode.login.interfaces.ILoginHandlers` through the version
+registry.
+
+No oracle.  Once the key-exchange record is well framed, *every* failure of
+what is secret -- the RSA blob does not decrypt to a valid seed, the request
+does not decrypt or decode -- is answered exactly like a wrong password: the
+same refusal (8401, request id 1 when it cannot be read), after the same work
+(a dummy credential check through the same portal and store: one scrypt on
+the store thread) and the same optional :attr:`~LoginServerFactory.refusal_delay`.
+All refusal replies have the same length.  Framing errors (bad hello, bad
+record header, oversized record, a record trailer with the wrong ``seq`` --
+e.g. a replayed record) do not depend on any secret; they close the
+connection.
+
+Everything slow runs off the reactor thread (store and scrypt: the
+:class:`~blissnode.store.sqlite.StoreService` thread).  The RSA operations
+(a few milliseconds of Python big-integer arithmetic) run inline.
+"""
+
+import os
+
+import attr
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer, task
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+
+from blissnode.login import handlers as login_handlers
+from blissnode.login.auth import ISkypeUser, SkypeCredentials, UnknownUser, WrongPassword
+from blissnode.login.interfaces import (
+    INVALID_NAME,
+    NAME_TAKEN,
+    RATE_LIMITED,
+    REGISTRATION_CLOSED,
+    TRANSPORT_CLASSIC,
+    TRANSPORT_DH384,
+    UNKNOWN_USER,
+    VERSION_TOO_OLD,
+    WRONG_PASSWORD,
+)
+from blissnode.login.ratelimit import FailedLoginLimiter
+from blissnode.store.errors import AccountExists, InvalidField, InvalidName
+from blissnode.store.names import validate_skype_name
+from blissnode.versions.registry import UnknownVersion, parse_version_string
+from blissnode.wire import dh384, rc4
+from blissnode.wire.credentials import build_credential
+from blissnode.wire.errors import ProtocolError
+from blissnode.wire.login_messages import (
+    REQUEST_LOGIN_6X,
+    parse_login_request,
+)
+from blissnode.wire.server_transport import (
+    CLIENT_HELLO,
+    CONTENT_DATA,
+    CONTENT_KEY_EXCHANGE,
+    HEADER_SIZE,
+    SEED_SIZE,
+    SERVER_HELLO,
+    X_CLIENT_TO_SERVER,
+    X_SERVER_TO_CLIENT,
+    RecordCipher,
+    ServerRecordParser,
+    check_session_seed,
+    login_session_key,
+    parse_key_exchange,
+    server_rc4_keys,
+)
+
+__all__ = [
+    "LoginServerFactory",
+    "LoginServerProtocol",
+    "LoginMind",
+    "MAX_RECORD",
+    "HANDSHAKE_TIMEOUT",
+    "LINGER_TIMEOUT",
+]
+
+log = Logger()
+
+#: Largest record payload accepted.  Real login records are 205..300 bytes;
+#: a registration with long profile fields stays far below this.
+MAX_RECORD = 4096
+#: Records that may wait while a request is being processed.
+MAX_QUEUED_RECORDS = 4
+#: Seconds from connect until the login request must be complete.
+HANDSHAKE_TIMEOUT = 30.0
+#: GUESS: seconds the connection is kept open after the reply.  The 2006
+#: client sent a second request on the same connection and closed it itself
+#: 30 s later (login.md 2.1); nobody knows what the server did.
+LINGER_TIMEOUT = 60.0
+#: Most simultaneous connections; more are closed at once.
+MAX_CONNECTIONS = 1024
+#: The request id assumed when the request cannot be read (every sample uses 1).
+DEFAULT_REQUEST_ID = 1
+#: GUESS (L2): the real login server put 6 filler bytes between B and its
+#: hash; we do the same (random bytes).
+DH_FILLER_SIZE = 6
+#: A name no account can have: a dummy check spends one scrypt on it.
+_DUMMY_NAME = "-"
+_DUMMY_CREDENTIAL = b"\x00" * 16
+
+
+def _random_filler():
+    return os.urandom(DH_FILLER_SIZE)
+
+
+@attr.s(frozen=True, slots=True)
+class LoginMind:
+    """What the protocol passes to ``Portal.login`` as the mind: where the
+    login comes from and which client version it is."""
+
+    address = attr.ib()
+    version = attr.ib()
+    transport = attr.ib()
+
+
+class _Refuse(Exception):
+    """Internal: answer the request with a refusal for ``reason``."""
+
+    def __init__(self, reason, why, count_failure=False, name=None, checked=False):
+        Exception.__init__(self, why)
+        self.checked = checked
+        self.reason = reason
+        self.why = why
+        self.count_failure = count_failure
+        self.name = name
+
+
+class LoginServerFactory(Factory):
+    """Shared state of the login server.
+
+    :param keys: :class:`~blissnode.keys.ServerKeys` (``login_decrypt_raw``,
+        ``credential_sign_raw``).
+    :param portal: the ``twisted.cred`` portal (:func:`blissnode.login.auth.make_portal`).
+    :param store: the :class:`~blissnode.store.interfaces.IAccountStore`
+        registrations create accounts in.
+    :param registry: a :class:`~blissnode.versions.registry.VersionRegistry`;
+        ``None`` or one without ``"login"`` roles uses
+        :func:`~blissnode.login.handlers.fallback_login_handlers`.
+    :param registration_open: whether request 5018 may create accounts.
+    :param limiter: a :class:`~blissnode.login.ratelimit.FailedLoginLimiter`
+        (default: the default limits on ``clock``).
+    :param clock: ``IReactorTime`` (timeouts, credential times); the reactor.
+    :param new_dh_keypair: returns the DH-384 key pair of a new 5.5+
+        connection (tests inject the vectors' one).
+    :param dh_filler: returns the filler bytes sent between B and the hash.
+    :param refusal_delay: seconds every refusal waits before it is sent.
+    """
+
+    protocol = None  # set below
+    noisy = False
+
+    def __init__(self, keys, portal, store, registry=None, registration_open=True,
+                 limiter=None, clock=None, new_dh_keypair=None, dh_filler=None,
+                 handshake_timeout=HANDSHAKE_TIMEOUT, linger_timeout=LINGER_TIMEOUT,
+                 max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD,
+                 refusal_delay=0.0):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.keys = keys
+        self.portal = portal
+        self.store = store
+        self.registry = registry
+        self.registration_open = registration_open
+        self.clock = clock
+        self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
+        self.new_dh_keypair = new_dh_keypair or dh384.KeyPair.generate
+        self.dh_filler = dh_filler or _random_filler
+        self.handshake_timeout = handshake_timeout
+        self.linger_timeout = linger_timeout
+        self.max_connections = max_connections
+        self.max_record = max_record
+        self.refusal_delay = refusal_delay
+        self.connections = 0
+        self._instances = {}
+
+    # -- versions -----------------------------------------------------------
+
+    def handlers_for(self, version_text, request_code):
+        """``(handlers instance, version label)`` for a client that sent
+        ``version_text`` (STRING 0x0D, may be ``None``) with ``request_code``.
+
+        Raises :class:`_Refuse` (VERSION_TOO_OLD) for a version we do not
+        serve.  GUESS: a request without a version string is taken for the
+        oldest version using its request code (5027 -> 5.5.0.124, else
+        4.1.0.130).
+        """
+        if version_text is None:
+            number = (5, 5, 0, 124) if request_code == REQUEST_LOGIN_6X else (4, 1, 0, 130)
+        else:
+            try:
+                _platform, number = parse_version_string(version_text)
+            except ValueError:
+                raise _Refuse(VERSION_TOO_OLD, "unreadable version string %r" % (version_text[:40],))
+        label = ".".join(map(str, number))
+        cls = None
+        registry = self.registry
+        if registry is not None and len(registry):
+            try:
+                resolution = registry.resolve(number)
+            except UnknownVersion as e:
+                raise _Refuse(VERSION_TOO_OLD, str(e))
+            try:
+                cls = registry.handlers(resolution.version, login_handlers.ROLE)
+            except UnknownVersion:
+                cls = None  # no version module defines "login" (yet)
+            label = resolution.version.label if resolution.exact else "%s as %s" % (
+                label, resolution.version.label)
+        if cls is None:
+            cls = login_handlers.fallback_login_handlers(number)
+            if cls is None:
+                raise _Refuse(VERSION_TOO_OLD, "client version %s is too old" % (label,))
+        instance = self._instances.get(cls)
+        if instance is None:
+            instance = self._instances[cls] = cls()
+        return instance, label
+
+    def base_handlers(self):
+        """Handlers used before the version is known (refusals of unreadable requests)."""
+        cls = login_handlers.LoginHandlers
+        instance = self._instances.get(cls)
+        if instance is None:
+            instance = self._instances[cls] = cls()
+        return instance
+
+
+class LoginServerProtocol(Protocol):
+    """One login connection (see the module docstring for the exchange)."""
+
+    # states
+    START = "start"
+    DH = "dh"
+    KEY_EXCHANGE = "key-exchange"
+    REQUEST = "request"
+    BUSY = "busy"
+    DONE = "done"
+
+    def __init__(self):
+        self.state = self.START
+        self.transport_kind = None
+        self._buf = bytearray()
+        self._dh = None
+        self._rc4_in = None
+        self._rc4_out = None
+        self._parser = None
+        self._rx = None
+        self._tx = None
+        self._seed_ok = False
+        self._queued = []
+        self._timer = None
+        self._closed = False
+        self._counted = False
+        self.peer = None
+        self.result = None  # "ok" or the refusal reason, for tests and logs
+
+    # -- connection -----------------------------------------------------------
+
+    def connectionMade(self):
+        peer = self.transport.getPeer()
+        self.peer = getattr(peer, "host", str(peer))
+        factory = self.factory
+        if factory.connections >= factory.max_connections:
+            log.warn("login: too many connections ({n}); closing the one from {peer}",
+                     n=factory.connections, peer=self.peer)
+            self._closed = True
+            self.transport.abortConnection()
+            return
+        factory.connections += 1
+        self._counted = True
+        self._set_timer(factory.handshake_timeout, "login request not complete in time")
+
+    def connectionLost(self, reason):
+        self._closed = True
+        if self._counted:
+            self.factory.connections -= 1
+            self._counted = False
+        self._cancel_timer()
+
+    def _set_timer(self, seconds, why):
+        self._cancel_timer()
+        if seconds is not None:
+            self._timer = self.factory.clock.callLater(seconds, self._timed_out, why)
+
+    def _cancel_timer(self):
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _timed_out(self, why):
+        self._timer = None
+        if self.state != self.DONE:
+            log.info("login: {peer}: {why}; closing", peer=self.peer, why=why)
+        self._abort()
+
+    def _abort(self):
+        if not self._closed:
+            self._closed = True
+            self._cancel_timer()
+            self.transport.abortConnection()
+
+    def _write(self, data):
+        if self._closed:
+            return
+        if self._rc4_out is not None:
+            data = self._rc4_out.crypt(data)
+        self.transport.write(data)
+
+    # -- receiving --------------------------------------------------------------
+
+    def dataReceived(self, data):
+        if self._closed:
+            return
+        try:
+            self._receive(data)
+        except ProtocolError as e:
+            log.info("login: {peer}: protocol error in state {state}: {error}; closing",
+                     peer=self.peer, state=self.state, error=e)
+            self._abort()
+        except Exception:
+            log.failure("login: {peer}: unexpected error in state {state}; closing",
+                        peer=self.peer, state=self.state)
+            self._abort()
+
+    def _receive(self, data):
+        if self.state == self.START:
+            self._buf += data
+            if len(self._buf) < HEADER_SIZE:
+                return
+            data, self._buf = bytes(self._buf), bytearray()
+            if data[:HEADER_SIZE] == CLIENT_HELLO:
+                # GUESS (login.md 8): the classic hello; a DH-384 value
+                # starting with these 5 bytes has probability 2^-40.
+                self.transport_kind = TRANSPORT_CLASSIC
+                self.transport.write(SERVER_HELLO)
+                self._start_records()
+                data = data[HEADER_SIZE:]
+            else:
+                self.transport_kind = TRANSPORT_DH384
+                self.state = self.DH
+                self._dh = dh384.ServerHandshake(self.factory.new_dh_keypair(),
+                                                 filler=self.factory.dh_filler())
+        if self.state == self.DH:
+            out, done = self._dh.receive(data)
+            if out:
+                self.transport.write(out)
+            if not done:
+                return
+            c2s, s2c = server_rc4_keys(self._dh.K)
+            self._rc4_in, self._rc4_out = rc4.RC4(c2s), rc4.RC4(s2c)
+            data = self._dh.remainder
+            self._dh = None
+            self._start_records()
+        if not data:
+            return
+        if self._rc4_in is not None:
+            data = self._rc4_in.crypt(data)
+        for record in self._parser.feed(data):
+            self._record(record)
+            if self._closed:
+                return
+
+    def _start_records(self):
+        self.state = self.KEY_EXCHANGE
+        self._parser = ServerRecordParser(max_payload=self.factory.max_record)
+
+    def _record(self, record):
+        if self.state == self.KEY_EXCHANGE:
+            self._key_exchange(record)
+        elif self.state == self.REQUEST:
+            if record.content_type != CONTENT_DATA:
+                raise ProtocolError("expected the login request record, got content type 0x%02x"
+                                    % (record.content_type,))
+            plaintext = self._rx.open(record)  # wrong seq (a replay) -> ChecksumError
+            self.state = self.BUSY
+            self._handle(plaintext)
+        elif self.state == self.BUSY:
+            if len(self._queued) >= MAX_QUEUED_RECORDS:
+                raise ProtocolError("too many records while the login is processed")
+            self._queued.append(record)
+        else:  # DONE: the login is answered
+            self._after_reply(record)
+
+    def _key_exchange(self, record):
+        if record.content_type != CONTENT_KEY_EXCHANGE:
+            raise ProtocolError("expected the key-exchange record, got content type 0x%02x"
+                                % (record.content_type,))
+        kx = parse_key_exchange(record)
+        X = None
+        try:
+            X = self.factory.keys.login_decrypt_raw(kx.rsa_blob)
+            check_session_seed(X)
+            self._seed_ok = True
+        except ProtocolError as e:
+            # No oracle: carry on with a key the client does not have; the
+            # request will not decode and is answered like a wrong password.
+            log.debug("login: {peer}: session seed rejected: {error}", peer=self.peer, error=e)
+            X = os.urandom(SEED_SIZE)
+        except Exception:
+            log.failure("login: {peer}: RSA decryption failed", peer=self.peer)
+            X = os.urandom(SEED_SIZE)
+        key = login_session_key(X)
+        self._rx = RecordCipher(key, X_CLIENT_TO_SERVER)
+        self._tx = RecordCipher(key, X_SERVER_TO_CLIENT)
+        self.state = self.REQUEST
+
+    def _after_reply(self, record):
+        """GUESS: records after the reply (the 1.2 client sent one more
+        request, content unknown) are checked for the right ``seq`` and
+        logged, not answered."""
+        if record.content_type != CONTENT_DATA:
+            raise ProtocolError("key-exchange record after the login")
+        plaintext = self._rx.open(record)
+        log.info("login: {peer}: ignored a further request of {n} bytes after the reply",
+                 peer=self.peer, n=len(plaintext))
+
+    # -- the request ------------------------------------------------------------------
+
+    def _handle(self, plaintext):
+        d = defer.maybeDeferred(self._process, plaintext)
+        d.addCallbacks(self._send_reply, self._processing_failed)
+
+    @defer.inlineCallbacks
+    def _process(self, plaintext):
+        """Decide the answer; returns the reply plaintext."""
+        factory = self.factory
+        seq, name, handlers = DEFAULT_REQUEST_ID, None, factory.base_handlers()
+        try:
+            if not self._seed_ok:
+                raise _Refuse(WRONG_PASSWORD, "session seed did not check", count_failure=True)
+            generic = parse_login_request(plaintext)
+            seq, name = generic.header.seq, generic.header.name
+            handlers, version = factory.handlers_for(generic.body.version, generic.header.code)
+            request = handlers.parse_request(plaintext)
+            kind = handlers.request_kind(request)
+            if kind is None:
+                raise _Refuse(WRONG_PASSWORD, "request code %d is not used by %s"
+                              % (request.header.code, version), count_failure=True)
+            if not handlers.accepts_transport(self.transport_kind):
+                raise _Refuse(VERSION_TOO_OLD, "version %s over the %s transport"
+                              % (version, self.transport_kind))
+            if self.transport_kind != handlers.transport:
+                log.info("login: {peer}: version {version} arrived over the {transport} "
+                         "transport", peer=self.peer, version=version,
+                         transport=self.transport_kind)
+            reply = yield self._serve(handlers, version, request, kind)
+            return reply
+        except ProtocolError as e:
+            refuse = _Refuse(WRONG_PASSWORD, "unreadable login request: %s" % (e,),
+                             count_failure=True)
+        except _Refuse as r:
+            refuse = r
+        if refuse.name is None:
+            refuse.name = name
+        reply = yield self._refusal(refuse, seq, handlers)
+        return reply
+
+    @defer.inlineCallbacks
+    def _serve(self, handlers, version, request, kind):
+        factory = self.factory
+        header = request.header
+        mind = LoginMind(self.peer, version, self.transport_kind)
+        decision = factory.limiter.check(self.peer, header.name)
+        if not decision.allowed:
+            raise _Refuse(RATE_LIMITED, "rate limited per %s (retry in %.0f s)"
+                          % (decision.reason, decision.retry_after))
+        if kind == login_handlers.KIND_REGISTER:
+            account = yield self._register(handlers, request)
+        else:
+            try:
+                _iface, avatar, logout = yield factory.portal.login(
+                    SkypeCredentials(header.name, header.credential), mind, ISkypeUser)
+            except UnknownUser:
+                raise _Refuse(UNKNOWN_USER, "unknown user", count_failure=True, checked=True)
+            except WrongPassword:
+                raise _Refuse(WRONG_PASSWORD, "wrong password", count_failure=True, checked=True)
+            except UnauthorizedLogin as e:
+                raise _Refuse(WRONG_PASSWORD, "refused: %s" % (e,), count_failure=True,
+                              checked=True)
+            account = avatar.account
+            logout()
+        factory.limiter.succeeded(self.peer, header.name)
+        reply, credential = self._success(handlers, request, account)
+        self.result = "ok"
+        log.info("login: {name} signed in{registered}: version {version}, {transport} "
+                 "transport, from {peer}; credential valid until minute {expiry}",
+                 name=credential.name, version=version, transport=self.transport_kind,
+                 peer=self.peer, expiry=credential.expiry,
+                 registered=" (new account)" if kind == login_handlers.KIND_REGISTER else "")
+        return reply
+
+    @defer.inlineCallbacks
+    def _register(self, handlers, request):
+        factory = self.factory
+        header = request.header
+        if not factory.registration_open:
+            raise _Refuse(REGISTRATION_CLOSED, "registration is closed")
+        try:
+            validate_skype_name(header.name)
+        except InvalidName as e:
+            raise _Refuse(INVALID_NAME, "registration: %s" % (e,))
+        email, full_name = handlers.registration_fields(request)
+        try:
+            try:
+                account = yield factory.store.create_account(
+                    header.name, header.credential, email=email, full_name=full_name)
+            except InvalidField as e:
+                # GUESS: e-mail and full name are informational; an account
+                # is created without fields the store does not accept.
+                log.info("login: registration of {name}: dropping profile fields ({error})",
+                         name=header.name, error=e)
+                account = yield factory.store.create_account(header.name, header.credential)
+        except AccountExists:
+            # Counted against the address: names can be probed this way.
+            raise _Refuse(NAME_TAKEN, "registration: name taken", count_failure=True)
+        except InvalidName as e:
+            raise _Refuse(INVALID_NAME, "registration: %s" % (e,))
+        log.info("login: {peer} registered the account {name}", peer=self.peer,
+                 name=account.name)
+        return account
+
+    def _success(self, handlers, request, account):
+        factory = self.factory
+        now_minutes = int(factory.clock.seconds() // 60)
+        expiry, year = handlers.credential_times(now_minutes)
+        credential = build_credential(
+            handlers.credential_name(request, account), request.body.user_modulus, expiry,
+            handlers.credential_validity(expiry, year), factory.keys.credential_sign_raw,
+            flags=handlers.credential_flags(request, account))
+        return handlers.build_success(request.header.seq, credential.raw, year), credential
+
+    @defer.inlineCallbacks
+    def _refusal(self, refuse, seq, handlers):
+        factory = self.factory
+        if refuse.reason in (WRONG_PASSWORD, UNKNOWN_USER) and not refuse.checked:
+            # Spend what a real check spends: one scrypt through the same
+            # portal and store (the name can never exist).
+            try:
+                yield factory.portal.login(
+                    SkypeCredentials(_DUMMY_NAME, _DUMMY_CREDENTIAL), None, ISkypeUser)
+            except UnauthorizedLogin:
+                pass
+        if refuse.count_failure:
+            factory.limiter.failed(self.peer, refuse.name)
+        self.result = refuse.reason
+        log.info("login: refused {name} from {peer}: {why} (answered {reason})",
+                 name=refuse.name if refuse.name is not None else "?", peer=self.peer,
+                 why=refuse.why, reason=refuse.reason)
+        if factory.refusal_delay:
+            yield task.deferLater(factory.clock, factory.refusal_delay, lambda: None)
+        return handlers.build_refusal(seq, refuse.reason)
+
+    def _send_reply(self, plaintext):
+        if self._closed:
+            return
+        self._write(self._tx.seal(plaintext))
+        self.state = self.DONE
+        self._set_timer(self.factory.linger_timeout, "linger time over")
+        queued, self._queued = self._queued, []
+        try:
+            for record in queued:
+                self._after_reply(record)
+        except ProtocolError as e:
+            log.info("login: {peer}: protocol error after the reply: {error}; closing",
+                     peer=self.peer, error=e)
+            self._abort()
+
+    def _processing_failed(self, failure):
+        log.failure("login: {peer}: cannot answer the login request (server fault); closing",
+                    failure, peer=self.peer)
+        self._abort()
+
+
+LoginServerFactory.protocol = LoginServerProtocol
