@@ -1,0 +1,198 @@
+"""
+Small guards against hostile or broken peers, shared by the UDP and TCP
+protocols: a per-source log throttle, per-source token buckets (UDP packet
+rate), per-source counters (half-open TCP sessions) and a bounded expiring
+mapping (NACK challenges, reply cache, sent datagrams, pushes).
+
+Every structure here is bounded in size, so a flood from many addresses
+costs memory proportional to the configured limits, not to the flood.  Times
+come from a caller-supplied ``now()`` callable (``reactor.seconds``), so
+tests drive them with :class:`twisted.internet.task.Clock`.
+"""
+
+import collections
+
+from twisted.logger import Logger
+
+log = Logger()
+
+
+class ExpiringDict(object):
+    """A mapping whose entries vanish ``ttl`` seconds after they were set and
+    which never holds more than ``max_size`` entries (the oldest go first).
+
+    Expiry is lazy: entries are dropped when looked at or when the mapping
+    is written to, so no timer is needed.
+    """
+
+    def __init__(self, ttl, max_size, now):
+        self.ttl = ttl
+        self.max_size = max_size
+        self._now = now
+        self._data = collections.OrderedDict()
+
+    def __len__(self):
+        self._expire()
+        return len(self._data)
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+    def _expire(self):
+        limit = self._now() - self.ttl
+        data = self._data
+        while data:
+            key, (stamp, _) = next(iter(data.items()))
+            if stamp > limit:
+                break
+            del data[key]
+
+    def set(self, key, value):
+        self._expire()
+        self._data.pop(key, None)
+        self._data[key] = (self._now(), value)
+        while len(self._data) > self.max_size:
+            self._data.popitem(last=False)
+
+    __setitem__ = set
+
+    def get(self, key, default=None):
+        item = self._data.get(key)
+        if item is None:
+            return default
+        stamp, value = item
+        if stamp <= self._now() - self.ttl:
+            del self._data[key]
+            return default
+        return value
+
+    def pop(self, key, default=None):
+        value = self.get(key, default)
+        self._data.pop(key, None)
+        return value
+
+    def items(self):
+        self._expire()
+        return [(k, v) for k, (_, v) in self._data.items()]
+
+    def clear(self):
+        self._data.clear()
+
+
+class LogThrottle(object):
+    """At most one log line per (source, kind) per ``interval`` seconds.
+
+    Bad input is logged once per source per interval, with the number of
+    suppressed events since the last line, so a flood of garbage from one
+    address produces a trickle of log lines and never hides another
+    source's first error.  At most ``max_sources`` keys are remembered.
+    """
+
+    def __init__(self, now, interval=60.0, max_sources=4096, logger=None):
+        self.interval = interval
+        self._now = now
+        self._seen = ExpiringDict(interval, max_sources, now)
+        self.log = logger if logger is not None else log
+
+    def allow(self, source, kind="error"):
+        """True (and counts) if a line for ``(source, kind)`` may be written
+        now; otherwise count one suppressed event and return False."""
+        key = (source, kind)
+        count = self._seen.get(key)
+        if count is None:
+            self._seen.set(key, [0])
+            return True
+        count[0] += 1
+        return False
+
+    def suppressed(self, source, kind="error"):
+        count = self._seen.get((source, kind))
+        return 0 if count is None else count[0]
+
+    def warn(self, source, kind, format, **kw):
+        """Log ``format`` as a warning unless throttled."""
+        if self.allow(source, kind):
+            self.log.warn(format, source=source, **kw)
+            return True
+        return False
+
+    def failure(self, source, kind, format, failure=None, **kw):
+        """Log a failure (with traceback) unless throttled."""
+        if self.allow(source, kind):
+            self.log.failure(format, failure, source=source, **kw)
+            return True
+        return False
+
+
+class TokenBuckets(object):
+    """One token bucket per source: ``rate`` tokens per second, at most
+    ``burst`` stored.  :meth:`take` returns False when the source is over its
+    rate.  Idle sources are forgotten (a full bucket needs no memory), and at
+    most ``max_sources`` are tracked -- beyond that the oldest is dropped,
+    which errs on the side of letting traffic through.
+    """
+
+    def __init__(self, rate, burst, now, max_sources=65536):
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self.max_sources = max_sources
+        self._now = now
+        self._buckets = collections.OrderedDict()
+
+    def __len__(self):
+        return len(self._buckets)
+
+    def take(self, source, cost=1.0):
+        now = self._now()
+        item = self._buckets.pop(source, None)
+        if item is None:
+            tokens = self.burst
+        else:
+            tokens, stamp = item
+            tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        ok = tokens >= cost
+        if ok:
+            tokens -= cost
+        if tokens < self.burst:
+            self._buckets[source] = (tokens, now)
+            while len(self._buckets) > self.max_sources:
+                self._buckets.popitem(last=False)
+        self._prune(now)
+        return ok
+
+    def _prune(self, now):
+        # Drop the (oldest-touched) buckets that have refilled completely.
+        full_after = self.burst / self.rate
+        while self._buckets:
+            source, (tokens, stamp) = next(iter(self._buckets.items()))
+            if now - stamp < full_after:
+                break
+            del self._buckets[source]
+
+
+class Counters(object):
+    """Per-source counters (half-open TCP sessions per IP)."""
+
+    def __init__(self):
+        self._counts = {}
+
+    def get(self, source):
+        return self._counts.get(source, 0)
+
+    def increment(self, source):
+        n = self._counts.get(source, 0) + 1
+        self._counts[source] = n
+        return n
+
+    def decrement(self, source):
+        n = self._counts.get(source, 0) - 1
+        if n <= 0:
+            self._counts.pop(source, None)
+            return 0
+        self._counts[source] = n
+        return n
+
+    def total(self):
+        return sum(self._counts.values())

@@ -1,0 +1,436 @@
+"""
+:class:`SupernodeNode`: the state and services one running supernode shares
+between its listeners and handlers (``request.node``).
+
+* configuration (:class:`SupernodeConfig`): the public IPv4 address that
+  keys UDP, ports, limits, timers;
+* the online directory (:class:`~blissnode.store.directory.IOnlineDirectory`)
+  and the live TCP sessions (by session id, by client IP);
+* the :class:`~blissnode.versions.registry.VersionRegistry` and one handler
+  instance per handler class;
+* UDP sending for handlers that run on TCP (cmd 43, forwarded push replies)
+  and the connect-back of the firewall test;
+* the push bookkeeping (:class:`PushTable`);
+* the seed pool of the UDP send path, refreshed in the background;
+* clock/reactor and random number generator, injectable for tests.
+"""
+
+import itertools
+import random
+
+import attr
+from twisted.internet import defer, task
+from twisted.logger import Logger
+
+from blissnode.store.directory import MemoryDirectory, OnlineEntry
+from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
+from blissnode.versions.registry import NEAREST, UnknownVersion
+from blissnode.wire.errors import ProtocolError
+from blissnode.wire.objects import NetAddr
+from blissnode.wire.udp import FreshSeeds, SeedPool
+
+log = Logger()
+
+ROLE = "supernode"
+
+
+@attr.s(slots=True)
+class SupernodeConfig(object):
+    """Everything an operator may tune (``blissnode.tap`` fills it from the
+    command line; tests build it directly).  Times in seconds."""
+
+    #: Our public IPv4 address: the DST of every datagram clients send us and
+    #: the SRC of every datagram we send (udp.md 4, 6).  Default loopback, for
+    #: tests; a deployment must set it.
+    public_ip = attr.ib(default="127.0.0.1")
+    #: Main port (UDP and TCP share it, udp.md 9.1); filled from the
+    #: listeners when they bind.
+    udp_port = attr.ib(default=0)
+    tcp_port = attr.ib(default=0)
+    #: Per source IP: TCP sessions still in the handshake; UDP datagrams per
+    #: second (token bucket of ``udp_burst``).
+    max_half_open = attr.ib(default=16)
+    udp_rate = attr.ib(default=50.0)
+    udp_burst = attr.ib(default=100)
+    #: Most accepted clients (None: no limit); over it cmd 30 gets cmd 32.
+    max_clients = attr.ib(default=None)
+    unknown_versions = attr.ib(default=NEAREST)
+    #: TCP timers: whole handshake (prelude, DH-384, seed exchange); idle
+    #: time without any received packet (clients refresh with cmd 37 every
+    #: 60 s; GUESS: 3 missed refreshes, supernode.md 6); optional ``03 03``
+    #: keep-alive probe interval (None: off; U7).
+    handshake_timeout = attr.ib(default=20.0)
+    idle_timeout = attr.ib(default=180.0)
+    keepalive_interval = attr.ib(default=None)
+    #: UDP: how long a NACK challenge is honoured (udp.md 6: "~10 s"); whether
+    #: a resend with a challenge we never issued is accepted (GUESS: no, U4);
+    #: reply cache for duplicates; sent datagrams kept for kind-7 resends.
+    nack_ttl = attr.ib(default=10.0)
+    accept_unknown_resend = attr.ib(default=False)
+    reply_cache_ttl = attr.ib(default=30.0)
+    reply_cache_size = attr.ib(default=4096)
+    sent_ttl = attr.ib(default=30.0)
+    sent_size = attr.ib(default=4096)
+    #: Pushes waiting for the target's answer (supernode.md 5.3).
+    push_ttl = attr.ib(default=30.0)
+    push_max = attr.ib(default=4096)
+    #: Seed pool of the UDP send path (obfuscation.md 5); 0 disables it (every
+    #: datagram then expands a fresh seed).  ``seed_refresh``: seconds between
+    #: background replacements of ``seed_refresh_count`` seeds.
+    seed_pool_size = attr.ib(default=256)
+    seed_refresh = attr.ib(default=1.0)
+    seed_refresh_count = attr.ib(default=4)
+    #: Entries published over UDP by a client without a TCP session here
+    #: expire after this long without a new publish.
+    udp_publish_ttl = attr.ib(default=1800.0)
+    #: One log line per source per this many seconds for bad input.
+    log_interval = attr.ib(default=60.0)
+
+
+class PushTable(object):
+    """Pushes we forwarded and whose answer we wait for: the forwarded
+    request id on the target's session -> (pusher address, cmd 53 request id).
+    Entries expire after ``ttl`` (the pusher gave up long before)."""
+
+    def __init__(self, ttl, max_size, now):
+        self._entries = ExpiringDict(ttl, max_size, now)
+
+    def __len__(self):
+        return len(self._entries)
+
+    def remember(self, session_id, forwarded_id, pusher, push_request_id):
+        self._entries.set((session_id, forwarded_id), (tuple(pusher), push_request_id))
+
+    def pop(self, session_id, forwarded_id):
+        return self._entries.pop((session_id, forwarded_id))
+
+    def forget_session(self, session_id):
+        for key, _ in self._entries.items():
+            if key[0] == session_id:
+                self._entries.pop(key)
+
+
+class SupernodeNode(object):
+    """Shared state of one supernode (see the module docstring)."""
+
+    def __init__(self, config=None, registry=None, directory=None, reactor=None,
+                 rng=None, credential_key=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        if registry is None:
+            registry = default_registry(config.unknown_versions if config else NEAREST)
+        self.config = config if config is not None else SupernodeConfig()
+        self.registry = registry
+        self.directory = directory if directory is not None else MemoryDirectory()
+        self.reactor = self.clock = reactor
+        self.rng = rng if rng is not None else random.SystemRandom()
+        #: Public key that opens published credentials (to learn user names
+        #: from records); None: names come from elsewhere (the login server).
+        self.credential_key = credential_key
+        self.throttle = LogThrottle(self.now, self.config.log_interval)
+        self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
+        self.half_open = Counters()
+        self.udp = None  # the SupernodeDatagramProtocol, once listening
+        self._sessions = {}
+        self._by_ip = {}
+        self._handlers = {}
+        self._session_ids = itertools.count(1)
+        self._online = 0
+        self._seed_loop = None
+        self.seeds = self._make_seeds()
+
+    # -- clock, randomness ----------------------------------------------------
+
+    def now(self):
+        return self.reactor.seconds()
+
+    def random_u32(self):
+        return self.rng.getrandbits(32)
+
+    # -- configuration views ----------------------------------------------------
+
+    @property
+    def public_ip(self):
+        return self.config.public_ip
+
+    @property
+    def tcp_port(self):
+        return self.config.tcp_port or self.config.udp_port
+
+    @property
+    def udp_port(self):
+        return self.config.udp_port or self.config.tcp_port
+
+    def public_address(self):
+        """Our address for clients (slot lists, node lists, cmd 42): the
+        public IP and the main (UDP = TCP) port."""
+        return NetAddr(self.public_ip, self.udp_port)
+
+    # -- handler sets -------------------------------------------------------------
+
+    def handlers_for(self, version):
+        """The (cached) handler instance that serves ``version``."""
+        cls = self.registry.handlers(version, ROLE)
+        key = (cls, version)
+        handlers = self._handlers.get(key)
+        if handlers is None:
+            handlers = self._handlers[key] = cls(version)
+        return handlers
+
+    def default_version(self):
+        """GUESS: the version assumed until a client says which it is (UDP
+        datagrams from a peer without a TCP session; TCP before cmd 37): the
+        oldest registered version, whose handlers are the base behaviour."""
+        return self.registry.oldest()
+
+    def dh_version(self):
+        """GUESS: the version assumed for a client that opened with DH-384
+        (only 5.5+ clients do, tcp.md 3) until cmd 37 names it."""
+        try:
+            return self.registry.resolve((5, 5, 0, 124)).version
+        except UnknownVersion:
+            return self.registry.newest()
+
+    def resolve_version(self, text):
+        """The version serving a client whose version string is ``text``;
+        raises ValueError / UnknownVersion."""
+        from blissnode.versions.registry import parse_version_string
+
+        _, number = parse_version_string(text)
+        return self.registry.resolve(number).version
+
+    def handlers_for_udp_peer(self, peer):
+        """GUESS: datagrams from an IP with a TCP session here are served by
+        that session's handler set, others by the default version's."""
+        session = self.session_for_udp_peer(peer)
+        if session is not None and session.handlers is not None:
+            return session.handlers
+        return self.handlers_for(self.default_version())
+
+    # -- sessions ---------------------------------------------------------------
+
+    def new_session_id(self):
+        return "s%d" % next(self._session_ids)
+
+    def add_session(self, session):
+        self._sessions[session.session_id] = session
+        self._by_ip.setdefault(session.peer[0], {})[session.session_id] = session
+
+    def remove_session(self, session):
+        if self._sessions.pop(session.session_id, None) is None:
+            return defer.succeed(None)
+        by_ip = self._by_ip.get(session.peer[0])
+        if by_ip is not None:
+            by_ip.pop(session.session_id, None)
+            if not by_ip:
+                del self._by_ip[session.peer[0]]
+        self.pushes.forget_session(session.session_id)
+        d = self.directory.remove(session.session_id)
+        d.addCallback(self._count_changed)
+        d.addErrback(lambda f: log.failure("directory remove failed", f))
+        return d
+
+    def session(self, session_id):
+        return self._sessions.get(session_id)
+
+    def sessions(self):
+        return list(self._sessions.values())
+
+    def accepted_sessions(self):
+        return [s for s in self._sessions.values() if s.accepted_at is not None]
+
+    def session_for_udp_peer(self, peer):
+        """The accepted TCP session of the client at UDP address ``peer``:
+        same IP, preferring the one whose listening port is the datagram's
+        source port (a client's UDP port = its listening port, supernode.md
+        3.2); else the most recent session from that IP."""
+        ip, port = peer[0], peer[1]
+        candidates = [s for s in self._by_ip.get(ip, {}).values() if s.accepted_at is not None]
+        if not candidates:
+            return None
+        for s in candidates:
+            if s.listen_port == port:
+                return s
+        return candidates[-1]
+
+    def refuse_reason(self, session):
+        limit = self.config.max_clients
+        if limit is not None and len(self.accepted_sessions()) >= limit:
+            return "supernode full (%d clients)" % (limit,)
+        return None
+
+    def register_client(self, session):
+        """A client was accepted (cmd 30): put it in the directory."""
+        now = self.now()
+        entry = OnlineEntry(
+            session_id=session.session_id,
+            node_id=session.node_id,
+            public_addr=session.peer,
+            listen_port=session.listen_port,
+            client_version=session.version.label if session.version is not None else None,
+            supernode=(self.public_ip, self.udp_port),
+            since=now, last_seen=now)
+        d = self.directory.register(entry)
+        d.addCallback(self._count_changed)
+        return d
+
+    def _count_changed(self, result):
+        d = self.directory.count()
+
+        def set_count(n):
+            self._online = n
+        d.addCallback(set_count)
+        d.addErrback(lambda f: None)
+        return result
+
+    def users_online(self):
+        """The number reported in cmd 11 (last known directory size)."""
+        return self._online
+
+    # -- publishing -----------------------------------------------------------
+
+    def user_name_of_record(self, record):
+        """The user name inside a published user record, or None.
+
+        A record starts ``u32 credential length | u32 | credential | ...``
+        (supernode.md 5.1); the credential opens with our credential key only
+        if it was issued by our login server.  GUESS: records that do not
+        open leave the name unknown (the login server may set it later)."""
+        if self.credential_key is None:
+            return None
+        from blissnode.wire.credentials import parse_credential
+
+        record = bytes(record)
+        if len(record) < 8:
+            return None
+        length = int.from_bytes(record[:4], "big")
+        credential = record[8:8 + length]
+        try:
+            return parse_credential(credential, self.credential_key).name
+        except (ProtocolError, ValueError, TypeError):
+            return None
+
+    def publish_record(self, peer, session, record):
+        """Store a published user record.  With a TCP session it goes into
+        that session's entry; without (a UDP-only client) into an entry keyed
+        by the UDP address that expires after ``udp_publish_ttl``."""
+        name = self.user_name_of_record(record)
+        now = self.now()
+        changes = {"user_record": record, "last_seen": now}
+        if name is not None:
+            changes["user_name"] = name
+        if session is not None:
+            if name is not None:
+                session.user_name = name
+            d = self.directory.update(session.session_id, **changes)
+        else:
+            sid = "udp:%s:%d" % (peer[0], peer[1])
+            d = self.directory.get(sid)
+
+            def store(old):
+                if old is not None:
+                    return self.directory.update(sid, **changes)
+                return self.directory.register(OnlineEntry(
+                    session_id=sid, user_name=name, public_addr=peer,
+                    listen_port=peer[1], user_record=record,
+                    supernode=(self.public_ip, self.udp_port), since=now, last_seen=now))
+            d.addCallback(store)
+        d.addCallback(self._count_changed)
+        return d
+
+    def expire_udp_entries(self):
+        """Drop UDP-only published entries past their lifetime."""
+        before = self.now() - self.config.udp_publish_ttl
+        d = self.directory.remove_stale(before)
+
+        def restore(stale):
+            # Entries of live TCP sessions are not stale: put them back.
+            keep = [e for e in stale if e.session_id in self._sessions]
+            return defer.gatherResults([self.directory.register(e) for e in keep])
+        d.addCallback(restore)
+        d.addCallback(self._count_changed)
+        return d
+
+    # -- UDP sending ------------------------------------------------------------
+
+    def _make_seeds(self):
+        if self.config.seed_pool_size:
+            return SeedPool([self.random_u32() for _ in range(self.config.seed_pool_size)])
+        return FreshSeeds(self.random_u32)
+
+    def refresh_seeds(self):
+        """Replace a few pooled seeds (so seeds do not repeat for ever)."""
+        if isinstance(self.seeds, SeedPool):
+            n = len(self.seeds)
+            for _ in range(self.config.seed_refresh_count):
+                self.seeds.replace(self.rng.randrange(n), self.random_u32())
+
+    def send_udp(self, peer, commands):
+        """Send ``commands`` to ``peer`` in one datagram (or fragments)."""
+        if self.udp is None:
+            log.warn("no UDP listener: cannot send {n} commands to {peer}",
+                     n=len(commands), peer=peer)
+            return False
+        self.udp.send_commands(tuple(peer), commands)
+        return True
+
+    # -- firewall test ------------------------------------------------------------
+
+    def firewall_test(self, ip, port, commands):
+        """Act as the tester of cmd 40/42: send ``commands`` (cmd 43) to the
+        client's listening port over UDP and over a new TCP connection."""
+        self.send_udp((ip, port), commands)
+        from blissnode.supernode.tcp import connect_back
+
+        return connect_back(self, ip, port, commands)
+
+    # -- life cycle ---------------------------------------------------------------
+
+    def start(self):
+        """Start background work (seed refresh, UDP-only entry expiry)."""
+        if self._seed_loop is None and isinstance(self.seeds, SeedPool) \
+                and self.config.seed_refresh:
+            self._seed_loop = task.LoopingCall(self._tick)
+            self._seed_loop.clock = self.reactor
+            self._seed_loop.start(self.config.seed_refresh, now=False)
+
+    def _tick(self):
+        self.refresh_seeds()
+        self._ticks = getattr(self, "_ticks", 0) + 1
+        if self._ticks % 60 == 0:
+            self.expire_udp_entries()
+
+    def stop(self):
+        if self._seed_loop is not None:
+            loop, self._seed_loop = self._seed_loop, None
+            if loop.running:
+                loop.stop()
+
+
+def default_registry(unknown_policy=NEAREST):
+    """The installed version plugins; if there are none (the version modules
+    are not installed), one default version served by
+    :class:`~blissnode.supernode.handlers.SupernodeHandlers`."""
+    from blissnode.versions.registry import VersionRegistry
+
+    registry = VersionRegistry.from_plugins(unknown_policy)
+    has_supernode = False
+    try:
+        has_supernode = len(registry) and registry.handlers(registry.newest(), ROLE)
+    except UnknownVersion:
+        has_supernode = False
+    if not has_supernode:
+        registry = fallback_registry(unknown_policy)
+    return registry
+
+
+def fallback_registry(unknown_policy=NEAREST):
+    """A registry with one version, 1.4.0.84 (the oldest of the eight), served
+    by the base :class:`SupernodeHandlers`: newer clients fall back to it."""
+    from blissnode.supernode.handlers import SupernodeHandlers
+    from blissnode.versions.base import ClientVersion
+    from blissnode.versions.registry import VersionRegistry
+
+    base = ClientVersion("1.4.0.84", (1, 4, 0, 84), {ROLE: SupernodeHandlers},
+                         notes="built-in fallback: no version plugins installed")
+    return VersionRegistry([base], unknown_policy)

@@ -1,0 +1,248 @@
+"""
+Test helpers for the supernode: a node on a fake clock, fake transports, and
+the client side of the UDP and TCP exchanges built from blissnode.wire only
+(so the server is checked against the codecs, not against itself).
+"""
+
+import random
+
+from twisted.internet import defer
+from twisted.internet.protocol import DatagramProtocol, Protocol
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+from blissnode.supernode.handlers import SupernodeHandlers
+from blissnode.supernode.node import SupernodeConfig, SupernodeNode, fallback_registry
+from blissnode.supernode.tcp import SupernodeTCPFactory
+from blissnode.supernode.udp import SupernodeDatagramProtocol
+from blissnode.versions.base import ClientVersion
+from blissnode.versions.registry import VersionRegistry
+from blissnode.wire import udp as wire_udp
+from blissnode.wire import udp_commands
+from blissnode.wire.fragments import Reassembler
+from blissnode.wire.objects import decode_objects
+from blissnode.wire.seed_exchange import (
+    EXCHANGE_SIZE,
+    Greeting,
+    build_seed_exchange,
+    parse_seed_exchange,
+    random_seed,
+)
+from blissnode.wire.tcp_commands import KIND_REQUEST, Command
+from blissnode.wire.tcp_records import PacketRecord, RecordParser
+
+SERVER_IP = "127.0.0.1"
+CLIENT_IP = "127.0.0.1"
+
+
+def make_node(reactor=None, registry=None, **config):
+    config.setdefault("public_ip", SERVER_IP)
+    config.setdefault("udp_port", 33000)
+    config.setdefault("tcp_port", 33000)
+    config.setdefault("seed_pool_size", 8)
+    cfg = SupernodeConfig(**config)
+    if reactor is None:
+        reactor = MemoryReactorClock()
+    if registry is None:
+        registry = fallback_registry(cfg.unknown_versions)
+    return SupernodeNode(cfg, registry=registry, reactor=reactor, rng=random.Random(7))
+
+
+def two_version_registry(policy="nearest"):
+    """1.4.0.84 (base) and 5.5.0.124 (a subclass with another stack version)."""
+
+    class New(SupernodeHandlers):
+        STACK_VERSION = 52
+
+    old = ClientVersion("1.4.0.84", (1, 4, 0, 84), {"supernode": SupernodeHandlers})
+    new = ClientVersion("5.5.0.124", (5, 5, 0, 124), {"supernode": New})
+    return VersionRegistry([old, new], policy)
+
+
+class FakeUDPTransport(object):
+    def __init__(self, port=33000):
+        self.written = []
+        self.port = port
+
+    def write(self, data, addr):
+        self.written.append((bytes(data), tuple(addr)))
+
+    def getHost(self):
+        class H:
+            port = self.port
+        return H()
+
+    def take(self):
+        out, self.written = self.written, []
+        return out
+
+
+def udp_protocol(node):
+    proto = SupernodeDatagramProtocol(node)
+    proto.transport = FakeUDPTransport()
+    proto.startProtocol()
+    return proto
+
+
+# -- client side of UDP ---------------------------------------------------------
+
+def request_plaintext(cmd, request_id, body=b"\x42\x15", kind=KIND_REQUEST):
+    return Command(cmd, kind, request_id if kind != 1 else None, body).encode()
+
+
+def client_datagram(plaintext, packet_id, src_ip=CLIENT_IP, dst_ip=SERVER_IP, iv=0x12345678):
+    """A kind-2 datagram as a client that believes it is ``src_ip`` sends it."""
+    return wire_udp.encrypt_payload(src_ip, dst_ip, packet_id, iv, plaintext)
+
+
+def open_reply(data, client_ip=CLIENT_IP, server_ip=SERVER_IP):
+    """Decrypt a kind-2 datagram from the server; return its commands."""
+    opened = wire_udp.decrypt_datagram(data, server_ip, client_ip)
+    assert opened.crc_ok, "server reply does not decrypt for the client"
+    return udp_commands.parse_payload(opened.plaintext)
+
+
+def open_fragments(datagrams, client_ip=CLIENT_IP, server_ip=SERVER_IP):
+    r = Reassembler()
+    message = None
+    for data in datagrams:
+        dg = wire_udp.parse_datagram(data)
+        plain, ok = dg.decrypt(server_ip, client_ip)
+        assert ok
+        message = r.add(dg.packet_id, dg.index, dg.last, plain) or message
+    return udp_commands.parse_payload(message)
+
+
+class UDPClient(DatagramProtocol):
+    """Real-socket UDP client: collects datagrams; ``next()`` waits for one."""
+
+    def __init__(self):
+        self.received = []
+        self._waiters = []
+
+    def datagramReceived(self, data, addr):
+        if self._waiters:
+            self._waiters.pop(0).callback(data)
+        else:
+            self.received.append(data)
+
+    def next(self, reactor, timeout=5.0):
+        if self.received:
+            return defer.succeed(self.received.pop(0))
+        d = defer.Deferred()
+        self._waiters.append(d)
+        d.addTimeout(timeout, reactor)
+        return d
+
+
+# -- client side of TCP ---------------------------------------------------------
+
+class ClassicTCPClient(object):
+    """Drives the client half of a classic session over any transport.
+
+    ``opening()`` -> the 14 bytes; ``receive(data)`` -> records decoded;
+    ``packet(commands)`` -> bytes of one encrypted packet.
+    """
+
+    def __init__(self, K=b"", greeting_final=3):
+        self.seed = random_seed()
+        self.K = K
+        self.greeting_final = greeting_final
+        self.rc4_out = None
+        self.rc4_in = None
+        self.parser = RecordParser()
+        self.records = []
+        self._buf = bytearray()
+        self.server_greeting = None
+
+    def opening(self, padding=b""):
+        data, self.rc4_out = build_seed_exchange(
+            self.seed, Greeting(1, self.greeting_final), padding, self.K)
+        return data
+
+    def receive(self, data):
+        if self.rc4_in is None:
+            self._buf += data
+            if len(self._buf) < EXCHANGE_SIZE:
+                return []
+            exchange, self.rc4_in = parse_seed_exchange(bytes(self._buf[:EXCHANGE_SIZE]), self.K)
+            self.server_greeting = exchange.greeting
+            data, self._buf = bytes(self._buf[EXCHANGE_SIZE:]), bytearray()
+        records = self.parser.feed(self.rc4_in.crypt(data))
+        self.records.extend(records)
+        return records
+
+    def packet(self, packet_id, commands):
+        return self.rc4_out.crypt(PacketRecord(packet_id, commands).encode())
+
+    def raw(self, record_bytes):
+        return self.rc4_out.crypt(record_bytes)
+
+    def packets(self):
+        return [r for r in self.records if isinstance(r, PacketRecord)]
+
+    def commands(self):
+        return [c for p in self.packets() for c in p.commands]
+
+
+def tcp_session(node, peer=("127.0.0.1", 40001)):
+    """A server protocol on a StringTransport, connected."""
+    factory = SupernodeTCPFactory(node)
+    proto = factory.buildProtocol(None)
+    transport = StringTransport(peerAddress=_Addr(*peer))
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+class _Addr(object):
+    type = "TCP"
+
+    def __init__(self, host, port):
+        self.host = host
+        self.port = port
+
+
+def drain(transport):
+    data = transport.value()
+    transport.clear()
+    return data
+
+
+def objects_of(command):
+    return decode_objects(command.body)
+
+
+class TCPClientProtocol(Protocol):
+    """Real-socket wrapper around :class:`ClassicTCPClient`."""
+
+    def __init__(self, client, first=b""):
+        self.client = client
+        self.first = first
+        self.data = bytearray()
+        self.connected_d = defer.Deferred()
+        self.lost_d = defer.Deferred()
+        self._waiters = []
+
+    def connectionMade(self):
+        if self.first:
+            self.transport.write(self.first)
+        self.connected_d.callback(self)
+
+    def dataReceived(self, data):
+        self.data += data
+        waiters, self._waiters = self._waiters, []
+        for check, d in waiters:
+            if not check(self):
+                self._waiters.append((check, d))
+            else:
+                d.callback(self)
+
+    def wait_for(self, check, reactor, timeout=5.0):
+        if check(self):
+            return defer.succeed(self)
+        d = defer.Deferred()
+        self._waiters.append((check, d))
+        d.addTimeout(timeout, reactor)
+        return d
+
+    def connectionLost(self, reason):
+        self.lost_d.callback(None)
