@@ -25,6 +25,7 @@ import attr
 
 from blissnode.wire import compress42
 from blissnode.wire.errors import LimitExceeded, ProtocolError
+from blissnode.wire.ipv4 import format_dotted_quad, parse_dotted_quad
 from blissnode.wire.varint import decode_varint, encode_varint
 
 __all__ = [
@@ -75,22 +76,6 @@ MAX_DECODE_DEPTH = 64
 # ---------------------------------------------------------------------------
 
 
-def _parse_ipv4(ip):
-    """The four octets of a dotted quad, strictly (no ``inet_aton`` shorthands)."""
-    parts = ip.split(".") if isinstance(ip, str) else ()
-    if len(parts) != 4:
-        raise ValueError("not a dotted-quad IPv4 address: %r" % (ip,))
-    octets = []
-    for p in parts:
-        if not (p.isdigit() and p.isascii() and len(p) <= 3):
-            raise ValueError("not a dotted-quad IPv4 address: %r" % (ip,))
-        n = int(p)
-        if n > 255:
-            raise ValueError("not a dotted-quad IPv4 address: %r" % (ip,))
-        octets.append(n)
-    return bytes(octets)
-
-
 @attr.s(frozen=True, slots=True)
 class NetAddr:
     """An IPv4 address and port, the value of an :class:`Addr` item.
@@ -104,12 +89,12 @@ class NetAddr:
 
     def ip_bytes(self):
         """The address as 4 bytes, first octet first (network order)."""
-        return _parse_ipv4(self.ip)
+        return parse_dotted_quad(self.ip)
 
     @classmethod
     def from_bytes(cls, ip4, port):
         """Build from 4 network-order bytes and an integer port."""
-        return cls("%d.%d.%d.%d" % (ip4[0], ip4[1], ip4[2], ip4[3]), port)
+        return cls(format_dotted_quad(ip4), port)
 
 
 class Item:

@@ -41,6 +41,7 @@ import attr
 
 from blissnode.wire.crc import crc32r
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire.ipv4 import format_dotted_quad, parse_dotted_quad
 from blissnode.wire.rc4 import skype_rc4
 
 __all__ = [
@@ -123,19 +124,7 @@ def ip_to_int(addr):
             return addr
         raise ValueError("IPv4 address out of range: %r" % (addr,))
     if isinstance(addr, str):
-        parts = addr.split(".")
-        if len(parts) == 4:
-            value = 0
-            for part in parts:
-                if not (part.isascii() and part.isdigit() and len(part) <= 3):
-                    break
-                octet = int(part)
-                if octet > 255:
-                    break
-                value = (value << 8) | octet
-            else:
-                return value
-        raise ValueError("not a dotted-quad IPv4 address: %r" % (addr,))
+        return int.from_bytes(parse_dotted_quad(addr), "big")
     packed = getattr(addr, "packed", addr)
     if isinstance(packed, (bytes, bytearray, memoryview)) and len(packed) == 4:
         return _U32.unpack(bytes(packed))[0]
@@ -144,17 +133,12 @@ def ip_to_int(addr):
 
 def ip_to_str(addr):
     """Any accepted address form -> ``"a.b.c.d"``."""
-    n = ip_to_int(addr)
-    return "%d.%d.%d.%d" % (n >> 24, (n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF)
+    return format_dotted_quad(ip_to_bytes(addr))
 
 
 def ip_to_bytes(addr):
     """Any accepted address form -> 4 bytes in network (address) order."""
     return _U32.pack(ip_to_int(addr))
-
-
-def _ip_from_wire(raw4):
-    return "%d.%d.%d.%d" % tuple(raw4)
 
 
 # -- the common 3-byte header --------------------------------------------------
@@ -385,14 +369,14 @@ def _parse_nack(data, type_byte):
     if len(data) != CLEAR_DATAGRAM_LENGTH:
         raise ProtocolError("NACK is not 11 bytes")
     pid, _, ip, nseed = _HDR_CLEAR.unpack(data)
-    return NackDatagram(pid, _ip_from_wire(ip), nseed, type_byte)
+    return NackDatagram(pid, format_dotted_quad(ip), nseed, type_byte)
 
 
 def _parse_ack(data, type_byte):
     if len(data) != CLEAR_DATAGRAM_LENGTH:
         raise ProtocolError("ACK is not 11 bytes")
     pid, _, ip, value = _HDR_CLEAR.unpack(data)
-    return AckDatagram(pid, _ip_from_wire(ip), value, type_byte)
+    return AckDatagram(pid, format_dotted_quad(ip), value, type_byte)
 
 
 def _parse_fragment(data, type_byte):
