@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from blissnode.wire.crc import crc16_xmodem, crc32r
 from blissnode.wire.errors import ChecksumError, ProtocolError
-from blissnode.wire.tcp_commands import decode_varint, encode_varint
+from blissnode.wire.tcp_commands import BODY_MARKERS, decode_varint, encode_varint
 from blissnode.wire.tcp_records import SessionRecord
 
 __all__ = [
@@ -172,7 +172,7 @@ def decode_session_plaintext(data):
     tid, pos = decode_varint(data, 0, "session tid")
     cmd, pos = decode_varint(data, pos, "session cmd")
     body = data[pos:]
-    if not body or body[0] not in (0x41, 0x42):
+    if not body or body[0] not in BODY_MARKERS:
         raise ProtocolError("session plaintext body is not an object list")
     return SessionPlaintext(tid, cmd, body)
 
