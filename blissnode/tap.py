@@ -7,6 +7,8 @@ every listener of every role.  Tests build the same service with the same
 function, so what runs under twistd is what is tested.
 """
 
+import ipaddress
+
 from twisted.application import service
 from twisted.logger import Logger
 from twisted.python import usage
@@ -19,8 +21,12 @@ from blissnode.listeners import (
     parse_udp_description,
 )
 from blissnode.placeholder import PendingRoleDatagrams, PendingRoleFactory
+from blissnode.versions.registry import NEAREST, REJECT
 
 log = Logger()
+
+#: Roles whose listeners run real protocols (the others keep placeholders).
+SUPERNODE = "supernode"
 
 #: (option, default, role, transport, help). Defaults are unprivileged ports so
 #: that a fresh machine can run the server as an ordinary user; a deployment
@@ -54,7 +60,21 @@ class Options(usage.Options):
         ["data-dir", "d", "blissnode-data",
          "Directory for keys and the embedded database; created on first run."],
     ] + [[name, None, default, helptext]
-         for (name, default, _role, _transport, helptext) in LISTENERS]
+         for (name, default, _role, _transport, helptext) in LISTENERS] + [
+        ["public-ip", None, "127.0.0.1",
+         "The supernode's public IPv4 address, as clients reach it.  Every "
+         "UDP datagram is keyed with it, so it must be the address clients "
+         "send to (behind NAT: the outside address).  The default only suits "
+         "tests on one machine."],
+        ["max-half-open", None, "16",
+         "Most TCP connections per source IP still in the handshake."],
+        ["udp-rate", None, "50",
+         "Most UDP datagrams per second per source IP (bursts of twice as many)."],
+        ["unknown-versions", None, NEAREST,
+         "What to do with a client version no module knows: 'nearest' "
+         "(serve it as the nearest older known version, with a warning) or "
+         "'reject' (close its session)."],
+    ]
 
     def postOptions(self):
         for name, _default, _role, transport, _help in LISTENERS:
@@ -64,23 +84,146 @@ class Options(usage.Options):
                     parse_udp_description(value)
                 except ValueError as e:
                     raise usage.UsageError("--%s: %s" % (name, e))
+        try:
+            self["public-ip"] = str(ipaddress.IPv4Address(self["public-ip"]))
+        except ValueError:
+            raise usage.UsageError("--public-ip must be an IPv4 address, not %r"
+                                   % (self["public-ip"],))
+        for name, cast in (("max-half-open", int), ("udp-rate", float)):
+            try:
+                value = cast(self[name])
+            except ValueError:
+                value = -1
+            if value <= 0:
+                raise usage.UsageError("--%s must be a positive number" % (name,))
+            self[name] = value
+        if self["unknown-versions"] not in (NEAREST, REJECT):
+            raise usage.UsageError("--unknown-versions must be %r or %r" % (NEAREST, REJECT))
+
+
+def _get(options, name, default):
+    try:
+        return options[name]
+    except KeyError:
+        return default
+
+
+def _interface(description, transport):
+    """The interface a listener binds ('' = all)."""
+    if transport == "udp":
+        return parse_udp_description(description).interface
+    for part in description.split(":")[2:]:
+        key, _, value = part.partition("=")
+        if key == "interface":
+            return value
+    return ""
+
+
+def _port(description, transport):
+    if transport == "udp":
+        return parse_udp_description(description).port
+    parts = description.split(":")
+    try:
+        return int(parts[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def make_supernode(options, reactor=None):
+    """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
+    listener of ``options`` shares."""
+    from blissnode.supernode.node import SupernodeConfig, SupernodeNode, default_registry
+
+    public_ip = _get(options, "public-ip", "127.0.0.1")
+    udp_rate = float(_get(options, "udp-rate", 50))
+    policy = _get(options, "unknown-versions", NEAREST)
+    config = SupernodeConfig(
+        public_ip=public_ip,
+        udp_port=0 if is_disabled(options["supernode-udp"])
+        else _port(options["supernode-udp"], "udp"),
+        tcp_port=0 if is_disabled(options["supernode-tcp"])
+        else _port(options["supernode-tcp"], "tcp"),
+        max_half_open=int(_get(options, "max-half-open", 16)),
+        udp_rate=udp_rate, udp_burst=max(1, int(2 * udp_rate)),
+        unknown_versions=policy)
+    if ipaddress.IPv4Address(public_ip).is_loopback:
+        for name, _default, role, transport, _help in LISTENERS:
+            if role == SUPERNODE and not is_disabled(options[name]) \
+                    and _interface(options[name], transport) in ("", "0.0.0.0"):
+                log.warn("--public-ip is {ip} (loopback) but {name} listens on all "
+                         "interfaces: remote clients will not decrypt our UDP "
+                         "answers; set --public-ip to the address they reach",
+                         ip=public_ip, name=name)
+                break
+    return SupernodeNode(config, registry=default_registry(policy), reactor=reactor)
+
+
+class BlissnodeService(service.MultiService):
+    """Every listener, plus the supernode's background work (seed-pool
+    refresh, expiry of UDP-only directory entries) while the service runs.
+    ``supernode`` is the shared :class:`SupernodeNode` (None when every
+    supernode listener is off)."""
+
+    supernode = None
+
+    def startService(self):
+        service.MultiService.startService(self)
+        if self.supernode is not None:
+            self.supernode.start()
+
+    def stopService(self):
+        if self.supernode is not None:
+            self.supernode.stop()
+        return service.MultiService.stopService(self)
 
 
 def makeService(options, reactor=None):
     """Build the MultiService for ``options`` (an :class:`Options` or dict)."""
     data_dir = ensure_data_dir(options["data-dir"])
     log.info("blissnode data directory: {path}", path=data_dir.path)
-    top = service.MultiService()
+    top = BlissnodeService()
+    node = None
+    if any(role == SUPERNODE and not is_disabled(options[name])
+           for name, _default, role, _transport, _help in LISTENERS):
+        node = top.supernode = make_supernode(options, reactor)
     for name, _default, role, transport, _help in LISTENERS:
         description = options[name]
         if is_disabled(description):
             log.info("{name} disabled", name=name)
             continue
         if transport == "udp":
-            listener = UDPListenerService(
-                name, description, PendingRoleDatagrams(role), reactor=reactor)
+            if role == SUPERNODE:
+                from blissnode.supernode.udp import SupernodeDatagramProtocol
+
+                protocol = SupernodeDatagramProtocol(node)
+            else:
+                protocol = PendingRoleDatagrams(role)
+            listener = UDPListenerService(name, description, protocol, reactor=reactor)
         else:
-            listener = StreamListenerService(
-                name, description, PendingRoleFactory(role), reactor=reactor)
+            if role == SUPERNODE:
+                from blissnode.supernode.tcp import SupernodeTCPFactory
+
+                factory = SupernodeTCPFactory(node)
+            else:
+                factory = PendingRoleFactory(role)
+            if role == SUPERNODE and name == "supernode-tcp":
+                listener = _MainTCPListener(node, name, description, factory, reactor=reactor)
+            else:
+                listener = StreamListenerService(name, description, factory, reactor=reactor)
         listener.setServiceParent(top)
     return top
+
+
+class _MainTCPListener(StreamListenerService):
+    """The main supernode TCP listener; tells the node its bound port
+    (``tcp:0`` in tests), which cmd 31 INT 0x10 reports."""
+
+    def __init__(self, node, *args, **kw):
+        StreamListenerService.__init__(self, *args, **kw)
+        self.node = node
+
+    def _listening(self, port):
+        port = StreamListenerService._listening(self, port)
+        if not self.node.config.tcp_port:
+            self.node.config.tcp_port = port.getHost().port
+        return port

@@ -413,11 +413,13 @@ def default_registry(unknown_policy=NEAREST):
     :class:`~blissnode.supernode.handlers.SupernodeHandlers`."""
     from blissnode.versions.registry import VersionRegistry
 
-    registry = VersionRegistry.from_plugins(unknown_policy)
-    has_supernode = False
     try:
+        registry = VersionRegistry.from_plugins(unknown_policy)
         has_supernode = len(registry) and registry.handlers(registry.newest(), ROLE)
     except UnknownVersion:
+        has_supernode = False
+    except Exception:
+        log.failure("cannot load the client version plugins; using the built-in default")
         has_supernode = False
     if not has_supernode:
         registry = fallback_registry(unknown_policy)

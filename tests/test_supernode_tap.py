@@ -1,0 +1,114 @@
+"""The supernode in the twistd plugin: options, shared node, real protocols."""
+
+import os
+
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.python import usage
+from twisted.trial.unittest import TestCase
+
+from blissnode import tap
+from blissnode.supernode.tcp import SupernodeTCPFactory
+from blissnode.supernode.udp import SupernodeDatagramProtocol
+from blissnode.wire import udp as wire_udp
+from tests.supernode_helpers import (
+    ClassicTCPClient,
+    TCPClientProtocol,
+    UDPClient,
+    open_reply,
+    request_plaintext,
+)
+
+ALL_ZERO = ["--supernode-tcp", "tcp:0:interface=127.0.0.1",
+            "--supernode-udp", "udp:0:interface=127.0.0.1",
+            "--supernode-https", "tcp:0:interface=127.0.0.1",
+            "--login-tcp", "tcp:0:interface=127.0.0.1",
+            "--event-tcp", "tcp:0:interface=127.0.0.1"]
+
+
+class OptionTests(TestCase):
+
+    def parse(self, extra):
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO + list(extra))
+        return options
+
+    def test_defaults(self):
+        options = self.parse([])
+        self.assertEqual(options["public-ip"], "127.0.0.1")
+        self.assertEqual(options["max-half-open"], 16)
+        self.assertEqual(options["udp-rate"], 50.0)
+        self.assertEqual(options["unknown-versions"], "nearest")
+        text = str(tap.Options())
+        for name in ("--public-ip", "--max-half-open", "--udp-rate", "--unknown-versions"):
+            self.assertIn(name, text)
+
+    def test_bad_values(self):
+        for extra in (["--public-ip", "example.org"], ["--public-ip", "::1"],
+                      ["--max-half-open", "0"], ["--udp-rate", "x"],
+                      ["--unknown-versions", "newest"]):
+            self.assertRaises(usage.UsageError, self.parse, extra)
+
+    def test_node_config(self):
+        options = self.parse(["--public-ip", "192.0.2.1", "--max-half-open", "3",
+                              "--udp-rate", "7", "--unknown-versions", "reject",
+                              "--data-dir", os.path.join(self.mktemp(), "d")])
+        svc = tap.makeService(options)
+        node = svc.supernode
+        self.assertEqual(node.public_ip, "192.0.2.1")
+        self.assertEqual(node.config.max_half_open, 3)
+        self.assertEqual(node.config.udp_rate, 7.0)
+        self.assertEqual(node.registry.unknown_policy, "reject")
+        self.assertIsInstance(svc.getServiceNamed("supernode-udp").protocol,
+                              SupernodeDatagramProtocol)
+        for name in ("supernode-tcp", "supernode-https"):
+            factory = svc.getServiceNamed(name).factory
+            self.assertIsInstance(factory, SupernodeTCPFactory)
+            self.assertIs(factory.node, node)
+
+    def test_loopback_warning_when_listening_everywhere(self):
+        from twisted.logger import globalLogPublisher
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        options = tap.Options()
+        options.parseOptions(["--supernode-udp", "udp:0",
+                              "--data-dir", os.path.join(self.mktemp(), "d")])
+        tap.make_supernode(options)
+        self.assertTrue(any("loopback" in e.get("log_format", "") for e in events))
+
+
+class RunningTests(TestCase):
+
+    @defer.inlineCallbacks
+    def test_udp_probe_and_tcp_accept(self):
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO + ["--data-dir", os.path.join(self.mktemp(), "d")])
+        svc = tap.makeService(options)
+        svc.privilegedStartService()
+        svc.startService()
+        self.addCleanup(svc.stopService)
+        node = svc.supernode
+        udp_port = svc.getServiceNamed("supernode-udp").port.getHost().port
+        tcp_port = svc.getServiceNamed("supernode-tcp").port.getHost().port
+        self.assertEqual(node.config.udp_port, udp_port)
+        self.assertEqual(node.config.tcp_port, tcp_port)
+
+        client = UDPClient()
+        cport = reactor.listenUDP(0, client, interface="127.0.0.1")
+        self.addCleanup(cport.stopListening)
+        cport.write(wire_udp.encrypt_payload("127.0.0.1", "127.0.0.1", 2, 9,
+                                             request_plaintext(27, 1)),
+                    ("127.0.0.1", udp_port))
+        data = yield client.next(reactor)
+        self.assertEqual(open_reply(data)[0].cmd, 28)
+
+        for name in ("supernode-tcp", "supernode-https"):
+            port = svc.getServiceNamed(name).port.getHost().port
+            tcp = ClassicTCPClient()
+            proto = TCPClientProtocol(tcp, tcp.opening())
+            yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), proto)
+            yield proto.wait_for(lambda p: len(p.data) >= 30, reactor)
+            proto.transport.loseConnection()
+            yield proto.lost_d
+            self.assertEqual(tcp.receive(bytes(proto.data))[0].record_type, 3)
