@@ -29,9 +29,13 @@ def command_json(command):
     return out
 
 
+#: Items shown per list level in one line (the rest are counted).
+SHOW_ITEMS = 6
+
+
 def _short_items(items, depth=0):
     parts = []
-    for item in items:
+    for item in items[:SHOW_ITEMS]:
         t, i, v = item.get("type"), item.get("id"), item.get("value")
         name = {0: "INT", 1: "INT64", 2: "ADDR", 3: "STRING", 4: "BLOB", 5: "LIST",
                 6: "INTARRAY"}.get(t, str(t))
@@ -53,6 +57,8 @@ def _short_items(items, depth=0):
         else:
             text = str(v)
         parts.append("%s 0x%X = %s" % (name, i, text))
+    if len(items) > SHOW_ITEMS:
+        parts.append("... %d more" % (len(items) - SHOW_ITEMS))
     return ", ".join(parts)
 
 
