@@ -1,0 +1,351 @@
+"""
+SupernodeHandlers, command by command, through the real protocols on fake
+transports: slots, node list, searches, publish, push forwarding, firewall
+test, channel fetch, and the GUESS hooks a version module overrides.
+"""
+
+from twisted.trial import unittest
+from zope.interface.verify import verifyClass, verifyObject
+
+from blissnode.store.directory import OnlineEntry
+from blissnode.supernode.handlers import SLOT_COUNT, SupernodeHandlers
+from blissnode.supernode.interfaces import TCP_COMMANDS, UDP_COMMANDS, ISupernodeHandlers
+from blissnode.supernode.request import UDP, Request, notification
+from blissnode.supernode.request import request as make_request
+from blissnode.wire import udp as wire_udp
+from blissnode.wire.node_record import NodeRecord
+from blissnode.wire.objects import (
+    Addr,
+    Blob,
+    Int,
+    Int64,
+    IntArray,
+    NestedList,
+    NetAddr,
+    ObjectList,
+    String,
+    encode_objects,
+)
+from blissnode.wire.tcp_commands import KIND_REPLY, KIND_REQUEST, Command
+from tests.supernode_helpers import (
+    ClassicTCPClient,
+    client_datagram,
+    drain,
+    make_node,
+    objects_of,
+    open_reply,
+    request_plaintext,
+    tcp_session,
+    udp_protocol,
+)
+
+PEER = ("10.1.2.3", 40000)
+NODE_ID = 0x11B44ED518ACB339
+
+
+def udp_ask(proto, cmd, objects, rid=0x100, pid=0x101, peer=PEER):
+    body = encode_objects(objects, compressed=True)
+    proto.datagramReceived(client_datagram(request_plaintext(cmd, rid, body), pid, peer[0]), peer)
+    sent = proto.transport.take()
+    return [c for data, _ in sent for c in open_reply(data, peer[0])]
+
+
+def accepted_session(node, peer=("192.0.2.9", 2000), node_id=NODE_ID, listen_port=37058):
+    proto, transport = tcp_session(node, peer)
+    client = ClassicTCPClient()
+    proto.dataReceived(client.opening())
+    client.receive(drain(transport))
+    proto.dataReceived(client.packet(1, [make_request(
+        30, 2, [Int(1, 2), Int64(0x0D, node_id), Int(0x10, listen_port)])]))
+    client.receive(drain(transport))
+    client.records.clear()
+    return proto, transport, client
+
+
+class ContractTests(unittest.TestCase):
+
+    def test_provides_interface(self):
+        verifyClass(ISupernodeHandlers, SupernodeHandlers)
+        verifyObject(ISupernodeHandlers, SupernodeHandlers())
+        self.assertIs(SupernodeHandlers.udp_commands, UDP_COMMANDS)
+        self.assertIs(SupernodeHandlers.tcp_commands, TCP_COMMANDS)
+        for name in list(UDP_COMMANDS.values()) + list(TCP_COMMANDS.values()):
+            self.assertTrue(callable(getattr(SupernodeHandlers, name)), name)
+
+    def test_guess_constants_overridable(self):
+        class Mine(SupernodeHandlers):
+            STACK_VERSION = 52
+            SUPERNODE_MARKS = (7, 1)
+
+            def channel_list(self, request):
+                return [NestedList(1, [Int(0, 2), Int(1, 9)])]
+
+        node = make_node()
+        handlers = Mine()
+        proto, transport = tcp_session(node)
+        proto.handlers = handlers
+        client = ClassicTCPClient()
+        proto.dataReceived(client.opening())
+        client.receive(drain(transport))
+        proto.dataReceived(client.packet(1, [make_request(30, 2, [Int64(0x0D, 1)])]))
+        client.receive(drain(transport))
+        reply, stats, channels = client.commands()
+        self.assertEqual(objects_of(reply).value(0x0B), 52)
+        self.assertEqual(objects_of(reply).value(0x21), (7, 1))
+        self.assertEqual(len(objects_of(channels).get_all(1)), 1)
+
+
+class UDPHandlerTests(unittest.TestCase):
+
+    def setUp(self):
+        self.node = make_node(public_ip="198.51.100.5", udp_port=33033)
+        self.proto = udp_protocol(self.node)
+
+    def opened(self, cmd, objects, **kw):
+        replies = []
+        body = encode_objects(objects, compressed=True)
+        pid = kw.get("pid", 0x101)
+        self.proto.datagramReceived(
+            client_datagram(request_plaintext(cmd, 0x100, body), pid, PEER[0], "198.51.100.5"),
+            PEER)
+        for data, _ in self.proto.transport.take():
+            opened = wire_udp.decrypt_datagram(data, "198.51.100.5", PEER[0])
+            self.assertTrue(opened.crc_ok)
+            from blissnode.wire.udp_commands import parse_payload
+            replies.extend(parse_payload(opened.plaintext))
+        return replies
+
+    def test_slot_query(self):
+        reply, = self.opened(6, [Int(0, 1481), Int(5, 5)])
+        self.assertEqual((reply.cmd, reply.kind, reply.request_id), (8, KIND_REPLY, 0x100))
+        lst, = reply.objects().get_all(6, NestedList)
+        self.assertEqual(lst.value.value(0), 1481)
+        self.assertEqual(lst.value.value(3), NetAddr("198.51.100.5", 33033))
+        self.assertEqual(lst.value.value(7), 1)
+
+    def test_refill(self):
+        reply, = self.opened(6, [Int(4, 16), Int(5, 6)])
+        lists = reply.objects().get_all(6, NestedList)
+        self.assertEqual(len(lists), 16)
+        slots = [l.value.value(0) for l in lists]
+        self.assertEqual(len(set(slots)), 16)
+        self.assertTrue(all(0 <= s < SLOT_COUNT for s in slots))
+
+    def test_refill_capped(self):
+        reply, = self.opened(6, [Int(4, 100000), Int(5, 6)])
+        self.assertEqual(len(reply.objects().get_all(6, NestedList)),
+                         SupernodeHandlers.MAX_REFILL_SLOTS)
+
+    def test_node_list(self):
+        reply, = self.opened(44, [Int(0x12, 10), Int(0x13, 7), Int(0x14, 1)])
+        self.assertEqual(reply.cmd, 45)
+        objs = reply.objects()
+        self.assertEqual(objs.value(0x11), NetAddr("198.51.100.5", 33033))
+        self.assertEqual(len(objs.get_all(0x1A, NestedList)), 1)
+
+    def test_search_not_found(self):
+        query = [NestedList(0, [String(0, b"nobody"), Int(1, 0), Int(2, 16)]),
+                 IntArray(1, [16, 11])]
+        reply, = self.opened(14, query)
+        self.assertEqual(reply.cmd, 15)
+        self.assertEqual(list(reply.objects()), [Int(1, 1)])
+
+    def test_search_found_exact_and_prefix(self):
+        d = self.node.directory
+        d.register(OnlineEntry("a", user_name="echo123", user_record=b"A" * 10))
+        d.register(OnlineEntry("b", user_name="echo1234", user_record=b"B" * 10))
+        d.register(OnlineEntry("c", user_name="echo999"))  # no record: not returned
+        query = [NestedList(0, [String(0, b"echo123"), Int(1, 0), Int(2, 16)])]
+        reply, = self.opened(14, query)
+        hits = reply.objects().get_all(0, NestedList)
+        self.assertEqual([(h.value.value(0x0B), h.value.value(0x10)) for h in hits],
+                         [(b"A" * 10, b"echo123")])
+        self.assertEqual(reply.objects().value(1), 1)
+        query = [NestedList(0, [String(0, b"ECHO"), Int(1, 5), Int(2, 16)])]
+        reply, = self.opened(14, query, pid=0x102)
+        names = [h.value.value(0x10) for h in reply.objects().get_all(0, NestedList)]
+        self.assertEqual(names, [b"echo123", b"echo1234"])
+
+    def test_extended_search(self):
+        replies = []
+        body14 = encode_objects([NestedList(0, [String(0, b"x"), Int(1, 0), Int(2, 16)])])
+        body18 = encode_objects([NestedList(0, [String(0, b"x")]), IntArray(1, [16])])
+        plain = request_plaintext(18, 1, body18) + request_plaintext(14, 2, body14)
+        self.proto.datagramReceived(client_datagram(plain, 3, PEER[0], "198.51.100.5"), PEER)
+        (data, _), = self.proto.transport.take()
+        opened = wire_udp.decrypt_datagram(data, "198.51.100.5", PEER[0])
+        from blissnode.wire.udp_commands import parse_payload
+        replies = parse_payload(opened.plaintext)
+        self.assertEqual([(r.cmd, r.request_id) for r in replies], [(19, 1), (15, 2)])
+        self.assertEqual(list(replies[0].objects()), [Int(1, 1)])
+
+    def test_publish_request_form(self):
+        replies = self.opened(12, [Int(0x1F, 1), Blob(0x0B, b"rec")])
+        self.assertEqual([(r.cmd, r.kind) for r in replies], [(12, KIND_REPLY)])
+
+    def test_push_target_offline(self):
+        record = NodeRecord(b"\x01" * 8, 1, NetAddr("192.168.0.2", 1), last_addr=NetAddr(
+            "192.0.2.1", 2)).encode()
+        reply, = self.opened(53, [Int(0, 2), Blob(1, record), Int(2, 67),
+                                  NestedList(3, [String(0, b"nobody")]), Int(4, 28)])
+        self.assertEqual(reply.cmd, 54)
+        self.assertEqual(list(reply.objects()), [Int(6, 3)])
+
+    def test_push_malformed(self):
+        reply, = self.opened(53, [Int(0, 2)])
+        self.assertEqual(reply.cmd, 54)
+
+
+class PushForwardingTests(unittest.TestCase):
+
+    def setUp(self):
+        self.node = make_node()
+        self.udp = udp_protocol(self.node)
+        self.target, self.target_t, self.target_c = accepted_session(self.node)
+
+    def push(self, node_id=NODE_ID, name=b"callee"):
+        record = NodeRecord(node_id.to_bytes(8, "big"), 1, NetAddr("192.168.0.2", 65072),
+                            last_addr=NetAddr("200.105.211.150", 65072)).encode()
+        inner = [String(0, name), Int(3, 77)]
+        body = encode_objects([Int(0, 2), Blob(1, record), Int(2, 67), NestedList(3, inner),
+                               Int(4, 28)], compressed=True)
+        self.udp.datagramReceived(
+            client_datagram(request_plaintext(53, 0x4444, body), 0x4445, PEER[0]), PEER)
+
+    def test_forward_and_pass_reply_back(self):
+        self.push()
+        # No immediate UDP answer: the answer is the target's.
+        self.assertEqual(self.udp.transport.take(), [])
+        self.target_c.receive(drain(self.target_t))
+        forwarded, = self.target_c.commands()
+        self.assertEqual((forwarded.cmd, forwarded.kind), (67, KIND_REQUEST))
+        self.assertEqual(objects_of(forwarded).value(0), b"callee")
+        # The target answers cmd 70 (session accept) on its TCP session.
+        self.target.dataReceived(self.target_c.packet(9, [Command(
+            70, KIND_REPLY, forwarded.request_id, b"\x41\x00")]))
+        (data, addr), = self.udp.transport.take()
+        self.assertEqual(addr, PEER)
+        reply, = open_reply(data, PEER[0])
+        self.assertEqual((reply.cmd, reply.kind, reply.request_id), (70, KIND_REPLY, 0x4444))
+        self.assertEqual(reply.body, b"\x41\x00")
+        # The reply packet from the target got an ack (no request in it).
+        self.target_c.records.clear()
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual(type(self.target_c.records[0]).__name__, "AckRecord")
+
+    def test_forward_by_name_when_node_id_unknown(self):
+        self.node.directory.update(self.target.session_id, user_name="callee")
+        self.push(node_id=0x99)
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual([c.cmd for c in self.target_c.commands()], [67])
+
+    def test_duplicate_push_forwarded_once(self):
+        self.push()
+        self.push()
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual(len(self.target_c.commands()), 1)
+
+    def test_late_or_unknown_reply_ignored(self):
+        self.push()
+        self.target_c.receive(drain(self.target_t))
+        forwarded, = self.target_c.commands()
+        self.node.reactor.advance(self.node.config.push_ttl + 1)
+        self.target.dataReceived(self.target_c.packet(9, [Command(
+            70, KIND_REPLY, forwarded.request_id, b"\x41\x00")]))
+        self.assertEqual(self.udp.transport.take(), [])
+
+    def test_target_gone(self):
+        self.target.connectionLost(None)
+        self.push()
+        (data, _), = self.udp.transport.take()
+        self.assertEqual(open_reply(data, PEER[0])[0].cmd, 54)
+
+
+class TCPHandlerTests(unittest.TestCase):
+
+    def setUp(self):
+        self.node = make_node()
+        self.udp = udp_protocol(self.node)
+        self.proto, self.transport, self.client = accepted_session(self.node)
+
+    def ask(self, commands, pid=0x50):
+        self.client.records.clear()
+        self.proto.dataReceived(self.client.packet(pid, commands))
+        self.client.receive(drain(self.transport))
+        return self.client.records
+
+    def test_channel_fetch_empty(self):
+        packet, = self.ask([make_request(48, 7, [Int(0, 256)])])
+        reply, = packet.commands
+        self.assertEqual((reply.cmd, reply.request_id), (48, 7))
+        self.assertEqual(len(objects_of(reply)), 0)
+
+    def test_slot_queries(self):
+        packet, = self.ask([make_request(6, 8, [Int(4, 16), Int(5, 6)]),
+                            make_request(6, 9, [Int(0, 45), Int(5, 5)])])
+        self.assertEqual([(c.cmd, c.request_id) for c in packet.commands], [(8, 8), (8, 9)])
+
+    def test_firewall_test(self):
+        packet, = self.ask([make_request(40, 10, []), notification(37, []),
+                            notification(38, [])])
+        reply, = packet.commands
+        self.assertEqual(reply.cmd, 42)
+        objs = objects_of(reply)
+        token = objs.value(0x19)
+        self.assertTrue(1 <= token < 0x10000)
+        self.assertEqual(objs.value(0x11), self.node.public_address())
+        self.node.reactor.advance(1)
+        # cmd 43 over UDP to the client's listening port ...
+        (data, addr), = self.udp.transport.take()
+        self.assertEqual(addr, ("192.0.2.9", 37058))
+        cmd43, = open_reply(data, "192.0.2.9")
+        self.assertEqual((cmd43.cmd, cmd43.objects().value(0x19)), (43, token))
+        # ... and a TCP connection to the same port.
+        host, port, factory, timeout, bind = self.node.reactor.tcpClients[-1]
+        self.assertEqual((host, port), ("192.0.2.9", 37058))
+
+    def test_publish_on_tcp(self):
+        records = self.ask([notification(60, [Blob(0x0B, b"record")])])
+        self.assertEqual(type(records[0]).__name__, "AckRecord")
+        entry = self.successResultOf(self.node.directory.get(self.proto.session_id))
+        self.assertEqual(entry.user_record, b"record")
+
+    def test_udp_datagrams_use_session_handlers(self):
+        self.assertIs(self.node.handlers_for_udp_peer(("192.0.2.9", 37058)),
+                      self.proto.handlers)
+        self.assertIsNot(self.node.session_for_udp_peer(("192.0.2.9", 1)), None)
+        self.assertIs(self.node.session_for_udp_peer(("192.0.2.10", 1)), None)
+
+    def test_user_search_tcp(self):
+        self.node.directory.register(OnlineEntry("x", user_name="bigbones", user_record=b"R"))
+        packet, = self.ask([make_request(14, 11, [
+            NestedList(0, [String(0, b"bigbones"), Int(1, 0), Int(2, 16)])])])
+        reply, = packet.commands
+        self.assertEqual(len(objects_of(reply).get_all(0, NestedList)), 1)
+
+    def test_unknown_command_acked(self):
+        records = self.ask([make_request(999, 12, [])])
+        self.assertEqual(type(records[0]).__name__, "AckRecord")
+
+    def test_users_online_counts(self):
+        self.assertEqual(self.node.users_online(), 1)
+        other, _, _ = accepted_session(self.node, ("192.0.2.50", 1), node_id=5)
+        self.assertEqual(self.node.users_online(), 2)
+
+
+class RequestLevelTests(unittest.TestCase):
+    """Direct calls with a Request (what a version module's test does)."""
+
+    def test_probe_body_exact(self):
+        node = make_node()
+        cmd = Command(27, KIND_REQUEST, 0x0E18, b"\x42\x15")
+        req = Request(cmd, ObjectList(), PEER, node, UDP)
+        reply, = SupernodeHandlers().udp_probe(req)
+        self.assertEqual(reply.encode().hex(), "04e3010e184215")
+
+    def test_address_query(self):
+        node = make_node()
+        cmd = Command(35, KIND_REQUEST, 5, b"\x42\x15")
+        reply, = SupernodeHandlers().udp_address_query(Request(cmd, ObjectList(), PEER, node, UDP))
+        self.assertEqual(objects_of(reply).value(0x11), NetAddr(*PEER))
+        self.assertIsInstance(objects_of(reply)[0], Addr)
