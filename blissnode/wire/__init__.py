@@ -9,6 +9,7 @@ checked against the shared test vectors.  Decoders raise only
 The modules, bottom up:
 
 * :mod:`~blissnode.wire.crc` -- CRC32R and CRC-16/XMODEM;
+  :mod:`~blissnode.wire.ipv4` -- dotted-quad addresses;
 * :mod:`~blissnode.wire.rc4` -- the seed expansion and RC4 (C accelerated
   where built);
 * :mod:`~blissnode.wire.varint`, :mod:`~blissnode.wire.objects`,
@@ -21,6 +22,9 @@ The modules, bottom up:
 * :mod:`~blissnode.wire.udp`, :mod:`~blissnode.wire.udp_commands`,
   :mod:`~blissnode.wire.fragments` -- UDP datagrams;
   :mod:`~blissnode.wire.https_prelude` -- the port-443 prelude;
+* :mod:`~blissnode.wire.credentials`, :mod:`~blissnode.wire.rsa_raw`,
+  :mod:`~blissnode.wire.node_record`, :mod:`~blissnode.wire.login_messages`
+  -- login requests, replies and signed credentials;
 * :mod:`~blissnode.wire.jsonview` -- JSON views for tools and logs.
 
 The most used names are re-exported here.

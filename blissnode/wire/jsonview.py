@@ -46,6 +46,8 @@ def tcp_stream_to_json(data, seed=None, from_start=False, extra=b""):
                                 "(4-byte seed + 10-byte greeting), got %d" % len(data))
         decoded = decode_stream(data, extra=extra)
     else:
+        if seed is None:
+            raise ValueError("give the seed, or decode from the start of the stream")
         decoded = decode_stream(data, extra=extra, seed=seed)
     if decoded.exchange is None and from_start:
         raise ProtocolError(decoded.error)
