@@ -386,3 +386,39 @@ class LoopbackTests(unittest.TestCase):
             return len(client.commands()) >= 3
         yield proto.wait_for(complete, reactor)
         self.assertEqual([c.cmd for c in client.commands()], [31, 11, 47])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class FuzzTests(unittest.TestCase):
+    """Random streams before and after the handshake: the session answers
+    or closes, the handler never raises."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.binary(max_size=120), max_size=6))
+    def test_random_opening(self, chunks):
+        node = make_node()
+        proto, transport = tcp_session(node)
+        for chunk in chunks:
+            proto.dataReceived(chunk)
+        proto.connectionLost(None)
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(node.sessions(), [])
+        self.assertEqual(node.half_open.get("127.0.0.1"), 0)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.binary(max_size=80), max_size=5), st.booleans())
+    def test_random_records_after_handshake(self, chunks, as_packet):
+        node = make_node()
+        proto, transport = tcp_session(node)
+        client, _ = handshake(proto, transport)
+        for chunk in chunks:
+            if as_packet:
+                from blissnode.wire.tcp_records import encode_record_header
+                body = b"\x00\x01" + chunk
+                chunk = encode_record_header(len(body), 0) + body
+            proto.dataReceived(client.raw(chunk))
+        self.assertEqual(self.flushLoggedErrors(), [])
+        proto.connectionLost(None)

@@ -399,3 +399,28 @@ class LoopbackTests(unittest.TestCase):
 def SupernodeDatagramProtocol_(node):
     from blissnode.supernode.udp import SupernodeDatagramProtocol
     return SupernodeDatagramProtocol(node)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class FuzzTests(unittest.TestCase):
+    """Random and mutated datagrams: dropped or answered, never a crash."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(
+        st.binary(max_size=200),
+        st.tuples(st.sampled_from([27, 35, 6, 14, 18, 44, 53, 12, 999]),
+                  st.binary(max_size=60), st.integers(0, 0xFFFF)).map(
+            lambda t: client_datagram(request_plaintext(t[0], 1, b"\x42" + t[1]), t[2], PEER[0])),
+        st.tuples(st.binary(min_size=1, max_size=80), st.integers(0, 0xFFFF)).map(
+            lambda t: client_datagram(t[0], t[1], PEER[0]))))
+    def test_never_crashes(self, data):
+        node = make_node()
+        proto = udp_protocol(node)
+        proto.datagramReceived(data, PEER)
+        self.assertEqual(proto.stats["errors"], 0)
+        for out, addr in proto.transport.take():
+            self.assertEqual(addr, PEER)
+            wire_udp.parse_datagram(out)
