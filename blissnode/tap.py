@@ -158,6 +158,22 @@ def make_supernode(options, reactor=None):
     return SupernodeNode(config, registry=default_registry(policy), reactor=reactor)
 
 
+def _credential_key(data_dir):
+    """The public credential key when the login server's keys exist: the
+    supernode then reads user names out of published user records whose
+    credential we issued.  Missing keys are not an error here (the login
+    role creates them); names then stay unknown until the login server
+    reports them."""
+    from blissnode.keys import KeyFileError, load_server_keys
+
+    try:
+        return load_server_keys(data_dir.path).credential_public
+    except KeyFileError as e:
+        log.info("supernode: no credential key ({error}); user names of "
+                 "published records stay unknown", error=e)
+        return None
+
+
 class BlissnodeService(service.MultiService):
     """Every listener, plus the supernode's background work (seed-pool
     refresh, expiry of UDP-only directory entries) while the service runs.
@@ -186,6 +202,7 @@ def makeService(options, reactor=None):
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
         node = top.supernode = make_supernode(options, reactor)
+        node.credential_key = _credential_key(data_dir)
     for name, _default, role, transport, _help in LISTENERS:
         description = options[name]
         if is_disabled(description):

@@ -349,3 +349,36 @@ class RequestLevelTests(unittest.TestCase):
         reply, = SupernodeHandlers().udp_address_query(Request(cmd, ObjectList(), PEER, node, UDP))
         self.assertEqual(objects_of(reply).value(0x11), NetAddr(*PEER))
         self.assertIsInstance(objects_of(reply)[0], Addr)
+
+
+class RecordNameTests(unittest.TestCase):
+    """A published record whose credential opens with our credential key
+    names its user; the user can then be found by name."""
+
+    def test_name_from_record(self):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        from blissnode.wire.credentials import USER_MODULUS_SIZE, build_credential
+        from blissnode.wire.rsa_raw import RsaPrivate
+
+        key = RsaPrivate.from_numbers(
+            rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers())
+        cred = build_credential("Alice.Test", b"\x80" + b"\x01" * (USER_MODULUS_SIZE - 1),
+                                30000000, {9: 30500000}, key.raw)
+        record = len(cred.raw).to_bytes(4, "big") + b"\x00\x00\x00\x01" + cred.raw + b"u" * 128
+        node = make_node()
+        node.credential_key = key.public
+        self.assertEqual(node.user_name_of_record(record), "Alice.Test")
+        self.assertIsNone(node.user_name_of_record(record[:100]))
+        self.assertIsNone(node.user_name_of_record(b"\x00" * 400))
+        proto, transport, client = accepted_session(node)
+        proto.dataReceived(client.packet(5, [notification(60, [Blob(0x0B, record)])]))
+        entry, = self.successResultOf(node.directory.lookup_name("alice.test"))
+        self.assertEqual(entry.session_id, proto.session_id)
+        self.assertEqual(proto.user_name, "Alice.Test")
+        udp = udp_protocol(node)
+        replies = udp_ask(udp, 14, [NestedList(0, [String(0, b"alice.test"), Int(1, 0),
+                                                   Int(2, 16)])])
+        hit, = replies[0].objects().get_all(0, NestedList)
+        self.assertEqual(hit.value.value(0x0B), record)
+        self.assertEqual(hit.value.value(0x10), b"Alice.Test")
