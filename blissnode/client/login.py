@@ -1,0 +1,478 @@
+"""
+The reference login client: the client side of login.md 2-7, for tests and
+for ``blissnode client login``.
+
+* :class:`LoginClientProfile` / :func:`login_profile`: what each supported
+  version sends to a login server (transport, key-exchange encoding, request
+  code, version string, body items), with the guesses named;
+* :class:`LoginClientCore`: the sans-IO exchange -- ``start()`` gives the
+  first bytes, ``receive(data)`` the bytes to send next; once :attr:`done`,
+  :attr:`result` holds the decoded, *verified* answer;
+* :class:`LoginClientProtocol` and :func:`login`: the same over Twisted TCP.
+
+What the client does (login.md 3-7): a fresh RSA-1024 user key (generated
+with ``cryptography``); the MD5 credential of name and password; 24 random
+bytes repeated into the 192-byte session seed, raw-RSA-encrypted to the
+server's login modulus; the request in AES-256-CTR; the reply's credential
+checked with the server's credential modulus (signature, name and user key).
+No server module imports this one.
+"""
+
+import os
+
+import attr
+from cryptography.hazmat.primitives.asymmetric import rsa
+from twisted.internet import defer, error as internet_error
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+
+from blissnode.versions.registry import parse_version_number
+from blissnode.wire import dh384, objects, rc4
+from blissnode.wire.credentials import md5_credential, parse_credential
+from blissnode.wire.errors import ProtocolError
+from blissnode.wire.login_messages import (
+    REFUSAL_CODES,
+    REQUEST_LOGIN_4X,
+    REQUEST_LOGIN_6X,
+    REQUEST_REGISTER,
+    RESULT_OK,
+    LoginBody,
+    RequestHeader,
+    encode_login_request,
+    parse_login_reply,
+)
+from blissnode.wire.rsa_raw import raw_public
+from blissnode.wire.server_transport import (
+    CLIENT_HELLO,
+    CONTENT_DATA,
+    HEADER_SIZE,
+    RANDOM_SIZE,
+    SERVER_HELLO,
+    X_CLIENT_TO_SERVER,
+    X_SERVER_TO_CLIENT,
+    RecordCipher,
+    ServerRecordParser,
+    key_exchange_record,
+    login_session_key,
+    server_rc4_keys,
+    session_seed_from_random,
+)
+
+__all__ = [
+    "TRANSPORT_CLASSIC",
+    "TRANSPORT_DH384",
+    "LoginClientProfile",
+    "LOGIN_PROFILES",
+    "login_profile",
+    "generate_user_key",
+    "LoginClientError",
+    "LoginResult",
+    "LoginClientCore",
+    "LoginClientProtocol",
+    "login",
+]
+
+TRANSPORT_CLASSIC = "classic"
+TRANSPORT_DH384 = "dh384"
+
+#: INT 9 and INT 0xC of the key-exchange list, in every sample (L11).
+KX_INT9 = 0x2000
+KX_INT12 = 1
+#: Extra BLOB items of the 0x42 key exchange (login.md 3): ids and sizes of
+#: the 6.16 (SOS2) and 4.1 (SEAN) samples; contents random.
+KX_EXTRA_6X = ((0x13EBBD8, 12), (0x1E1DD6B, 9))
+KX_EXTRA_4X = ((0x1052992, 4), (0x1E9D80D, 11))
+
+#: The request id of the login request (1 in every sample).
+REQUEST_ID = 1
+
+
+@attr.s(frozen=True, slots=True)
+class LoginClientProfile:
+    """What one client version sends to the login server.
+
+    ``body`` is ``"4x"`` (SEAN's five items: 0x21, INT64 0x31, 0x33, 0x0D,
+    0x0E) or ``"6x"`` (SOS2's seven: 0x21, INT64 0x3A, 0x36, 0x33, 0x0D, 0x0E,
+    BLOB 0x13).  ``guesses`` names the fields that rest on a guess.
+    """
+
+    label = attr.ib()
+    transport = attr.ib()
+    kx_compressed = attr.ib()
+    login_code = attr.ib()
+    version_string = attr.ib()
+    body = attr.ib()
+    kx_extra = attr.ib(default=())
+    register_code = attr.ib(default=REQUEST_REGISTER)
+    language = attr.ib(default="en")
+    guesses = attr.ib(default=(), converter=tuple)
+
+    @property
+    def number(self):
+        return parse_version_number(self.label)
+
+
+_OLD_GUESSES = ("transport", "key_exchange_encoding", "login_code", "register_code",
+                "version_string", "body")
+
+
+def _old(label):
+    # GUESS (login.md 9): 1.4/2.5/3.8 use the classic transport and the 0x41
+    # key exchange (1.4 towards the event server, VERIFIED; 1.2 towards the
+    # login server, VERIFIED), and the 4.1 request (5017, SEAN's body).
+    return LoginClientProfile(label, TRANSPORT_CLASSIC, False, REQUEST_LOGIN_4X,
+                              "0/%s" % (label,), "4x", guesses=_OLD_GUESSES)
+
+
+#: The eight supported versions.
+LOGIN_PROFILES = {p.label: p for p in [
+    _old("1.4.0.84"),
+    _old("2.5.0.151"),
+    _old("3.8.0.188"),
+    LoginClientProfile("4.1.0.130", TRANSPORT_CLASSIC, True, REQUEST_LOGIN_4X,
+                       "0/4.1.0.130//", "4x", KX_EXTRA_4X),
+    LoginClientProfile("4.2.0.187", TRANSPORT_CLASSIC, True, REQUEST_LOGIN_4X,
+                       "0/4.2.0.187//", "4x", KX_EXTRA_4X,
+                       guesses=("version_string", "register_code")),
+    LoginClientProfile("5.5.0.124", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
+                       "0/5.5.0.124//", "6x", KX_EXTRA_6X,
+                       guesses=("version_string", "register_code")),
+    LoginClientProfile("5.9.66.114", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
+                       "0/5.9.66.114//", "6x", KX_EXTRA_6X,
+                       guesses=("transport", "version_string", "register_code")),
+    LoginClientProfile("6.16.0.105", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
+                       "0/6.16.0.105//", "6x", KX_EXTRA_6X,
+                       guesses=("register_code",)),
+]}
+
+
+def login_profile(label):
+    """The profile for ``label``; the nearest older one (with ``label``'s own
+    version string) for an unlisted version; ValueError if older than all."""
+    if label in LOGIN_PROFILES:
+        return LOGIN_PROFILES[label]
+    number = parse_version_number(label)
+    older = [p for p in LOGIN_PROFILES.values() if p.number < number]
+    if not older:
+        raise ValueError("no login profile for client version %s" % (label,))
+    base = max(older, key=lambda p: p.number)
+    text = base.version_string.replace(base.label, label)
+    return attr.evolve(base, label=label, version_string=text,
+                       guesses=base.guesses + ("nearest older profile",))
+
+
+def generate_user_key():
+    """A fresh RSA-1024 user key (e = 65537), as the clients make one."""
+    while True:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        if key.public_key().public_numbers().n.bit_length() == 1024:
+            return key
+
+
+def _modulus(key):
+    numbers = key.public_key().public_numbers() if hasattr(key, "public_key") else key
+    return numbers.n.to_bytes(128, "big")
+
+
+class LoginClientError(Exception):
+    """The exchange failed (protocol error, bad credential, connection lost)."""
+
+
+@attr.s(frozen=True, slots=True)
+class LoginResult:
+    """The answer of a login server.
+
+    ``code``: INT 1 (4200 = success); ``reason``: the refusal reason name
+    when ``code`` is one of :data:`REFUSAL_CODES` (8401 reads as
+    ``"wrong_password"``, which includes an unknown user); ``credential``:
+    the verified :class:`~blissnode.wire.credentials.Credential` (or
+    ``None``); ``year``: reply LIST 0x32 INT 9 (4.x style) or ``None``.
+    """
+
+    code = attr.ib()
+    seq = attr.ib()
+    reason = attr.ib(default=None)
+    credential = attr.ib(default=None)
+    credential_raw = attr.ib(default=None, repr=False)
+    year = attr.ib(default=None)
+    reply = attr.ib(default=None, repr=False)
+
+    @property
+    def ok(self):
+        return self.code == RESULT_OK
+
+
+def _reason(code):
+    for field in attr.fields(type(REFUSAL_CODES)):
+        if getattr(REFUSAL_CODES, field.name) == code:
+            return field.name
+    return None
+
+
+class LoginClientCore(object):
+    """Sans-IO client side of one login connection.
+
+    :param profile: a :class:`LoginClientProfile` (or a version label).
+    :param name: the Skype name as typed.
+    :param password: the password (or ``credential16``: the MD5 credential).
+    :param login_modulus: the server's RSA-1536 login modulus (int or bytes).
+    :param credential_modulus: the server's RSA-2048 credential modulus
+        (int or bytes) to verify the credential with; ``None`` skips the check
+        (the result then has ``credential_raw`` only).
+    :param user_key: the RSA-1024 private key (``cryptography``); generated
+        when ``None``.
+    :param register: send a registration (5018) instead of a login.
+    :param r24, dh_keypair, dh_filler, host_id1, host_id2, public_ip,
+        node_id: fixed values for tests; random/defaults otherwise.
+    """
+
+    def __init__(self, profile, name, password=None, login_modulus=None,
+                 credential_modulus=None, user_key=None, register=False, email=None,
+                 full_name=None, credential16=None, r24=None, dh_keypair=None,
+                 dh_filler=None, host_id1=None, host_id2=None, public_ip=0x7F000001,
+                 node_id=None, request_id=REQUEST_ID):
+        if isinstance(profile, str):
+            profile = login_profile(profile)
+        self.profile = profile
+        self.name = name
+        if credential16 is None:
+            if password is None:
+                raise ValueError("a password or credential16 is needed")
+            credential16 = md5_credential(name, password)
+        self.credential16 = bytes(credential16)
+        if login_modulus is None:
+            raise ValueError("the server's login modulus is needed")
+        self.login_modulus = _as_int(login_modulus)
+        self.credential_modulus = (None if credential_modulus is None
+                                   else _as_int(credential_modulus))
+        self.user_key = user_key if user_key is not None else generate_user_key()
+        self.user_modulus = _modulus(self.user_key)
+        self.register = register
+        self.email = email
+        self.full_name = full_name
+        self.r24 = bytes(r24) if r24 is not None else os.urandom(RANDOM_SIZE)
+        self.seed = session_seed_from_random(self.r24)
+        self.key = login_session_key(self.seed)
+        self.request_id = request_id
+        self.host_id1 = host_id1 if host_id1 is not None else int.from_bytes(os.urandom(8), "big")
+        self.host_id2 = host_id2 if host_id2 is not None else [
+            int.from_bytes(os.urandom(4), "big") for _ in range(5)]
+        self.public_ip = public_ip
+        self.node_id = node_id if node_id is not None else os.urandom(8)
+        self._dh = (dh384.ClientHandshake(dh_keypair, dh_filler or b"")
+                    if profile.transport == TRANSPORT_DH384 else None)
+        self._rc4_in = self._rc4_out = None
+        self._hello = bytearray()
+        self._parser = ServerRecordParser(max_payload=4096)
+        self._rx = RecordCipher(self.key, X_SERVER_TO_CLIENT)
+        self._tx = RecordCipher(self.key, X_CLIENT_TO_SERVER)
+        self.state = "new"
+        self.done = False
+        self.result = None
+        self.request_plaintext = None
+        self.reply_plaintext = None
+
+    # -- what is sent -----------------------------------------------------------
+
+    def key_exchange_items(self):
+        blob = raw_public(self.seed, self.login_modulus)
+        if not self.profile.kx_compressed:
+            # 1.4 order (BATO): INT 9, BLOB 8, INT 0xC.
+            return [objects.Int(9, KX_INT9), objects.Blob(8, blob), objects.Int(0xC, KX_INT12)]
+        items = [objects.Blob(8, blob), objects.Int(9, KX_INT9), objects.Int(0xC, KX_INT12)]
+        items += [objects.Blob(i, os.urandom(n)) for i, n in self.profile.kx_extra]
+        return items
+
+    def key_exchange(self):
+        """The ``16 03 01`` record."""
+        return key_exchange_record(objects.encode_objects(
+            self.key_exchange_items(), compressed=self.profile.kx_compressed))
+
+    def request_body(self):
+        p = self.profile
+        version = p.version_string
+        if self.register:
+            # SEAN's registration body (login.md 5.3); GUESS for every
+            # version other than 4.1.
+            return LoginBody(self.user_modulus, host_id1=self.host_id1,
+                             host_id1_item=0x31, host_id2=self.host_id2,
+                             email=self.email or "", reg_flag=1, reg_version=version,
+                             full_name=self.full_name or "", version=version,
+                             public_ip=self.public_ip)
+        if p.body == "6x":
+            node = (self.node_id + b"\x01" + bytes([127, 0, 0, 1]) + b"\xe1\x08"
+                    + bytes(6) + bytes([127, 0, 0, 1]) + b"\xe1\x08")
+            return LoginBody(self.user_modulus, host_id1=self.host_id1, host_id1_item=0x3A,
+                             language=p.language, host_id2=self.host_id2, version=version,
+                             public_ip=self.public_ip, node_record=node)
+        return LoginBody(self.user_modulus, host_id1=self.host_id1, host_id1_item=0x31,
+                         host_id2=self.host_id2, version=version, public_ip=self.public_ip)
+
+    def request(self):
+        """The login (or registration) request plaintext."""
+        code = self.profile.register_code if self.register else self.profile.login_code
+        header = RequestHeader(code, self.request_id, self.name, self.credential16)
+        return encode_login_request(header, self.request_body())
+
+    def _records(self):
+        self.request_plaintext = self.request()
+        data = self.key_exchange() + self._tx.seal(self.request_plaintext)
+        self.state = "sent"
+        if self._rc4_out is not None:
+            data = self._rc4_out.crypt(data)
+        return data
+
+    # -- the exchange ---------------------------------------------------------------
+
+    def start(self):
+        """The first bytes: the hello (classic) or A and filler (5.5+)."""
+        if self.state != "new":
+            raise ValueError("start() called twice")
+        if self._dh is not None:
+            self.state = "dh"
+            return self._dh.start()
+        self.state = "hello"
+        return CLIENT_HELLO
+
+    def receive(self, data):
+        """Feed bytes from the server; return bytes to send (may be empty).
+        Raises :class:`LoginClientError`."""
+        try:
+            return self._receive(bytes(data))
+        except ProtocolError as e:
+            raise LoginClientError("protocol error (%s): %s" % (self.state, e))
+
+    def _receive(self, data):
+        if self.done:
+            return b""
+        out = b""
+        if self.state == "hello":
+            self._hello += data
+            if len(self._hello) < HEADER_SIZE:
+                return b""
+            if bytes(self._hello[:HEADER_SIZE]) != SERVER_HELLO:
+                raise LoginClientError("the server did not answer the hello with 17 03 01 00 00")
+            data = bytes(self._hello[HEADER_SIZE:])
+            out = self._records()
+        elif self.state == "dh":
+            sent, done = self._dh.receive(data)
+            out = sent
+            if not done:
+                return out
+            c2s, s2c = server_rc4_keys(self._dh.K)
+            self._rc4_out, self._rc4_in = rc4.RC4(c2s), rc4.RC4(s2c)
+            data = self._dh.remainder
+            out += self._records()
+        if not data:
+            return out
+        if self._rc4_in is not None:
+            data = self._rc4_in.crypt(data)
+        for record in self._parser.feed(data):
+            if record.content_type != CONTENT_DATA:
+                raise LoginClientError("the server sent a key-exchange record")
+            self._reply(self._rx.open(record))
+            break
+        return out
+
+    def _reply(self, plaintext):
+        self.reply_plaintext = plaintext
+        reply = parse_login_reply(plaintext)
+        credential = None
+        if reply.ok:
+            if reply.credential is None:
+                raise LoginClientError("success reply without a credential")
+            if self.credential_modulus is not None:
+                credential = self.verify_credential(reply.credential)
+        self.result = LoginResult(reply.code, reply.seq, None if reply.ok else _reason(reply.code),
+                                  credential, reply.credential, reply.year, reply)
+        self.done = True
+        self.state = "done"
+
+    def verify_credential(self, raw):
+        """Check the signature with the credential modulus, and that it
+        certifies our name (case-insensitively) and our user key."""
+        try:
+            credential = parse_credential(raw, self.credential_modulus)
+        except ProtocolError as e:
+            raise LoginClientError("the credential does not verify: %s" % (e,))
+        if credential.name.lower() != _text(self.name).lower():
+            raise LoginClientError("the credential certifies %r, not %r"
+                                   % (credential.name, self.name))
+        if credential.user_modulus != self.user_modulus:
+            raise LoginClientError("the credential certifies another user key")
+        return credential
+
+
+def _as_int(value):
+    if isinstance(value, int):
+        return value
+    return int.from_bytes(bytes(value), "big")
+
+
+def _text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class LoginClientProtocol(Protocol):
+    """Runs a :class:`LoginClientCore` over a connection; :attr:`deferred`
+    fires with the :class:`LoginResult` (then the connection is closed) or
+    fails with :class:`LoginClientError`."""
+
+    def __init__(self, core):
+        self.core = core
+        self.deferred = defer.Deferred()
+
+    def connectionMade(self):
+        self.transport.write(self.core.start())
+
+    def dataReceived(self, data):
+        if self.deferred.called:
+            return
+        try:
+            out = self.core.receive(data)
+        except LoginClientError as e:
+            self._finish(failure=e)
+            return
+        if out:
+            self.transport.write(out)
+        if self.core.done:
+            self._finish(result=self.core.result)
+
+    def _finish(self, result=None, failure=None):
+        if not self.deferred.called:
+            if failure is not None:
+                self.deferred.errback(failure)
+            else:
+                self.deferred.callback(result)
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        if not self.deferred.called:
+            self.deferred.errback(LoginClientError(
+                "connection closed before the reply (state %s)" % (self.core.state,)))
+
+
+def login(reactor, host, port, core, timeout=30.0):
+    """Connect to ``host:port``, run ``core``; Deferred -> :class:`LoginResult`."""
+    proto = LoginClientProtocol(core)
+    d = connectProtocol(TCP4ClientEndpoint(reactor, host, port, timeout=timeout), proto)
+
+    def connected(p):
+        timer = reactor.callLater(timeout, _timeout, p)
+
+        def done(result):
+            if timer.active():
+                timer.cancel()
+            return result
+        return p.deferred.addBoth(done)
+
+    def _timeout(p):
+        if not p.deferred.called:
+            p.deferred.errback(LoginClientError("no reply within %s s" % (timeout,)))
+            p.transport.abortConnection()
+
+    def refused(failure):
+        failure.trap(internet_error.ConnectError)
+        raise LoginClientError("cannot connect to %s:%d: %s" % (host, port, failure.value))
+
+    return d.addCallbacks(connected, refused)

@@ -1,0 +1,766 @@
+"""The login server (blissnode.login.protocol) driven over loopback by the
+reference client (blissnode.client.login) for every supported version, and
+the login_exchange vectors of login.json replayed byte for byte."""
+
+import os
+import stat
+import time
+
+import attr
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given, settings, strategies as st
+from twisted.internet import defer, reactor, task
+from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import TestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from blissnode.client.login import (
+    LOGIN_PROFILES,
+    TRANSPORT_CLASSIC,
+    TRANSPORT_DH384,
+    LoginClientCore,
+    LoginClientError,
+    login,
+    login_profile,
+)
+from blissnode.keys import CREDENTIAL_KEY_FILE, LOGIN_KEY_FILE, ServerKey, ServerKeys
+from blissnode.login.auth import make_portal
+from blissnode.login.handlers import (
+    LoginHandlers,
+    LoginHandlers4x,
+    LoginHandlers55,
+    fallback_login_handlers,
+)
+from blissnode.login.interfaces import ILoginHandlers
+from blissnode.login.protocol import LoginServerFactory
+from blissnode.login.ratelimit import FailedLoginLimiter, Limit
+from blissnode.store.errors import AccountExists, UnknownAccount, WrongCredential
+from blissnode.store.hashing import ScryptParams
+from blissnode.store.interfaces import IAccountStore
+from blissnode.store.sqlite import StoreService, database_path
+from blissnode.versions.registry import VersionRegistry
+from blissnode.wire import dh384, objects
+from blissnode.wire.credentials import md5_credential
+from blissnode.wire.login_messages import (
+    REFUSAL_CODES,
+    RESULT_AUTH_FAILED,
+    RESULT_OK,
+    STYLE_4X,
+    STYLE_6X,
+)
+from blissnode.wire.rsa_raw import RsaPrivate
+from blissnode.wire.server_transport import (
+    CLIENT_HELLO,
+    SERVER_HELLO,
+    RecordCipher,
+    ServerRecordParser,
+    key_exchange_record,
+    seal_server_record,
+)
+from tests.vectors import cases, load_vectors
+
+FAST = ScryptParams(n=2 ** 4, r=8, p=1)
+VERSIONS = ["1.4.0.84", "2.5.0.151", "3.8.0.188", "4.1.0.130", "4.2.0.187",
+            "5.5.0.124", "5.9.66.114", "6.16.0.105"]
+DH_VERSIONS = {"5.5.0.124", "5.9.66.114", "6.16.0.105"}
+
+
+def h(text):
+    return bytes.fromhex(text)
+
+
+def _private(k):
+    return RsaPrivate.from_primes(int(k["p"], 16), int(k["q"], 16))
+
+
+def vector_keys():
+    tk = load_vectors("login.json")["test_keys"]
+    return ServerKeys(ServerKey("login", None, _private(tk["server_login"])),
+                      ServerKey("credential", None, _private(tk["cred"])))
+
+
+def vector_user_keys():
+    out = []
+    for k in load_vectors("login.json")["test_keys"]["users"]:
+        p, q, e = int(k["p"], 16), int(k["q"], 16), int(k["e"])
+        d = pow(e, -1, (p - 1) * (q - 1))
+        numbers = rsa.RSAPrivateNumbers(
+            p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), rsa.RSAPublicNumbers(e, p * q))
+        out.append(numbers.private_key())
+    return out
+
+
+KEYS = vector_keys()
+USER_KEYS = vector_user_keys()
+
+
+class RecordingFactory(LoginServerFactory):
+    """Keeps every protocol it builds (to look at results and states)."""
+
+    def buildProtocol(self, addr):
+        p = LoginServerFactory.buildProtocol(self, addr)
+        self.__dict__.setdefault("built", []).append(p)
+        return p
+
+
+class Collect(Protocol):
+    """A raw client: sends ``data`` on connect, collects everything until closed."""
+
+    def __init__(self, data, close_after=False):
+        self.data = data
+        self.close_after = close_after
+        self.received = b""
+        self.closed = defer.Deferred()
+
+    def connectionMade(self):
+        if self.data:
+            self.transport.write(self.data)
+        if self.close_after:
+            self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        self.received += data
+
+    def connectionLost(self, reason):
+        self.closed.callback(self.received)
+
+
+# -- an in-memory store for the vector replays (names the real store refuses) --
+
+@attr.s
+class _Account:
+    name = attr.ib()
+
+
+@implementer(IAccountStore)
+class MemoryStore:
+    """Synchronous IAccountStore over a dict; counts checks."""
+
+    def __init__(self):
+        self.users = {}
+        self.checks = []
+
+    def create_account(self, name, credential16, email=None, full_name=None):
+        if name in self.users:
+            return defer.fail(AccountExists(name))
+        self.users[name] = bytes(credential16)
+        return defer.succeed(_Account(name))
+
+    def get_account(self, name):
+        return defer.succeed(_Account(name) if name in self.users else None)
+
+    def check_credential(self, name, credential16):
+        self.checks.append(name)
+        if name not in self.users:
+            return defer.fail(UnknownAccount(name))
+        if self.users[name] != bytes(credential16):
+            return defer.fail(WrongCredential(name))
+        return defer.succeed(_Account(name))
+
+    def set_credential(self, name, credential16):
+        raise NotImplementedError
+
+    def delete_account(self, name):
+        raise NotImplementedError
+
+    def list_accounts(self):
+        return defer.succeed(sorted(self.users))
+
+
+class HandlerTests(TestCase):
+    def test_interface(self):
+        for cls in (LoginHandlers, LoginHandlers4x, LoginHandlers55):
+            self.assertTrue(verifyObject(ILoginHandlers, cls()))
+
+    def test_generations(self):
+        self.assertIs(fallback_login_handlers((1, 2, 0, 18)), None)
+        for label in VERSIONS:
+            number = tuple(int(x) for x in label.split("."))
+            cls = fallback_login_handlers(number)
+            if number >= (5, 5):
+                self.assertIs(cls, LoginHandlers55)
+                self.assertEqual(cls().reply_style(), STYLE_6X)
+                self.assertEqual(cls.LOGIN_REQUEST_CODE, 5027)
+            elif number >= (4, 0):
+                self.assertIs(cls, LoginHandlers4x)
+                self.assertEqual(cls().reply_style(), STYLE_4X)
+                self.assertEqual(cls.LOGIN_REQUEST_CODE, 5017)
+            else:
+                self.assertIs(cls, LoginHandlers)
+
+    def test_credential_times(self):
+        self.assertEqual(LoginHandlers().credential_times(28000000), (28043200, 28525600))
+        self.assertEqual(LoginHandlers4x().credential_validity(1, 2), {9: 1})
+        self.assertEqual(LoginHandlers55().credential_validity(1, 2), {9: 2})
+
+    def test_registry_versions_resolve(self):
+        """Every supported version gets handlers of its generation, through
+        the installed version plugins when they define the login role."""
+        factory = LoginServerFactory(KEYS, None, None, registry=VersionRegistry.from_plugins())
+        for label in VERSIONS:
+            handlers, _label = factory.handlers_for("0/%s//" % label, 5017)
+            number = tuple(int(x) for x in label.split("."))
+            self.assertIsInstance(handlers, fallback_login_handlers(number), label)
+
+
+class VectorReplayTests(TestCase):
+    """login.json login_exchange: the client's byte stream into the server
+    must give exactly the server's byte stream (clock and DH value injected)."""
+
+    def make_store(self):
+        store = MemoryStore()
+        for case in cases("login.json", "login_exchange"):
+            ok = case["reply_header"][0]["value"] == RESULT_OK
+            if ok:
+                store.users[case["user"]] = md5_credential(case["user"], case["password"])
+        return store
+
+    def replay(self, case, store, chunk):
+        clock = task.Clock()
+        clock.advance(case["issue_time_minutes"] * 60 + 59)
+        keypair = dh384.KeyPair(int(case["dh_b"], 16)) if "dh_b" in case else None
+        factory = LoginServerFactory(
+            KEYS, make_portal(store), store, registry=VersionRegistry.from_plugins(),
+            clock=clock, new_dh_keypair=lambda: keypair,
+            dh_filler=lambda: h(case.get("filler_server", "")))
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        stream = h(case["client_stream"])
+        for i in range(0, len(stream), chunk):
+            proto.dataReceived(stream[i : i + chunk])
+        return proto, transport
+
+    def test_every_vector(self):
+        store = self.make_store()
+        all_cases = cases("login.json", "login_exchange")
+        self.assertEqual(len(all_cases), 7)
+        for case in all_cases:
+            for chunk in (1, 37, 100000):
+                proto, transport = self.replay(case, store, chunk)
+                self.assertEqual(transport.value(), h(case["server_stream"]),
+                                 (case["variant"], case["user"], chunk))
+                self.assertFalse(transport.disconnecting, case["user"])
+                expect_ok = case["expect"]["result_code"] == RESULT_OK
+                self.assertEqual(proto.result == "ok", expect_ok, case["user"])
+
+
+class LoopbackMixin(object):
+    """A real login server on 127.0.0.1 over a real SQLite store."""
+
+    registration_open = True
+    limiter = None
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        directory = self.mktemp()
+        os.makedirs(directory)
+        self.store_service = StoreService(database_path(directory), params=FAST)
+        self.store_service.startService()
+        self.addCleanup(self.store_service.stopService)
+        self.store = self.store_service.accounts
+        self.factory = self.make_factory()
+        self.port = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+        self.portnum = self.port.getHost().port
+        yield self.store_service.ready
+
+    def make_factory(self, **kw):
+        kw.setdefault("registration_open", self.registration_open)
+        if self.limiter is not None:
+            kw.setdefault("limiter", self.limiter)
+        return RecordingFactory(KEYS, make_portal(self.store), self.store,
+                                registry=VersionRegistry.from_plugins(), **kw)
+
+    def core(self, version, name, password, **kw):
+        kw.setdefault("user_key", USER_KEYS[0])
+        return LoginClientCore(version, name, password, login_modulus=KEYS.login.private.n,
+                               credential_modulus=KEYS.credential.private.n, **kw)
+
+    def login(self, version, name, password, **kw):
+        return login(reactor, "127.0.0.1", self.portnum, self.core(version, name, password, **kw),
+                     timeout=20)
+
+    def raw(self, data, close_after=False):
+        proto = Collect(data, close_after)
+        f = ClientFactory()
+        f.protocol = lambda: proto
+        reactor.connectTCP("127.0.0.1", self.portnum, f)
+        return proto.closed
+
+    @defer.inlineCallbacks
+    def raw_until_reply(self, data):
+        proto = Collect(data)
+        f = ClientFactory()
+        f.protocol = lambda: proto
+        reactor.connectTCP("127.0.0.1", self.portnum, f)
+        while len(proto.received) < 5 + 5 + 2:
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        while len(proto.received) < 10 + int.from_bytes(proto.received[8:10], "big"):
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        proto.transport.loseConnection()
+        yield proto.closed
+        return proto.received
+
+    @defer.inlineCallbacks
+    def no_connections_left(self):
+        """The server has seen every connection close (within a second)."""
+        for _ in range(100):
+            if self.factory.connections == 0:
+                break
+            yield task.deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(self.factory.connections, 0)
+
+    def user_name(self, version, prefix="user"):
+        return "%s%s" % (prefix, version.replace(".", "_"))
+
+
+class LoginTests(LoopbackMixin, TestCase):
+    @defer.inlineCallbacks
+    def test_success_every_version(self):
+        for i, version in enumerate(VERSIONS):
+            name = self.user_name(version)
+            yield self.store.create_account(name, md5_credential(name, "pw-%d" % i))
+            before = int(time.time() // 60)
+            result = yield self.login(version, name, "pw-%d" % i, user_key=USER_KEYS[i % 4])
+            after = int(time.time() // 60)
+            self.assertTrue(result.ok, (version, result))
+            cred = result.credential
+            self.assertEqual(cred.name, name, version)
+            self.assertEqual(cred.key_id, 1, version)
+            self.assertEqual(cred.user_modulus, USER_KEYS[i % 4].public_key().public_numbers()
+                             .n.to_bytes(128, "big"), version)
+            self.assertTrue(before + 43200 <= cred.expiry <= after + 43200, version)
+            server = self.factory.built[-1]
+            self.assertEqual(server.result, "ok", version)
+            expected_transport = TRANSPORT_DH384 if version in DH_VERSIONS else TRANSPORT_CLASSIC
+            self.assertEqual(server.transport_kind, expected_transport, version)
+            if version in DH_VERSIONS:  # 6.x style: the year inside the credential
+                self.assertIsNone(result.year, version)
+                self.assertEqual(cred.valid_until(), cred.expiry - 43200 + 525600, version)
+                self.assertEqual(result.reply.body.value(0x3A, objects.Int), 2)
+            else:  # 4.x style: LIST 2 repeats INT 4, the year in reply LIST 0x32
+                self.assertEqual(cred.valid_until(), cred.expiry, version)
+                self.assertEqual(result.year, cred.expiry - 43200 + 525600, version)
+
+    @defer.inlineCallbacks
+    def test_name_case_insensitive(self):
+        yield self.store.create_account("CaseUser", md5_credential("caseuser", "pw"))
+        result = yield self.login("6.16.0.105", "caseuser", "pw")
+        self.assertTrue(result.ok)
+        self.assertEqual(result.credential.name, "caseuser")
+
+    @defer.inlineCallbacks
+    def test_wrong_password_and_unknown_user_every_version(self):
+        for version in VERSIONS:
+            name = self.user_name(version)
+            yield self.store.create_account(name, md5_credential(name, "right"))
+            wrong = yield self.login(version, name, "wrong")
+            unknown = yield self.login(version, self.user_name(version, "nobody"), "right")
+            for result in (wrong, unknown):
+                self.assertFalse(result.ok, version)
+                self.assertEqual(result.code, RESULT_AUTH_FAILED, version)
+                self.assertEqual(result.seq, 1, version)
+                self.assertIsNone(result.credential_raw, version)
+            # No user enumeration: both replies are the same bytes.
+            self.assertEqual(wrong.reply, unknown.reply, version)
+            self.assertEqual(self.factory.built[-2].result, "wrong_password")
+            self.assertEqual(self.factory.built[-1].result, "unknown_user")
+
+    @defer.inlineCallbacks
+    def test_too_old_version(self):
+        old = attr.evolve(LOGIN_PROFILES["1.4.0.84"], label="1.2.0.18",
+                          version_string="2/1.2.0.18/")
+        yield self.store.create_account("olduser", md5_credential("olduser", "pw"))
+        result = yield self.login(old, "olduser", "pw")
+        self.assertEqual(result.code, REFUSAL_CODES.version_too_old)
+        self.assertEqual(result.reason, "version_too_old")
+
+    @defer.inlineCallbacks
+    def test_unlisted_newer_version_served_as_nearest_older(self):
+        yield self.store.create_account("newuser", md5_credential("newuser", "pw"))
+        result = yield self.login(login_profile("6.17.0.1"), "newuser", "pw")
+        self.assertTrue(result.ok)
+        self.assertIsNone(result.year)  # 6.x style
+
+    def bad_blob_core(self, version):
+        # The seed encrypted to another (1536-bit) modulus: noise after our decryption.
+        other = USER_KEYS[1].public_key().public_numbers().n
+        return LoginClientCore(version, "victim", "pw", login_modulus=(other << 512) | 1,
+                               credential_modulus=KEYS.credential.private.n,
+                               user_key=USER_KEYS[0])
+
+    @defer.inlineCallbacks
+    def test_wrong_rsa_blob_answered_like_wrong_password(self):
+        yield self.store.create_account("victim", md5_credential("victim", "pw"))
+        # Classic: compare the raw answers byte counts with a real wrong password.
+        wrong_core = self.core("4.1.0.130", "victim", "bad")
+        wrong_core.start()
+        wrong_core.state = "sent"
+        wrong = yield self.raw_until_reply(
+            CLIENT_HELLO + wrong_core.key_exchange() + wrong_core._tx.seal(wrong_core.request()))
+        self.assertEqual(self.factory.built[-1].result, "wrong_password")
+        bad_core = self.bad_blob_core("4.1.0.130")
+        bad_core.start()
+        bad_core.state = "sent"
+        bad = yield self.raw_until_reply(
+            CLIENT_HELLO + bad_core.key_exchange() + bad_core._tx.seal(bad_core.request()))
+        self.assertEqual(self.factory.built[-1].result, "wrong_password")
+        self.assertEqual(len(bad), len(wrong))
+        self.assertEqual(bad[:10], wrong[:10])  # hello + the same record header
+        # Every version: the server answers (it does not close), as for a wrong password.
+        for version in VERSIONS:
+            n = len(self.factory.built)
+            with self.assertRaises(LoginClientError):
+                # The answer is under a key the client does not have.
+                yield login(reactor, "127.0.0.1", self.portnum, self.bad_blob_core(version),
+                            timeout=20)
+            server = self.factory.built[n]
+            self.assertEqual(server.result, "wrong_password", version)
+            self.assertEqual(server.state, server.DONE, version)
+
+    def test_wrong_rsa_blob_costs_a_credential_check(self):
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=task.Clock())
+        proto = factory.buildProtocol(None)
+        t = StringTransport()
+        proto.makeConnection(t)
+        kx = key_exchange_record(objects.encode_objects(
+            [objects.Blob(8, b"\x05" * 192), objects.Int(9, 8192), objects.Int(0xC, 1)]))
+        request = seal_server_record(b"\x41\x00\x41\x00", b"\x00" * 32, 0, 0)
+        proto.dataReceived(CLIENT_HELLO + kx + request)
+        self.assertEqual(proto.result, "wrong_password")
+        self.assertEqual(len(store.checks), 1)  # the dummy scrypt
+        records = ServerRecordParser().feed(t.value()[len(SERVER_HELLO):])
+        self.assertEqual(len(records), 1)
+        self.assertEqual(len(records[0].payload), 11 + 2)
+        # Counted as a failure of this address.
+        self.assertLess(factory.limiter.addresses.tokens(t.getPeer().host), 20)
+        self.assertFalse(t.disconnecting)
+
+
+class RegistrationTests(LoopbackMixin, TestCase):
+    @defer.inlineCallbacks
+    def test_register_every_version(self):
+        for i, version in enumerate(VERSIONS):
+            name = self.user_name(version, "new")
+            result = yield self.login(version, name, "pw", register=True,
+                                      email="a@example.org", full_name="New User")
+            self.assertTrue(result.ok, (version, result))
+            self.assertEqual(result.credential.name, name)
+            account = yield self.store.get_account(name)
+            self.assertEqual(account.email, "a@example.org")
+            again = yield self.login(version, name, "pw")
+            self.assertTrue(again.ok, version)
+            taken = yield self.login(version, name, "other", register=True)
+            self.assertEqual(taken.code, REFUSAL_CODES.name_taken, version)
+            self.assertEqual(taken.reason, "name_taken")
+
+    @defer.inlineCallbacks
+    def test_invalid_names(self):
+        for bad in ["ab", "1abcdef", "abc def", "a" * 33, "ab:cdefg"]:
+            result = yield self.login("4.1.0.130", bad, "pw", register=True)
+            self.assertEqual(result.code, REFUSAL_CODES.invalid_name, bad)
+        accounts = yield self.store.list_accounts()
+        self.assertEqual(accounts, [])
+
+    @defer.inlineCallbacks
+    def test_bad_profile_fields_dropped(self):
+        result = yield self.login("6.16.0.105", "fielduser", "pw", register=True,
+                                  email="x" * 300, full_name="Name")
+        self.assertTrue(result.ok)
+        account = yield self.store.get_account("fielduser")
+        self.assertIsNone(account.email)
+
+
+class ClosedRegistrationTests(LoopbackMixin, TestCase):
+    registration_open = False
+
+    @defer.inlineCallbacks
+    def test_closed(self):
+        for version in VERSIONS:
+            result = yield self.login(version, self.user_name(version, "new"), "pw",
+                                      register=True)
+            self.assertEqual(result.code, REFUSAL_CODES.registration_closed, version)
+        accounts = yield self.store.list_accounts()
+        self.assertEqual(accounts, [])
+
+
+class RateLimitTests(LoopbackMixin, TestCase):
+    def setUp(self):
+        self.limiter = FailedLoginLimiter(reactor, per_address=Limit(5, 1000.0),
+                                          per_account=Limit(2, 1000.0))
+        return LoopbackMixin.setUp(self)
+
+    @defer.inlineCallbacks
+    def test_account_then_address(self):
+        yield self.store.create_account("limited", md5_credential("limited", "pw"))
+        yield self.store.create_account("other1", md5_credential("other1", "pw"))
+        for _ in range(2):
+            result = yield self.login("6.16.0.105", "limited", "bad")
+            self.assertEqual(result.code, RESULT_AUTH_FAILED)
+        # The right password is not even checked now.
+        result = yield self.login("6.16.0.105", "limited", "pw")
+        self.assertEqual(result.code, REFUSAL_CODES.rate_limited)
+        self.assertEqual(self.factory.built[-1].result, "rate_limited")
+        # Another account from the same address still works...
+        result = yield self.login("4.1.0.130", "other1", "pw")
+        self.assertTrue(result.ok)
+        # ...until the address has failed 5 times.
+        for i in range(3):
+            yield self.login("4.1.0.130", "nobody%d" % i, "pw")
+        result = yield self.login("4.1.0.130", "other1", "pw")
+        self.assertEqual(result.code, REFUSAL_CODES.rate_limited)
+
+
+class MalformedTests(LoopbackMixin, TestCase):
+    """Malformed input at every step: the connection is closed, nothing is
+    answered (framing errors), and the server keeps serving."""
+
+    def make_factory(self, **kw):
+        kw.setdefault("handshake_timeout", 2.0)
+        return LoopbackMixin.make_factory(self, **kw)
+
+    def kx(self, items=None, compressed=False):
+        if items is None:
+            items = [objects.Blob(8, b"\x05" * 192), objects.Int(9, 8192), objects.Int(0xC, 1)]
+        return key_exchange_record(objects.encode_objects(items, compressed=compressed))
+
+    @defer.inlineCallbacks
+    def check_closed(self, data, answered=b""):
+        received = yield self.raw(data)
+        # Closed at once (abortConnection): pending bytes may not get out.
+        self.assertIn(received, (b"", answered), data[:40].hex())
+        # still serving
+        yield self.store.create_account("stillok", md5_credential("stillok", "pw")) \
+            if not getattr(self, "_made", False) else None
+        self._made = True
+        result = yield self.login("4.1.0.130", "stillok", "pw")
+        self.assertTrue(result.ok)
+        yield self.no_connections_left()
+
+    def test_bad_record_type_after_hello(self):
+        return self.check_closed(CLIENT_HELLO + b"\x18\x03\x01\x00\x00", SERVER_HELLO)
+
+    def test_bad_record_version(self):
+        return self.check_closed(CLIENT_HELLO + b"\x16\x03\x00\x00\x10" + bytes(16), SERVER_HELLO)
+
+    def test_oversized_record(self):
+        return self.check_closed(CLIENT_HELLO + b"\x16\x03\x01\xff\xff", SERVER_HELLO)
+
+    def test_data_before_key_exchange(self):
+        return self.check_closed(CLIENT_HELLO + seal_server_record(b"\x41\x00", bytes(32), 0, 0),
+                                 SERVER_HELLO)
+
+    def test_key_exchange_without_blob(self):
+        return self.check_closed(CLIENT_HELLO + self.kx([objects.Int(9, 8192)]), SERVER_HELLO)
+
+    def test_key_exchange_short_blob(self):
+        return self.check_closed(CLIENT_HELLO + self.kx([objects.Blob(8, b"\x01" * 191)]),
+                                 SERVER_HELLO)
+
+    def test_key_exchange_not_a_list(self):
+        return self.check_closed(CLIENT_HELLO + b"\x16\x03\x01\x00\x03\x99\x99\x99", SERVER_HELLO)
+
+    def test_empty_key_exchange(self):
+        return self.check_closed(CLIENT_HELLO + CLIENT_HELLO, SERVER_HELLO)
+
+    def test_second_key_exchange(self):
+        return self.check_closed(CLIENT_HELLO + self.kx() + self.kx(), SERVER_HELLO)
+
+    def test_request_wrong_seq(self):
+        return self.check_closed(
+            CLIENT_HELLO + self.kx() + seal_server_record(b"\x41\x00\x41\x00", bytes(32), 0, 5),
+            SERVER_HELLO)
+
+    def test_request_without_trailer(self):
+        return self.check_closed(CLIENT_HELLO + self.kx() + b"\x17\x03\x01\x00\x01\x00",
+                                 SERVER_HELLO)
+
+    def test_degenerate_dh_value(self):
+        return self.check_closed(bytes(48) + bytes(8))
+
+    def test_dh_hash_never_comes(self):
+        return self.check_closed(b"\x33" * 48 + os.urandom(100))
+
+    @defer.inlineCallbacks
+    def test_dh_garbage_after_handshake(self):
+        """A correct DH-384 handshake followed by bytes that do not decrypt
+        to a record (e.g. a replayed 5.5+ stream)."""
+        client = dh384.ClientHandshake()
+        proto = Collect(None)
+        f = ClientFactory()
+        f.protocol = lambda: proto
+        reactor.connectTCP("127.0.0.1", self.portnum, f)
+        yield task.deferLater(reactor, 0.05, lambda: None)
+        proto.transport.write(client.start())
+        while not client.done:
+            yield task.deferLater(reactor, 0.02, lambda: None)
+            out, _done = client.receive(proto.received)
+            proto.received = b""
+            if out:
+                proto.transport.write(out)
+        proto.transport.write(os.urandom(300))
+        received = yield proto.closed
+        self.assertEqual(received, b"")
+
+    @defer.inlineCallbacks
+    def test_garbage_request_answered_like_wrong_password(self):
+        """A valid seed but a request that does not decode: the same 8401 as
+        a bad seed (no oracle on the seed's validity)."""
+        core = self.core("4.1.0.130", "someone1", "pw")
+        hello = core.start()
+        core.state = "sent"
+        data = hello + core.key_exchange() + core._tx.seal(b"\x41\x01\x00\x00")
+        received = yield self.raw_until_reply(data)
+        self.assertEqual(self.factory.built[-1].result, "wrong_password")
+        records = ServerRecordParser().feed(received[5:])
+        plaintext = RecordCipher(core.key, 1).open(records[0])
+        self.assertEqual(plaintext, bytes.fromhex("41020001d1410002014100"))
+
+    @defer.inlineCallbacks
+    def test_truncated_connection(self):
+        core = self.core("4.1.0.130", "someone1", "pw")
+        data = core.start() + core.key_exchange()[:100]
+        received = yield self.raw(data, close_after=True)
+        self.assertIn(received, (b"", SERVER_HELLO))
+        yield self.no_connections_left()
+
+    @defer.inlineCallbacks
+    def test_half_open_connection_times_out(self):
+        started = time.time()
+        received = yield self.raw(CLIENT_HELLO + b"\x16\x03")
+        self.assertEqual(received, SERVER_HELLO)
+        self.assertGreaterEqual(time.time() - started, 1.5)
+        yield self.no_connections_left()
+
+    def test_random_bytes_never_escape(self):
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=task.Clock())
+
+        @settings(max_examples=300, deadline=None)
+        @given(st.binary(max_size=600), st.booleans())
+        def run(data, hello):
+            proto = factory.buildProtocol(None)
+            t = StringTransport()
+            proto.makeConnection(t)
+            proto.dataReceived((CLIENT_HELLO if hello else b"") + data)
+            proto.connectionLost(None)
+        run()
+        self.assertEqual(factory.connections, 0)
+
+
+class ReplayTests(LoopbackMixin, TestCase):
+    @defer.inlineCallbacks
+    def capture(self, version, name):
+        """Log in once, recording every byte the client sent."""
+        core = self.core(version, name, "pw")
+        sent = []
+        start, receive = core.start, core.receive
+
+        def rec_start():
+            data = start()
+            sent.append(data)
+            return data
+
+        def rec_receive(data):
+            out = receive(data)
+            sent.append(out)
+            return out
+        core.start, core.receive = rec_start, rec_receive
+        result = yield login(reactor, "127.0.0.1", self.portnum, core, timeout=20)
+        self.assertTrue(result.ok)
+        return core, b"".join(sent)
+
+    @defer.inlineCallbacks
+    def test_replay_on_new_connection(self):
+        yield self.store.create_account("replayed", md5_credential("replayed", "pw"))
+        # 5.5+: the server's new DH value gives new RC4 keys: the replay is noise.
+        _core, stream = yield self.capture("6.16.0.105", "replayed")
+        received = yield self.raw(stream)
+        # B, filler, hash (unless the abort beat them out) -- and no reply
+        self.assertIn(len(received), (0, 48 + 6 + 8))
+        # The client's DH hash was for the old K: it is never found here.
+        self.assertEqual(self.factory.built[-1].state, "dh")
+        # classic: the answer is sealed under the original session key, which
+        # only the original client knows, and certifies the original user key.
+        core, stream = yield self.capture("4.1.0.130", "replayed")
+        received = yield self.raw_until_reply(stream)
+        record = ServerRecordParser().feed(received[5:])[0]
+        other_key = os.urandom(32)
+        from blissnode.wire.login_messages import parse_login_reply
+        from blissnode.wire.errors import ProtocolError
+        try:
+            garbage = parse_login_reply(RecordCipher(other_key, 1).open(record))
+            self.assertNotEqual(garbage.code, RESULT_OK)
+        except ProtocolError:
+            pass
+        reply = parse_login_reply(RecordCipher(core.key, 1).open(record))
+        self.assertEqual(reply.code, RESULT_OK)
+
+    @defer.inlineCallbacks
+    def test_replay_within_connection_closes(self):
+        yield self.store.create_account("replayer", md5_credential("replayer", "pw"))
+        for version in ("4.1.0.130", "6.16.0.105"):
+            core = self.core(version, "replayer", "pw")
+            proto = Collect(None)
+            f = ClientFactory()
+            f.protocol = lambda: proto
+            reactor.connectTCP("127.0.0.1", self.portnum, f)
+            yield task.deferLater(reactor, 0.05, lambda: None)
+            proto.transport.write(core.start())
+            while not core.done:
+                yield task.deferLater(reactor, 0.02, lambda: None)
+                data, proto.received = proto.received, b""
+                out = core.receive(data)
+                if out:
+                    proto.transport.write(out)
+            self.assertTrue(core.result.ok, version)
+            # The same login record again (seq 0) on the same connection.
+            again = seal_server_record(core.request_plaintext, core.key, 0, 0)
+            if core._rc4_out is not None:
+                again = core._rc4_out.crypt(again)
+            proto.transport.write(again)
+            yield proto.closed  # the server closes it
+            self.assertEqual(self.factory.built[-1].state, "done", version)
+
+
+class ClientTests(TestCase):
+    def test_profiles(self):
+        self.assertEqual(sorted(LOGIN_PROFILES, key=lambda l: tuple(map(int, l.split(".")))),
+                         VERSIONS)
+        self.assertRaises(ValueError, login_profile, "1.0.0.1")
+        p = login_profile("4.1.5.1")
+        self.assertEqual(p.version_string, "0/4.1.5.1//")
+
+    def test_client_reproduces_vector_requests(self):
+        """The client's request plaintext for the 6.16 and 4.1 vectors
+        (same fields) is byte-identical."""
+        for case in cases("login.json", "login_exchange"):
+            body = {i["id"]: i for i in case["request_body"]}
+            version = body[0x0D]["value"].split("/")[1]
+            profile = login_profile(version)
+            kw = {}
+            if 0x13 in body:
+                kw["node_id"] = h(body[0x13]["value"])[:8]
+            key = USER_KEYS[case["user_key_index"]]
+            core = LoginClientCore(profile, case["user"], case["password"],
+                                   login_modulus=KEYS.login.private.n, user_key=key,
+                                   r24=h(case["r24"]), host_id1=body[0x3A if 0x3A in body else 0x31]["value"],
+                                   host_id2=body[0x33]["value"], public_ip=body[0x0E]["value"], **kw)
+            self.assertEqual(core.key, h(case["aes_key"]), case["user"])
+            if 0x13 not in body:
+                self.assertEqual(core.request(), h(case["request_plaintext"]), case["user"])
+            else:
+                lists = objects.decode_object_lists(core.request())[0]
+                want = objects.decode_object_lists(h(case["request_plaintext"]))[0]
+                self.assertEqual(list(lists[0]), list(want[0]), case["user"])
+                self.assertEqual([i.id for i in lists[1]], [i.id for i in want[1]], case["user"])
+
+    def test_credential_checks(self):
+        core = LoginClientCore("6.16.0.105", "alice", "pw", login_modulus=KEYS.login.private.n,
+                               credential_modulus=KEYS.credential.private.n,
+                               user_key=USER_KEYS[0])
+        self.assertRaises(LoginClientError, core.verify_credential, b"\x00" * 260)
