@@ -14,6 +14,7 @@ as 1.4 expects, so this module overrides only the cmd 45 layout.
 
 from zope.interface import implementer
 
+from blissnode.login.handlers import LoginHandlers
 from blissnode.supernode.handlers import OBJ_ADDR_SEEN, SupernodeHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion
@@ -58,7 +59,7 @@ class Handlers(SupernodeHandlers):
 VERSION = ClientVersion(
     label="1.4.0.84",
     number=(1, 4, 0, 84),
-    handlers={ROLE: Handlers},
+    handlers={ROLE: Handlers, "login": LoginHandlers},
     facts={
         "udp_probe": TESTED, "udp_nack_resend": TESTED, "public_ip_from_nack": TESTED,
         "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED,

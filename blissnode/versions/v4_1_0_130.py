@@ -11,6 +11,7 @@ supernode capture; served as 3.8.0.188.
 
 from zope.interface import implementer
 
+from blissnode.login.handlers import LoginHandlers4x
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
 from blissnode.versions.v3_8_0_188 import Handlers as V3Handlers
@@ -27,7 +28,7 @@ class Handlers(V3Handlers):
 VERSION = ClientVersion(
     label="4.1.0.130",
     number=(4, 1, 0, 130),
-    handlers={ROLE: Handlers},
+    handlers={ROLE: Handlers, "login": LoginHandlers4x},
     beta=True,
     facts=dict(_OLDER.facts, **{"client_padding": GUESSED, "version_string": TESTED}),
     notes="Beta build.  Version string 0/4.1.0.130// (login.md 5.2, SEAN source); EPYCS requires the server's padding record first (met by the base).  Supernode conversation unverified; served as 3.8.0.188.",
