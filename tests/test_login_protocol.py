@@ -198,8 +198,13 @@ class HandlerTests(TestCase):
     def test_registry_versions_resolve(self):
         """Every supported version gets handlers of its generation, through
         the installed version plugins when they define the login role."""
-        factory = LoginServerFactory(KEYS, None, None, registry=VersionRegistry.from_plugins())
+        registry = VersionRegistry.from_plugins()
+        factory = LoginServerFactory(KEYS, None, None, registry=registry)
         for label in VERSIONS:
+            version = registry.get(label)
+            self.assertIsNotNone(version, label)
+            self.assertIs(registry.handlers(version, "login"),
+                          fallback_login_handlers(version.number), label)
             handlers, _label = factory.handlers_for("0/%s//" % label, 5017)
             number = tuple(int(x) for x in label.split("."))
             self.assertIsInstance(handlers, fallback_login_handlers(number), label)
