@@ -60,3 +60,41 @@ class SchemaTooNew(StoreError):
     Refusing to open it is safer than running old code against a schema it
     does not understand.
     """
+
+
+class NoSuchContact(StoreError, LookupError):
+    """The entry (name or handle) is not in the caller's own contact list.
+
+    Raised the same way whether the name is in *somebody else's* list or in
+    nobody's: a user learns nothing about other lists from it.
+    """
+
+
+class ContactLimit(StoreError):
+    """A contact list is full (the owner's, or the target's for a request).
+
+    The message says which list; nothing was written.
+    """
+
+
+class ContactStateError(StoreError):
+    """The entry exists but its state does not allow the change.
+
+    For example accepting an authorisation nobody asked for, or unblocking a
+    contact that is not blocked.
+    """
+
+
+class QuotaExceeded(StoreError):
+    """The recipient's offline-message queue is full (by count or by bytes).
+
+    Nothing was stored; the sender may retry after the recipient has
+    fetched and acknowledged its messages.
+    """
+
+
+class SenderBlocked(StoreError):
+    """The recipient has blocked the sender; nothing was stored.
+
+    The store says so; whether the sender is told is the protocol's choice.
+    """

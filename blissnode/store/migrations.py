@@ -64,6 +64,104 @@ MIGRATIONS = (
         )
         """,
     ]),
+    Migration(2, "contacts", [
+        # One row per account that has ever had a contact-list change:
+        # change_seq is the owner's change counter (every change to the
+        # owner's list takes the next value, so a client can ask for "changes
+        # since N"); pruned_seq is the highest change_seq of a removal record
+        # that was pruned: asking for changes since an older N gets the whole
+        # list instead (blissnode.store.contacts).
+        """
+        CREATE TABLE contact_lists (
+            owner_id    INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+            change_seq  INTEGER NOT NULL DEFAULT 0 CHECK (change_seq >= 0),
+            pruned_seq  INTEGER NOT NULL DEFAULT 0 CHECK (pruned_seq >= 0)
+        )
+        """,
+        # One row per entry "u/<contact_name>" of the owner's list.  handle:
+        # the stable 32-bit entry id of the event server's 6028/6024 (random,
+        # unique per owner, kept across remove/re-add).  state 'removed' is a
+        # removal record kept so "changes since N" can report the removal;
+        # its other fields are cleared.  certificate: the opaque authorisation
+        # certificate (0x188 bytes in the real network) signed by the contact
+        # for the owner; request_text: the text of a received/sent request.
+        """
+        CREATE TABLE contacts (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            owner_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            handle        INTEGER NOT NULL CHECK (handle BETWEEN 1 AND 4294967295),
+            contact_name  TEXT NOT NULL
+                          CHECK (contact_name = lower(contact_name)
+                                 AND length(contact_name) BETWEEN 6 AND 32),
+            state         TEXT NOT NULL
+                          CHECK (state IN ('pending_out', 'pending_in', 'authorized',
+                                           'blocked', 'removed')),
+            display_name  TEXT CHECK (display_name IS NULL OR length(display_name) <= 200),
+            group_id      INTEGER CHECK (group_id IS NULL OR group_id BETWEEN 0 AND 2147483647),
+            group_name    TEXT CHECK (group_name IS NULL OR length(group_name) <= 100),
+            certificate   BLOB CHECK (certificate IS NULL OR length(certificate) <= 4096),
+            request_text  TEXT CHECK (request_text IS NULL OR length(request_text) <= 1000),
+            created_at    INTEGER NOT NULL,
+            updated_at    INTEGER NOT NULL,
+            change_seq    INTEGER NOT NULL CHECK (change_seq >= 1),
+            UNIQUE (owner_id, contact_name),
+            UNIQUE (owner_id, handle)
+        )
+        """,
+        "CREATE INDEX contacts_changes ON contacts (owner_id, change_seq)",
+        # "who has me in their list" (the other side of a request, watchers)
+        "CREATE INDEX contacts_by_contact ON contacts (contact_name, owner_id)",
+        # A deleted account disappears from every other list too (as a
+        # removal, so those owners see it in their changes): otherwise a new
+        # account registered under the same name would inherit the old one's
+        # authorisations.  Its own rows go by ON DELETE CASCADE.
+        """
+        CREATE TRIGGER contacts_forget_deleted_account AFTER DELETE ON accounts
+        BEGIN
+            UPDATE contact_lists SET change_seq = change_seq + 1
+             WHERE owner_id IN (SELECT owner_id FROM contacts
+                                 WHERE contact_name = OLD.name AND state != 'removed');
+            UPDATE contacts
+               SET state = 'removed', display_name = NULL, group_id = NULL,
+                   group_name = NULL, certificate = NULL, request_text = NULL,
+                   updated_at = CAST(strftime('%s', 'now') AS INTEGER),
+                   change_seq = (SELECT l.change_seq FROM contact_lists AS l
+                                  WHERE l.owner_id = contacts.owner_id)
+             WHERE contact_name = OLD.name AND state != 'removed';
+        END
+        """,
+    ]),
+    Migration(3, "offline_messages", [
+        # last_seq: the last delivery sequence number given to a message for
+        # this recipient; never reused, so after an ack every new message has
+        # a higher number than anything acknowledged.
+        """
+        CREATE TABLE message_queues (
+            recipient_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+            last_seq      INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0)
+        )
+        """,
+        # One row per stored, not yet acknowledged message.  sender is a name,
+        # not a reference: a message outlives its sender's account.
+        # delivered_at: first time a fetch returned it (only delivered
+        # messages can be acknowledged); fetch_count: how many fetches did.
+        """
+        CREATE TABLE offline_messages (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipient_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            seq           INTEGER NOT NULL CHECK (seq >= 1),
+            sender        TEXT NOT NULL
+                          CHECK (sender = lower(sender) AND length(sender) BETWEEN 6 AND 32),
+            kind          TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 32),
+            body          BLOB NOT NULL CHECK (length(body) <= 65536),
+            created_at    INTEGER NOT NULL,
+            delivered_at  INTEGER,
+            fetch_count   INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (recipient_id, seq)
+        )
+        """,
+        "CREATE INDEX offline_messages_sender ON offline_messages (recipient_id, sender)",
+    ]),
 )
 
 

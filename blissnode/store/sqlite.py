@@ -33,6 +33,7 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from blissnode.store.account import Account, from_unix
+from blissnode.store.contacts import SQLiteContactStore, SyncContactStore
 from blissnode.store.errors import (
     AccountExists,
     DatabaseError,
@@ -51,9 +52,11 @@ from blissnode.store.hashing import (
     hash_credential,
     verify_credential,
 )
-from blissnode.store.interfaces import IAccountStore
+from blissnode.store.interfaces import IAccountSearch, IAccountStore
+from blissnode.store.messages import SQLiteMessageStore, SyncMessageStore
 from blissnode.store.migrations import MIGRATIONS, migrate, schema_version
 from blissnode.store.names import validate_skype_name
+from blissnode.store.search import search_accounts
 
 log = Logger()
 
@@ -313,13 +316,19 @@ class SyncAccountStore:
         rows = self._db.read("SELECT %s FROM accounts ORDER BY name" % (_ACCOUNT_COLUMNS,))
         return [_account_from_row(row) for row in rows]
 
+    def search_accounts(self, text, mode="prefix", limit=20):
+        """Directory search (:class:`IAccountSearch`, :mod:`blissnode.store.search`)."""
+        return search_accounts(self._db, text, mode, limit)
+
 
 class _Opened:
     """What lives on the store thread once the database is open."""
 
-    def __init__(self, database, accounts):
+    def __init__(self, database, accounts, contacts=None, messages=None):
         self.database = database
         self.accounts = accounts
+        self.contacts = contacts
+        self.messages = messages
 
 
 class StoreService(service.Service):
@@ -340,7 +349,7 @@ class StoreService(service.Service):
     name = "store"
 
     def __init__(self, path, reactor=None, params=DEFAULT_PARAMS, migrations=MIGRATIONS,
-                 fatal=False):
+                 fatal=False, contact_limits=None, message_limits=None):
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
@@ -356,6 +365,12 @@ class StoreService(service.Service):
         self.ready = None
         self.open_error = None
         self.accounts = SQLiteAccountStore(self)
+        # Contacts and offline messages share the thread and the file
+        # (blissnode.store.contacts, blissnode.store.messages).
+        self._contact_limits = contact_limits
+        self._message_limits = message_limits
+        self.contacts = SQLiteContactStore(self)
+        self.messages = SQLiteMessageStore(self)
 
     def run(self, function, *args, **kwargs):
         """Run ``function(opened, *args, **kwargs)`` on the store thread; return a Deferred."""
@@ -368,7 +383,10 @@ class StoreService(service.Service):
         if self._opened is None:
             database = SQLiteDatabase(self.path, migrations=self._migrations,
                                       forbid_thread=self._reactor_thread)
-            self._opened = _Opened(database, SyncAccountStore(database, self._params))
+            self._opened = _Opened(
+                database, SyncAccountStore(database, self._params),
+                SyncContactStore(database, self._contact_limits, self._message_limits),
+                SyncMessageStore(database, self._message_limits))
         return self._opened
 
     def startService(self):
@@ -402,7 +420,7 @@ class StoreService(service.Service):
             self._opened = None
 
 
-@implementer(IAccountStore)
+@implementer(IAccountStore, IAccountSearch)
 class SQLiteAccountStore:
     """:class:`IAccountStore` over SQLite: every call runs on the :class:`StoreService` thread."""
 
@@ -429,3 +447,6 @@ class SQLiteAccountStore:
 
     def list_accounts(self):
         return self._run("list_accounts")
+
+    def search_accounts(self, text, mode="prefix", limit=20):
+        return self._run("search_accounts", text, mode=mode, limit=limit)
