@@ -10,6 +10,7 @@ function, so what runs under twistd is what is tested.
 import ipaddress
 
 from twisted.application import service
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -27,6 +28,7 @@ log = Logger()
 
 #: Roles whose listeners run real protocols (the others keep placeholders).
 SUPERNODE = "supernode"
+LOGIN = "login"
 
 #: (option, default, role, transport, help). Defaults are unprivileged ports so
 #: that a fresh machine can run the server as an ordinary user; a deployment
@@ -70,6 +72,9 @@ class Options(usage.Options):
          "Most TCP connections per source IP still in the handshake."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
+        ["registration", None, "open",
+         "Whether clients may create accounts from their sign-up screen "
+         "(login request 5018): 'open' or 'closed'."],
         ["unknown-versions", None, NEAREST,
          "What to do with a client version no module knows: 'nearest' "
          "(serve it as the nearest older known version, with a warning) or "
@@ -97,6 +102,8 @@ class Options(usage.Options):
             if value <= 0:
                 raise usage.UsageError("--%s must be a positive number" % (name,))
             self[name] = value
+        if self["registration"] not in ("open", "closed"):
+            raise usage.UsageError("--registration must be 'open' or 'closed'")
         if self["unknown-versions"] not in (NEAREST, REJECT):
             raise usage.UsageError("--unknown-versions must be %r or %r" % (NEAREST, REJECT))
 
@@ -174,15 +181,44 @@ def _credential_key(data_dir):
         return None
 
 
+def make_login(options, data_dir, reactor=None):
+    """The login server's :class:`~blissnode.store.sqlite.StoreService` and
+    :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
+    are loaded (created on first run) here, so a bad key file stops the
+    start with one clear line."""
+    from blissnode.keys import KeyFileError, load_or_create_server_keys
+    from blissnode.login.auth import make_portal
+    from blissnode.login.protocol import LoginServerFactory
+    from blissnode.store.sqlite import StoreService, database_path
+    from blissnode.versions.registry import VersionRegistry
+
+    try:
+        keys = load_or_create_server_keys(data_dir.path)
+    except KeyFileError as e:
+        raise SystemExit("blissnode: cannot start the login server: %s" % (e,))
+    log.info("login keys: login {login}, credential {cred}",
+             login=keys.login.short_fingerprint, cred=keys.credential.short_fingerprint)
+    store = StoreService(database_path(data_dir.path), reactor=reactor, fatal=True)
+    factory = LoginServerFactory(
+        keys, make_portal(store.accounts), store.accounts,
+        registry=VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST)),
+        registration_open=_get(options, "registration", "open") == "open", clock=reactor)
+    return store, factory
+
+
 class BlissnodeService(service.MultiService):
     """Every listener, plus the supernode's background work (seed-pool
     refresh, expiry of UDP-only directory entries) while the service runs.
     ``supernode`` is the shared :class:`SupernodeNode` (None when every
-    supernode listener is off)."""
+    supernode listener is off); ``store`` the account database service
+    (started before the listeners, stopped after them)."""
 
     supernode = None
+    store = None
 
     def startService(self):
+        if self.store is not None:
+            self.store.startService()
         service.MultiService.startService(self)
         if self.supernode is not None:
             self.supernode.start()
@@ -190,7 +226,10 @@ class BlissnodeService(service.MultiService):
     def stopService(self):
         if self.supernode is not None:
             self.supernode.stop()
-        return service.MultiService.stopService(self)
+        d = defer.maybeDeferred(service.MultiService.stopService, self)
+        if self.store is not None:
+            d.addBoth(lambda result: self.store.stopService())
+        return d
 
 
 def makeService(options, reactor=None):
@@ -199,6 +238,9 @@ def makeService(options, reactor=None):
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
     node = None
+    login_factory = None
+    if not is_disabled(options["login-tcp"]):
+        top.store, login_factory = make_login(options, data_dir, reactor)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
         node = top.supernode = make_supernode(options, reactor)
@@ -221,6 +263,8 @@ def makeService(options, reactor=None):
                 from blissnode.supernode.tcp import SupernodeTCPFactory
 
                 factory = SupernodeTCPFactory(node)
+            elif role == LOGIN:
+                factory = login_factory
             else:
                 factory = PendingRoleFactory(role)
             if role == SUPERNODE and name == "supernode-tcp":
