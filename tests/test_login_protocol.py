@@ -769,3 +769,72 @@ class ClientTests(TestCase):
                                credential_modulus=KEYS.credential.private.n,
                                user_key=USER_KEYS[0])
         self.assertRaises(LoginClientError, core.verify_credential, b"\x00" * 260)
+
+
+class TapTests(TestCase):
+    """The login server as ``twistd blissnode`` builds it."""
+
+    ZERO = ["--supernode-tcp", "none", "--supernode-udp", "none", "--supernode-https", "none",
+            "--event-tcp", "none", "--login-tcp", "tcp:0:interface=127.0.0.1"]
+
+    def options(self, data_dir, extra=()):
+        from blissnode import tap
+
+        options = tap.Options()
+        options.parseOptions(self.ZERO + ["--data-dir", data_dir] + list(extra))
+        return options
+
+    def test_refuses_group_readable_key(self):
+        from blissnode import tap
+
+        data_dir = self.mktemp()
+        tap.makeService(self.options(data_dir))  # creates both keys
+        for name in (LOGIN_KEY_FILE, CREDENTIAL_KEY_FILE):
+            path = os.path.join(data_dir, name)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        path = os.path.join(data_dir, LOGIN_KEY_FILE)
+        os.chmod(path, 0o644)
+        with self.assertRaises(SystemExit) as ctx:
+            tap.makeService(self.options(data_dir))
+        message = str(ctx.exception.code)
+        self.assertIn(path, message)
+        self.assertIn("chmod 600", message)
+        self.assertIn("0644", message)
+
+    def test_registration_option(self):
+        from twisted.python import usage
+
+        self.assertRaises(usage.UsageError, self.options, self.mktemp(),
+                          ["--registration", "maybe"])
+        self.assertEqual(self.options(self.mktemp())["registration"], "open")
+
+    @defer.inlineCallbacks
+    def test_login_through_the_service(self):
+        from blissnode import tap
+        from blissnode.keys import load_server_keys
+
+        data_dir = self.mktemp()
+        svc = tap.makeService(self.options(data_dir, ["--registration", "closed"]))
+        svc.privilegedStartService()
+        svc.startService()
+        try:
+            yield svc.store.ready
+            yield svc.store.accounts.create_account("tapuser", md5_credential("tapuser", "pw"))
+            keys = load_server_keys(data_dir)
+            port = svc.getServiceNamed("login-tcp").port.getHost().port
+            for version, ok in (("6.16.0.105", True), ("4.1.0.130", True)):
+                core = LoginClientCore(version, "tapuser", "pw",
+                                       login_modulus=keys.login_modulus,
+                                       credential_modulus=keys.credential_modulus,
+                                       user_key=USER_KEYS[2])
+                result = yield login(reactor, "127.0.0.1", port, core, timeout=20)
+                self.assertTrue(result.ok, version)
+                self.assertEqual(result.credential.name, "tapuser")
+            core = LoginClientCore("6.16.0.105", "tapnew", "pw", register=True,
+                                   login_modulus=keys.login_modulus,
+                                   credential_modulus=keys.credential_modulus,
+                                   user_key=USER_KEYS[2])
+            result = yield login(reactor, "127.0.0.1", port, core, timeout=20)
+            self.assertEqual(result.reason, "registration_closed")
+        finally:
+            yield svc.stopService()
