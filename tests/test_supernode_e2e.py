@@ -273,3 +273,60 @@ class ProfileTests(TestCase):
             0xe03e31ae403ae012, ("192.168.1.75", 57608), ("65.55.223.25", 40021),
             ("95.52.236.102", 57608))
         self.assertEqual(r27.hex(), "e03e31ae403ae01201c0a8014be1084137df199c555f34ec66e108")
+
+
+class TapBuiltTests(TestCase):
+    """The same conversation against the service ``twistd -n blissnode``
+    runs: built by :func:`blissnode.tap.makeService` on loopback ports
+    chosen by the kernel (login and event listeners off)."""
+
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        from blissnode import tap
+
+        options = tap.Options()
+        options.parseOptions([
+            "--data-dir", self.mktemp(),
+            "--supernode-tcp", "tcp:0:interface=127.0.0.1",
+            "--supernode-udp", "udp:0:interface=127.0.0.1",
+            "--supernode-https", "tcp:0:interface=127.0.0.1",
+            "--login-tcp", "none", "--event-tcp", "none"])
+        self.service = tap.makeService(options, reactor)
+        self.service.privilegedStartService()
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        ports = {}
+        for child in self.service:
+            port = child.port
+            if port is None and hasattr(child, "_waitingForPort"):
+                port = yield child._waitingForPort
+            ports[child.name] = port.getHost().port
+        self.ports = ports
+        self.transcript = Transcript(reactor)
+
+    @defer.inlineCallbacks
+    def test_every_version(self):
+        for label in LABELS:
+            profile = PROFILES[label]
+            client = UdpClient(profile, (LOOPBACK, self.ports["supernode-udp"]), reactor,
+                               transcript=self.transcript)
+            reactor.listenUDP(0, client, interface=LOOPBACK)
+            try:
+                reply = yield client.probe()
+            finally:
+                yield client.stop()
+            self.assertEqual(reply.cmd, 28, label)
+            for name, https in (("supernode-tcp", False), ("supernode-https", True)):
+                session = yield connect_supernode(reactor, LOOPBACK, self.ports[name], profile,
+                                                  https=https, transcript=self.transcript)
+                accepted = yield session.accept()
+                self.assertEqual(accepted.reply.cmd, 31, (label, name))
+                self.assertEqual(accepted.objects.value(0x10, 0),
+                                 self.ports["supernode-tcp"], (label, name))
+                reply = yield session.slot_query(7)
+                self.assertEqual(reply.cmd, 8, (label, name))
+                yield session.client_info()
+                yield session.close()
+        self.assertEqual(len(self.transcript.find("nack", "received")), len(LABELS))
