@@ -20,6 +20,7 @@ import json
 
 from twisted.internet import defer, error, task
 
+from blissnode.cli.client_login import add_login_parser
 from blissnode.client.profiles import DEFAULT_LABEL, labels, profile_for
 from blissnode.client.tcp import connect_supernode
 from blissnode.client.transcript import Transcript
@@ -60,6 +61,8 @@ def add_parser(commands):
     p.add_argument("--udp-port", type=int, metavar="PORT",
                    help="UDP port of the supernode for the probe (default: PORT)")
     p.set_defaults(run=_run, action_fn=connect)
+
+    add_login_parser(actions)
 
 
 def parse_address(text):

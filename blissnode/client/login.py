@@ -28,7 +28,7 @@ from twisted.internet.protocol import Protocol
 
 from blissnode.versions.registry import parse_version_number
 from blissnode.wire import dh384, objects, rc4
-from blissnode.wire.credentials import md5_credential, parse_credential
+from blissnode.wire.credentials import credential_name, md5_credential, parse_credential
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import (
     REFUSAL_CODES,
@@ -238,7 +238,9 @@ class LoginClientCore(object):
         if credential16 is None:
             if password is None:
                 raise ValueError("a password or credential16 is needed")
-            credential16 = md5_credential(name, password)
+            # GUESS (login.md 6, L4): over the lower-cased name, as the
+            # server stores it (wire.credentials.credential_name).
+            credential16 = md5_credential(credential_name(name), password)
         self.credential16 = bytes(credential16)
         if login_modulus is None:
             raise ValueError("the server's login modulus is needed")
