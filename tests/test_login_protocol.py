@@ -838,3 +838,69 @@ class TapTests(TestCase):
             self.assertEqual(result.reason, "registration_closed")
         finally:
             yield svc.stopService()
+
+
+class CommandLineTests(LoopbackMixin, TestCase):
+    """``blissnode client login`` as a separate process against this server."""
+
+    @defer.inlineCallbacks
+    def run_cli(self, *args, stdin=b"pw\n"):
+        import sys
+        from twisted.internet import utils
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=root)
+        argv = ["-m", "blissnode", "client", "login", "127.0.0.1:%d" % self.portnum,
+                "--password-file", "-",
+                "--login-modulus", KEYS.login_modulus.hex(),
+                "--credential-modulus", KEYS.credential_modulus.hex()] + list(args)
+        proto_out = yield _run_with_stdin(sys.executable, argv, env, root, stdin)
+        return proto_out
+
+    @defer.inlineCallbacks
+    def test_login_and_register(self):
+        yield self.store.create_account("cliuser", md5_credential("cliuser", "pw"))
+        out, err, code = yield self.run_cli("--user", "CliUser", "--version", "5.5.0.124")
+        self.assertEqual(code, 0, err)
+        text = out.decode()
+        self.assertIn("result 4200 (success)", text)
+        self.assertIn("name        cliuser", text)
+        self.assertIn("credential verified", text)
+        out, err, code = yield self.run_cli("--user", "cliuser", "--version", "4.1.0.130",
+                                            "--json", stdin=b"bad\n")
+        self.assertEqual(code, 1)
+        import json
+        data = json.loads(out.decode())
+        self.assertEqual((data["code"], data["reason"]), (8401, "wrong_password"))
+        out, err, code = yield self.run_cli("--user", "clinew", "--register", "--json")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(json.loads(out.decode())["credential"]["verified"])
+        out, err, code = yield self.run_cli("--user", "x", "--login-modulus", "abc")
+        self.assertEqual(code, 1)
+        self.assertIn(b"--login-modulus has 12 bits", err)
+
+
+def _run_with_stdin(executable, argv, env, path, stdin):
+    from twisted.internet.protocol import ProcessProtocol
+
+    d = defer.Deferred()
+
+    class P(ProcessProtocol):
+        out = b""
+        err = b""
+
+        def connectionMade(self):
+            self.transport.write(stdin)
+            self.transport.closeStdin()
+
+        def outReceived(self, data):
+            self.out += data
+
+        def errReceived(self, data):
+            self.err += data
+
+        def processEnded(self, reason):
+            d.callback((self.out, self.err, reason.value.exitCode))
+
+    reactor.spawnProcess(P(), executable, [executable] + argv, env=env, path=path)
+    return d
