@@ -83,8 +83,8 @@ class ServiceTests(TestCase):
         svc.privilegedStartService()
         svc.startService()
         try:
-            login = svc.getServiceNamed("login-tcp")
-            port = login.port
+            event = svc.getServiceNamed("event-tcp")
+            port = event.port
             udp = svc.getServiceNamed("supernode-udp")
             self.assertNotEqual(udp.port.getHost().port, 0)
             closed = defer.Deferred()
