@@ -1,0 +1,76 @@
+"""
+The architecture's import rules, checked on the source (docs/architecture.rst).
+
+Arrows point down only: the wire layer imports nothing else of ours, storage
+knows no protocol, and no server role imports the reference client or the
+command line.
+"""
+
+import ast
+import os
+
+from twisted.trial.unittest import TestCase
+
+import blissnode
+
+ROOT = os.path.dirname(blissnode.__file__)
+
+
+def imports_of(path):
+    """Every module name a source file imports (at any depth)."""
+    with open(path, "rb") as f:
+        tree = ast.parse(f.read(), path)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update("%s.%s" % (node.module, alias.name) for alias in node.names)
+    return names
+
+
+def package_files(package):
+    base = os.path.join(ROOT, *package.split(".")[1:])
+    for dirpath, _dirs, files in os.walk(base):
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(dirpath, name)
+
+
+def ours(names):
+    return {n for n in names if n == "blissnode" or n.startswith("blissnode.")}
+
+
+class LayeringTests(TestCase):
+    def assertOnlyImports(self, package, allowed):
+        checked = 0
+        for path in package_files(package):
+            checked += 1
+            for name in ours(imports_of(path)):
+                self.assertTrue(
+                    any(name == a or name.startswith(a + ".") for a in allowed),
+                    "%s imports %s (allowed: %s)" % (path, name, ", ".join(allowed)))
+        self.assertGreater(checked, 0, package)
+
+    def test_wire_imports_nothing_else_of_ours(self):
+        self.assertOnlyImports("blissnode.wire", ["blissnode.wire"])
+
+    def test_store_knows_no_protocol(self):
+        self.assertOnlyImports("blissnode.store", ["blissnode.store"])
+
+    def test_servers_do_not_import_client_or_cli(self):
+        for role in ("blissnode.supernode", "blissnode.login", "blissnode.versions"):
+            for path in package_files(role):
+                for name in ours(imports_of(path)):
+                    self.assertFalse(
+                        name.startswith("blissnode.client") or name.startswith("blissnode.cli"),
+                        "%s imports %s" % (path, name))
+
+    def test_the_rule_catches_a_violation(self):
+        # The checker itself must be able to fail.
+        path = os.path.join(self.mktemp() + ".py")
+        with open(path, "w") as f:
+            f.write("from blissnode.client import x\nimport blissnode.wire.rc4\n")
+        self.assertEqual(ours(imports_of(path)),
+                         {"blissnode.client", "blissnode.client.x", "blissnode.wire.rc4"})
