@@ -1,4 +1,4 @@
-"""Offline messages: ordering, exactly-once with acks, quotas, isolation, cascade, the async store."""
+"""Offline messages: order, exactly-once with acks, quotas, isolation, cascade, the async store."""
 
 import threading
 

@@ -377,11 +377,15 @@ class SyncContactStore:
                 raise
 
     @staticmethod
-    def _withdraw_request(cursor, change, target_id, requester, remove):
-        """Remove the target's pending_in entry for ``requester`` and its queued request."""
-        remove(change, target_id, requester)
+    def _drop_requests(cursor, recipient_id, sender):
+        """Delete the queued ``auth_request`` messages from ``sender`` (answered or withdrawn)."""
         cursor.execute("DELETE FROM offline_messages WHERE recipient_id = ? AND sender = ? "
-                       "AND kind = ?", (target_id, requester, KIND_AUTH_REQUEST))
+                       "AND kind = ?", (recipient_id, sender, KIND_AUTH_REQUEST))
+
+    def _withdraw_request(self, cursor, change, target_id, requester):
+        """Remove the target's pending_in entry for ``requester`` and its queued request."""
+        self._remove(change, target_id, requester)
+        self._drop_requests(cursor, target_id, requester)
 
     def _two(self, cursor, owner, other):
         """Both account ids; refuses ``other == owner``."""
@@ -495,6 +499,7 @@ class SyncContactStore:
             if theirs == PENDING_OUT:
                 # They asked first: asking back is accepting.
                 entry = self._set(change, owner_id, target, AUTHORIZED, request_text=None)
+                self._drop_requests(cursor, owner_id, target)
                 extra = {} if certificate is None else {"certificate": certificate}
                 self._set(change, target_id, owner, AUTHORIZED, whose="their",
                           request_text=None, **extra)
@@ -525,6 +530,7 @@ class SyncContactStore:
             self._pending_in(cursor, owner_id, requester)
             change = self._change(cursor)
             entry = self._set(change, owner_id, requester, AUTHORIZED, request_text=None)
+            self._drop_requests(cursor, owner_id, requester)
             if self._state(cursor, requester_id, owner) == PENDING_OUT:
                 extra = {} if certificate is None else {"certificate": certificate}
                 self._set(change, requester_id, owner, AUTHORIZED, whose="their",
@@ -543,8 +549,7 @@ class SyncContactStore:
                           certificate=None)
             else:
                 self._remove(change, owner_id, requester)
-            cursor.execute("DELETE FROM offline_messages WHERE recipient_id = ? AND sender = ? "
-                           "AND kind = ?", (owner_id, requester, KIND_AUTH_REQUEST))
+            self._drop_requests(cursor, owner_id, requester)
             if (self.tell_requester_on_deny
                     and self._state(cursor, requester_id, owner) == PENDING_OUT):
                 self._remove(change, requester_id, owner)
@@ -569,11 +574,10 @@ class SyncContactStore:
             other = cursor.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()
             if (state == PENDING_OUT and other is not None
                     and self._state(cursor, other[0], owner) == PENDING_IN):
-                self._withdraw_request(cursor, change, other[0], owner, self._remove)
+                self._withdraw_request(cursor, change, other[0], owner)
             if state == PENDING_IN:
                 # Ignoring a request: its queued message goes with it.
-                cursor.execute("DELETE FROM offline_messages WHERE recipient_id = ? "
-                               "AND sender = ? AND kind = ?", (owner_id, name, KIND_AUTH_REQUEST))
+                self._drop_requests(cursor, owner_id, name)
             self._remove(change, owner_id, name)
 
     def block_contact(self, owner, name):
@@ -583,7 +587,7 @@ class SyncContactStore:
             change = self._change(cursor)
             if self._state(cursor, other_id, owner) == PENDING_IN:
                 # Our own request to them is withdrawn with the block.
-                self._withdraw_request(cursor, change, other_id, owner, self._remove)
+                self._withdraw_request(cursor, change, other_id, owner)
             entry = self._set(change, owner_id, name, BLOCKED, request_text=None,
                               certificate=None)
             cursor.execute("DELETE FROM offline_messages WHERE recipient_id = ? AND sender = ?",

@@ -105,13 +105,15 @@ class IContactStore(Interface):
     """
 
     def list_contacts(owner, state=None):
-        """Deferred firing with the owner's entries (all live ones, or those in ``state``), by name."""
+        """Deferred firing with the owner's entries (all live ones, or those in
+        ``state``), sorted by name."""
 
     def get_contact(owner, name):
         """Deferred firing with the owner's entry for ``name``; fails with ``NoSuchContact``."""
 
     def get_entry(owner, handle):
-        """Deferred firing with the owner's entry with this 32-bit handle; fails with ``NoSuchContact``."""
+        """Deferred firing with the owner's entry with this 32-bit handle; fails
+        with ``NoSuchContact``."""
 
     def change_seq(owner):
         """Deferred firing with the owner's current change number (0: never changed)."""
@@ -148,7 +150,10 @@ class IContactStore(Interface):
         """
 
     def remove_contact(owner, name):
-        """Remove ``name`` from the owner's list (withdrawing a pending request). Deferred: ``None``."""
+        """Remove ``name`` from the owner's list (withdrawing a pending request).
+
+        Deferred firing with ``None``.
+        """
 
     def block_contact(owner, name):
         """Block ``name`` (added to the list if absent). Deferred firing with the entry."""

@@ -216,7 +216,7 @@ class SyncMessageStore:
         self._clock = clock
 
     def store_message(self, recipient, sender, kind, body):
-        """Queue ``body`` from ``sender`` for ``recipient``; return the stored :class:`OfflineMessage`.
+        """Queue ``body`` from ``sender`` for ``recipient``; return the :class:`OfflineMessage`.
 
         Fails with :class:`NoSuchAccount` (no such recipient),
         :class:`SenderBlocked` (the recipient blocked the sender),
@@ -261,7 +261,7 @@ class SyncMessageStore:
         return sorted((_message_from_row(row) for row in rows), key=lambda m: m.seq)
 
     def ack(self, recipient, up_to_seq):
-        """Delete the delivered messages of ``recipient`` with ``seq <= up_to_seq``; return how many."""
+        """Delete ``recipient``'s delivered messages with ``seq <= up_to_seq``; return how many."""
         recipient = validate_skype_name(recipient)
         up_to_seq = _check_int("the acknowledged sequence number", up_to_seq)
         with self._db.transaction() as cursor:

@@ -66,7 +66,7 @@ def check_query(text, mode, limit):
 
 
 def search_accounts(database, text, mode="prefix", limit=20):
-    """Search the accounts table of ``database`` (a ``SQLiteDatabase``); see :class:`IAccountSearch`."""
+    """Search the accounts of ``database`` (a ``SQLiteDatabase``); see :class:`IAccountSearch`."""
     text, mode, limit = check_query(text, mode, limit)
     if not limit:
         return []
