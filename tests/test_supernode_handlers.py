@@ -382,3 +382,22 @@ class RecordNameTests(unittest.TestCase):
         hit, = replies[0].objects().get_all(0, NestedList)
         self.assertEqual(hit.value.value(0x0B), record)
         self.assertEqual(hit.value.value(0x10), b"Alice.Test")
+
+
+class NodeScheduleTests(unittest.TestCase):
+    def test_stop_cancels_scheduled_work(self):
+        from twisted.internet.task import Clock
+
+        from tests.supernode_helpers import make_node
+
+        clock = Clock()
+        node = make_node(reactor=clock)
+        ran = []
+        node.schedule(0.5, ran.append, "late")
+        node.schedule(0.1, ran.append, "early")
+        clock.advance(0.2)
+        self.assertEqual(ran, ["early"])
+        node.stop()
+        clock.advance(1)
+        self.assertEqual(ran, ["early"])
+        self.assertEqual(clock.getDelayedCalls(), [])

@@ -367,7 +367,7 @@ class SupernodeHandlers(object):
         token = self.firewall_token(request)
         port = session.listen_port
         if port:
-            request.node.clock.callLater(
+            request.node.schedule(
                 self.FIREWALL_TEST_DELAY, request.node.firewall_test,
                 request.peer[0], port, [notification(CMD_FIREWALL_PING, [Int(OBJ_FW_TOKEN, token)])])
         return [request.reply(CMD_FIREWALL_REPLY, [

@@ -400,7 +400,27 @@ class SupernodeNode(object):
         if self._ticks % 60 == 0:
             self.expire_udp_entries()
 
+    def schedule(self, delay, fn, *args, **kwargs):
+        """``reactor.callLater`` that :meth:`stop` cancels: for work a
+        handler defers (the firewall test's cmd 43), so a stopped node
+        leaves nothing behind in the reactor."""
+        pending = getattr(self, "_pending_calls", None)
+        if pending is None:
+            pending = self._pending_calls = set()
+
+        def run():
+            pending.discard(call)
+            return fn(*args, **kwargs)
+
+        call = self.clock.callLater(delay, run)
+        pending.add(call)
+        return call
+
     def stop(self):
+        for call in list(getattr(self, "_pending_calls", ())):
+            if call.active():
+                call.cancel()
+        self._pending_calls = set()
         if self._seed_loop is not None:
             loop, self._seed_loop = self._seed_loop, None
             if loop.running:
