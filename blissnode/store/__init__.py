@@ -1,36 +1,56 @@
 """
 Storage behind interfaces that know no protocol (docs/accounts.rst).
 
-Accounts today; contacts and offline messages will live in the same
-database, as further migrations (:mod:`blissnode.store.migrations`).
+Accounts, contact lists and offline messages live in one database
+(SQLite by default, :mod:`blissnode.store.sqlite`), migrated on first use
+(:mod:`blissnode.store.migrations`); the online directory
+(:mod:`blissnode.store.directory`) is in memory.
 """
 
 from blissnode.store.account import Account
 from blissnode.store.errors import (
     AccountExists,
     BadCredentials,
+    ContactLimit,
+    ContactStateError,
     DatabaseError,
     InvalidField,
     InvalidName,
     NoSuchAccount,
+    NoSuchContact,
+    QuotaExceeded,
     SchemaTooNew,
+    SenderBlocked,
     StoreError,
     UnknownAccount,
     WrongCredential,
 )
-from blissnode.store.interfaces import IAccountStore
+from blissnode.store.interfaces import (
+    IAccountSearch,
+    IAccountStore,
+    IContactStore,
+    IMessageStore,
+)
 from blissnode.store.names import validate_skype_name
 
 __all__ = [
     "Account",
     "AccountExists",
     "BadCredentials",
+    "ContactLimit",
+    "ContactStateError",
     "DatabaseError",
+    "IAccountSearch",
     "IAccountStore",
+    "IContactStore",
+    "IMessageStore",
     "InvalidField",
     "InvalidName",
     "NoSuchAccount",
+    "NoSuchContact",
+    "QuotaExceeded",
     "SchemaTooNew",
+    "SenderBlocked",
     "StoreError",
     "UnknownAccount",
     "WrongCredential",
