@@ -304,11 +304,15 @@ class SupernodeNode(object):
         if len(record) < 8:
             return None
         length = int.from_bytes(record[:4], "big")
-        credential = record[8:8 + length]
-        try:
-            return parse_credential(credential, self.credential_key).name
-        except (ProtocolError, ValueError, TypeError):
-            return None
+        # event.md 10: 00 00 01 04 || credential (key id + signature) || 128
+        # bytes; the credential starts at offset 4.  Offset 8 is kept for
+        # records that repeat the key id before the credential.
+        for start in (4, 8):
+            try:
+                return parse_credential(record[start:start + length], self.credential_key).name
+            except (ProtocolError, ValueError, TypeError):
+                continue
+        return None
 
     def publish_record(self, peer, session, record):
         """Store a published user record.  With a TCP session it goes into

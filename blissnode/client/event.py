@@ -1,0 +1,611 @@
+"""
+The reference event client: the client side of event.md 2-5 plus
+blissnode's own requests (docs/event.rst), for tests and for ``blissnode
+client contacts | add-contact | send | inbox``.
+
+* :class:`EventClientProfile` / :func:`event_profile`: what each version
+  sends (transport and key-exchange encoding as towards the login server,
+  host-id item 0x31 / 0x3A, whether 6030 comes first, version string);
+* :class:`EventClientCore`: sans-IO -- ``start()`` gives the first bytes,
+  ``request(code, items)`` seals one request (queued until the transport is
+  up), ``receive(data)`` returns the bytes to send next and collects the
+  decoded server records;
+* :class:`EventClientProtocol`, :class:`EventSession` and
+  :func:`connect_event`: the same over Twisted, with one method per request;
+* :func:`presence_record`: the 0x188-byte record a client publishes to its
+  supernode (``00 00 01 04 || credential || 128 bytes signed with the user
+  key``, event.md 10, login.md 7.5), which tells the supernode -- and through
+  it the event server -- who is online.
+
+No server module imports this one.
+"""
+
+import hashlib
+import os
+
+import attr
+from twisted.internet import defer, error as internet_error
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+
+from blissnode.client.login import (
+    TRANSPORT_DH384,
+    LOGIN_PROFILES,
+    KX_INT9,
+    KX_INT12,
+    login_profile,
+)
+from blissnode.event import codes as C
+from blissnode.versions.registry import parse_version_number
+from blissnode.wire import dh384, objects, rc4
+from blissnode.wire.credentials import build_signed_payload
+from blissnode.wire.errors import ProtocolError
+from blissnode.wire.login_messages import RequestHeader, encode_event_request
+from blissnode.wire.objects import Blob, Int, Int64, String
+from blissnode.wire.rsa_raw import RsaPrivate, raw_public
+from blissnode.wire.server_transport import (
+    CLIENT_HELLO,
+    CONTENT_DATA,
+    HEADER_SIZE,
+    RANDOM_SIZE,
+    SERVER_HELLO,
+    X_CLIENT_TO_SERVER,
+    X_SERVER_TO_CLIENT,
+    RecordCipher,
+    ServerRecordParser,
+    key_exchange_record,
+    login_session_key,
+    open_server_record,
+    server_rc4_keys,
+    session_seed_from_random,
+)
+
+__all__ = ["EventClientProfile", "EVENT_PROFILES", "event_profile", "EventClientError",
+           "EventRefused", "EventClientCore", "EventClientProtocol", "EventSession",
+           "connect_event", "presence_record", "FIRST_REQUEST_ID"]
+
+#: SOS2's first request id on the event connection (6030 id 3, 6028 id 4).
+FIRST_REQUEST_ID = 3
+
+
+@attr.s(frozen=True, slots=True)
+class EventClientProfile:
+    """What one version sends to the event server.  ``guesses`` names the
+    fields resting on a guess."""
+
+    label = attr.ib()
+    transport = attr.ib()
+    kx_compressed = attr.ib()
+    version_string = attr.ib()
+    host_id_item = attr.ib()
+    session_start_first = attr.ib()
+    guesses = attr.ib(default=(), converter=tuple)
+
+    @property
+    def number(self):
+        return parse_version_number(self.label)
+
+
+def _from_login(login):
+    number = login.number
+    guesses = [g for g in login.guesses if g in ("transport", "version_string")]
+    if number >= (5, 5):
+        host, start = C.I_HOST_ID_6X, True       # SOS2 (6.16)
+        if number < (6, 0):
+            guesses.append("host_id_item")
+    elif number >= (4, 0):
+        host, start = C.I_HOST_ID_4X, True       # FAKE (4.2)
+        if number < (4, 2):
+            guesses.append("host_id_item")
+    else:
+        # 1.4: 6028 first (BATO).  GUESS: 2.5 / 3.8 like 1.4; host id 0x31.
+        host, start = C.I_HOST_ID_4X, False
+        guesses.append("host_id_item")
+        if number > (1, 4, 0, 84):
+            guesses.append("session_start_first")
+    return EventClientProfile(login.label, login.transport, login.kx_compressed,
+                              login.version_string, host, start, guesses)
+
+
+#: The eight supported versions.
+EVENT_PROFILES = {label: _from_login(p) for label, p in LOGIN_PROFILES.items()}
+
+
+def event_profile(label):
+    """The profile of ``label`` (the nearest older one for an unlisted version)."""
+    if label in EVENT_PROFILES:
+        return EVENT_PROFILES[label]
+    return _from_login(login_profile(label))
+
+
+class EventClientError(Exception):
+    """The exchange failed (protocol error, connection lost, timeout)."""
+
+
+class EventRefused(EventClientError):
+    """The server answered a request with a refusal code."""
+
+    def __init__(self, request_code, code):
+        self.request_code = request_code
+        self.code = code
+        self.reason = C.REFUSAL_CODES.reason(code)
+        EventClientError.__init__(self, "request %d refused: %d (%s)"
+                                  % (request_code, code, self.reason or "unknown code"))
+
+
+class EventClientCore(object):
+    """Sans-IO client side of one event connection.
+
+    :param profile: an :class:`EventClientProfile` or a version label.
+    :param credential16: the MD5 credential (every request carries it).
+    :param login_modulus: the server's RSA-1536 login modulus (int or bytes).
+    :param fixed_seq: seal every record with this seq (FakeSkype does so
+        with 0, notes 3) instead of counting.
+    """
+
+    def __init__(self, profile, name, credential16, login_modulus, r24=None, dh_keypair=None,
+                 dh_filler=None, public_ip=0x7F000001, host_id=None,
+                 first_request_id=FIRST_REQUEST_ID, fixed_seq=None, max_record=0xFFFF):
+        if isinstance(profile, str):
+            profile = event_profile(profile)
+        self.profile = profile
+        self.name = name
+        self.credential16 = bytes(credential16)
+        self.login_modulus = (login_modulus if isinstance(login_modulus, int)
+                              else int.from_bytes(bytes(login_modulus), "big"))
+        self.r24 = bytes(r24) if r24 is not None else os.urandom(RANDOM_SIZE)
+        self.seed = session_seed_from_random(self.r24)
+        self.key = login_session_key(self.seed)
+        self.public_ip = public_ip
+        self.host_id = host_id if host_id is not None else int.from_bytes(os.urandom(8), "big")
+        self.next_id = first_request_id
+        self.fixed_seq = fixed_seq
+        self._dh = (dh384.ClientHandshake(dh_keypair, dh_filler or b"")
+                    if profile.transport == TRANSPORT_DH384 else None)
+        self._rc4_in = self._rc4_out = None
+        self._hello = bytearray()
+        self._parser = ServerRecordParser(max_payload=max_record)
+        self._tx = RecordCipher(self.key, X_CLIENT_TO_SERVER)
+        self.server_seqs = []
+        self.state = "new"
+        self.ready = False
+        self._kx_sent = False
+        self._queued = []
+        self.records = []
+
+    # -- building -------------------------------------------------------------------------
+
+    def key_exchange(self):
+        blob = raw_public(self.seed, self.login_modulus)
+        if self.profile.kx_compressed:
+            items = [Blob(8, blob), Int(9, KX_INT9), Int(0xC, KX_INT12)]
+        else:
+            items = [Int(9, KX_INT9), Blob(8, blob), Int(0xC, KX_INT12)]   # BATO's 1.4 order
+        return key_exchange_record(objects.encode_objects(
+            items, compressed=self.profile.kx_compressed))
+
+    def host_id_items(self):
+        return [Int64(self.profile.host_id_item, self.host_id)]
+
+    def plaintext(self, code, items, request_id=None, name=None, credential16=None):
+        """The plaintext of one request (header + body + trailer)."""
+        if request_id is None:
+            request_id = self.next_id
+            self.next_id += 1
+        name = self.name if name is None else name
+        header = RequestHeader(code, request_id, name,
+                               self.credential16 if credential16 is None else credential16)
+        return request_id, encode_event_request(header, list(items), name,
+                                                self.profile.version_string, self.public_ip)
+
+    def seal(self, plaintext):
+        if self.fixed_seq is not None:
+            self._tx.seq = self.fixed_seq
+        return self._tx.seal(plaintext)
+
+    def request(self, code, items=(), **kw):
+        """``(request id, bytes to send now)``; before the transport is up
+        the request waits and goes out with :meth:`receive`'s answer."""
+        request_id, plaintext = self.plaintext(code, items, **kw)
+        return request_id, self.send_plaintext(plaintext)
+
+    def send_plaintext(self, plaintext):
+        if not self.ready:
+            self._queued.append(plaintext)
+            return b""
+        return self._out(self._records_for([plaintext]))
+
+    def _records_for(self, plaintexts):
+        data = b""
+        if not self._kx_sent:
+            self._kx_sent = True
+            data += self.key_exchange()
+        return data + b"".join(self.seal(p) for p in plaintexts)
+
+    def _out(self, data):
+        if self._rc4_out is not None:
+            data = self._rc4_out.crypt(data)
+        return data
+
+    # -- the exchange -------------------------------------------------------------------------
+
+    def start(self):
+        if self.state != "new":
+            raise ValueError("start() called twice")
+        if self._dh is not None:
+            self.state = "dh"
+            return self._dh.start()
+        self.state = "hello"
+        return CLIENT_HELLO
+
+    def _became_ready(self):
+        self.ready = True
+        self.state = "records"
+        queued, self._queued = self._queued, []
+        return self._out(self._records_for(queued)) if queued else b""
+
+    def receive(self, data):
+        """Feed server bytes; return bytes to send.  Decoded
+        :class:`~blissnode.event.codes.ServerRecord` s accumulate in
+        :attr:`records`.  Raises :class:`EventClientError`."""
+        try:
+            return self._receive(bytes(data))
+        except ProtocolError as e:
+            raise EventClientError("protocol error (%s): %s" % (self.state, e))
+
+    def _receive(self, data):
+        out = b""
+        if self.state == "hello":
+            self._hello += data
+            if len(self._hello) < HEADER_SIZE:
+                return b""
+            if bytes(self._hello[:HEADER_SIZE]) != SERVER_HELLO:
+                raise EventClientError("the server did not answer the hello with 17 03 01 00 00")
+            data = bytes(self._hello[HEADER_SIZE:])
+            out = self._became_ready()
+        elif self.state == "dh":
+            sent, done = self._dh.receive(data)
+            out = sent
+            if not done:
+                return out
+            c2s, s2c = server_rc4_keys(self._dh.K)
+            self._rc4_out, self._rc4_in = rc4.RC4(c2s), rc4.RC4(s2c)
+            data = self._dh.remainder
+            out += self._became_ready()
+        if not data:
+            return out
+        if self._rc4_in is not None:
+            data = self._rc4_in.crypt(data)
+        for record in self._parser.feed(data):
+            if record.content_type != CONTENT_DATA:
+                raise EventClientError("the server sent a key-exchange record")
+            seq, plaintext = open_server_record(record, self.key, X_SERVER_TO_CLIENT)
+            self.server_seqs.append(seq)
+            self.records.append(C.parse_server_record(plaintext))
+        return out
+
+    def take_records(self):
+        records, self.records = self.records, []
+        return records
+
+
+class EventClientProtocol(Protocol):
+    """Runs an :class:`EventClientCore`; :meth:`call` sends one request and
+    fires with its :class:`~blissnode.event.codes.ServerRecord`; pushes
+    collect in :attr:`pushes`."""
+
+    def __init__(self, core, clock, timeout=20.0):
+        self.core = core
+        self.clock = clock
+        self.timeout = timeout
+        self.waiters = {}
+        self.pushes = []
+        self._push_waiters = []
+        self.lost = defer.Deferred()
+        self.closed = False
+
+    def connectionMade(self):
+        self.transport.write(self.core.start())
+
+    def dataReceived(self, data):
+        try:
+            out = self.core.receive(data)
+        except EventClientError as e:
+            self._fail(e)
+            self.transport.abortConnection()
+            return
+        if out:
+            self.transport.write(out)
+        for record in self.core.take_records():
+            if record.is_push:
+                self.pushes.append(record)
+                for entry in list(self._push_waiters):
+                    match, d = entry
+                    if match(record):
+                        self._push_waiters.remove(entry)
+                        d.callback(record)
+                continue
+            waiter = self.waiters.pop(record.request_id, None)
+            if waiter is not None:
+                d, timer = waiter
+                if timer.active():
+                    timer.cancel()
+                d.callback(record)
+
+    def call(self, code, items=(), **kw):
+        """Send request ``code``; Deferred -> ServerRecord (any result code)."""
+        if self.closed:
+            return defer.fail(EventClientError("connection closed"))
+        rid, data = self.core.request(code, items, **kw)
+        d = defer.Deferred()
+        timer = self.clock.callLater(self.timeout, self._timed_out, rid, code)
+        self.waiters[rid] = (d, timer)
+        if data:
+            self.transport.write(data)
+        return d
+
+    def wait_push(self, match, timeout=None):
+        """Deferred for the first push (already received or future) ``match`` accepts."""
+        for record in self.pushes:
+            if match(record):
+                return defer.succeed(record)
+        d = defer.Deferred()
+        entry = (match, d)
+        self._push_waiters.append(entry)
+
+        def expire():
+            if entry in self._push_waiters:
+                self._push_waiters.remove(entry)
+                d.errback(internet_error.TimeoutError("no matching push"))
+        timer = self.clock.callLater(timeout or self.timeout, expire)
+        d.addBoth(lambda r: (timer.active() and timer.cancel(), r)[1])
+        return d
+
+    def _timed_out(self, rid, code):
+        waiter = self.waiters.pop(rid, None)
+        if waiter is not None:
+            waiter[0].errback(EventClientError("no answer to request %d (id %d) within %s s"
+                                               % (code, rid, self.timeout)))
+
+    def _fail(self, reason):
+        waiters, self.waiters = self.waiters, {}
+        for d, timer in waiters.values():
+            if timer.active():
+                timer.cancel()
+            d.errback(reason)
+        push_waiters, self._push_waiters = self._push_waiters, []
+        for _match, d in push_waiters:
+            d.errback(reason)
+
+    def connectionLost(self, reason):
+        self.closed = True
+        self._fail(EventClientError("connection closed (%s)" % (reason.getErrorMessage(),)))
+        self.lost.callback(None)
+
+
+def _ok(record, code):
+    if not record.ok:
+        raise EventRefused(code, record.code)
+    return record
+
+
+class EventSession(object):
+    """The Deferred API of one event connection: one method per request."""
+
+    def __init__(self, protocol):
+        self.protocol = protocol
+        self.core = protocol.core
+        self.profile = protocol.core.profile
+
+    def call(self, code, items=(), **kw):
+        """Any request; fires with the ServerRecord if INT 1 = 4200, fails
+        with :class:`EventRefused` otherwise."""
+        return self.protocol.call(code, items, **kw).addCallback(_ok, code)
+
+    # -- known requests ----------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def start(self):
+        """6030 (skipped for versions that start with 6028); checks INT 0x0A = 3000
+        as FakeSkype does.  Fires with the number of queued messages (GUESS
+        INT 0x4A) or None."""
+        if not self.profile.session_start_first:
+            return None
+        record = yield self.call(C.SESSION_START)
+        if record.body.value(C.I_AUTH_OK, Int) != C.AUTH_OK_VALUE:
+            raise EventClientError("the 6030 answer lacks INT 0x0A = 3000")
+        return record.body.value(C.GUESS_I_PENDING, Int)
+
+    @defer.inlineCallbacks
+    def handles(self, since=None):
+        """6028 -> (handles, change number, removed handles or None, full?)."""
+        items = list(self.core.host_id_items())
+        if since is not None:
+            items.insert(0, Int(C.GUESS_I_SINCE, since))
+        record = yield self.call(C.ENTRY_HANDLES, items)
+        body = record.body
+        blob = body.value(C.I_HANDLES, Blob)
+        if blob is None:
+            raise EventClientError("6028 answer without BLOB 0x35")
+        removed = body.value(C.GUESS_I_REMOVED, Blob)
+        return (C.unpack_handles(blob), body.value(C.GUESS_I_CHANGE_SEQ, Int),
+                None if removed is None else C.unpack_handles(removed),
+                body.value(C.GUESS_I_FULL, Int) == 1)
+
+    @defer.inlineCallbacks
+    def entry(self, handle):
+        """6024 -> :class:`~blissnode.event.codes.Entry`."""
+        record = yield self.call(C.ENTRY_FETCH, [Int(C.I_HANDLE, handle)]
+                                 + list(self.core.host_id_items()))
+        key = record.body.get(C.I_KEY, String)
+        value = record.body.value(C.I_VALUE, Blob)
+        if key is None or value is None:
+            raise EventClientError("6024 answer without STRING 0x34 / BLOB 0x33")
+        return C.parse_entry(key.text, value, handle)
+
+    @defer.inlineCallbacks
+    def contacts(self):
+        """6028, then 6024 for every handle (FakeSkype's rule: all of them,
+        notes 2.1).  Fires with the list of entries."""
+        handles, _seq, _removed, _full = yield self.handles()
+        out = []
+        for handle in handles:
+            entry = yield self.entry(handle)
+            out.append(entry)
+        return out
+
+    @defer.inlineCallbacks
+    def pending_events(self, cursor=0, other=False):
+        """6016 (or 6017) -> (cursor INT 0x2D, GUESS queued messages INT 0x4A)."""
+        record = yield self.call(C.PENDING_EVENTS_2 if other else C.PENDING_EVENTS,
+                                 [Int(C.I_CURSOR, cursor)])
+        return record.body.value(C.I_CURSOR, Int), record.body.value(C.GUESS_I_PENDING, Int)
+
+    # -- blissnode's own requests (GUESS codes) ------------------------------------------------
+
+    @staticmethod
+    def _name(name):
+        return String(C.V_NAME, name.encode("utf-8") if isinstance(name, str) else name)
+
+    def _entry_of(self, record):
+        key = record.body.get(C.I_KEY, String)
+        value = record.body.value(C.I_VALUE, Blob)
+        if key is None or value is None:
+            return None
+        return C.parse_entry(key.text, value, record.body.value(C.I_HANDLE, Int))
+
+    def add_contact(self, name, text=None, certificate=None):
+        items = [self._name(name)]
+        if text:
+            items.append(String(C.V_AUTH_TEXT, text.encode("utf-8")))
+        if certificate:
+            items.append(Blob(C.V_CERTIFICATE, certificate))
+        return self.call(C.GUESS_ADD_CONTACT, items).addCallback(self._entry_of)
+
+    def accept(self, name, certificate=None):
+        items = [self._name(name)]
+        if certificate:
+            items.append(Blob(C.V_CERTIFICATE, certificate))
+        return self.call(C.GUESS_ACCEPT, items).addCallback(self._entry_of)
+
+    def deny(self, name, block=False):
+        items = [self._name(name)] + ([Int(C.GUESS_I_BLOCK, 1)] if block else [])
+        return self.call(C.GUESS_DENY, items)
+
+    def remove(self, name):
+        return self.call(C.GUESS_REMOVE, [self._name(name)])
+
+    def block(self, name):
+        return self.call(C.GUESS_BLOCK, [self._name(name)]).addCallback(self._entry_of)
+
+    def unblock(self, name):
+        return self.call(C.GUESS_UNBLOCK, [self._name(name)])
+
+    def update(self, name, display_name=None, group_id=None, group_name=None):
+        items = [self._name(name)]
+        if display_name is not None:
+            items.append(String(C.GUESS_V_DISPLAY_NAME, display_name.encode("utf-8")))
+        if group_id is not None:
+            items.append(Int(C.V_GROUP_ID, group_id))
+        if group_name is not None:
+            items.append(String(C.V_GROUP_NAME, group_name.encode("utf-8")))
+        return self.call(C.GUESS_UPDATE_CONTACT, items).addCallback(self._entry_of)
+
+    def send(self, name, text):
+        """6110 -> (sequence number or None, recipient status as we may see it)."""
+        body = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        d = self.call(C.GUESS_SEND_MESSAGE, [self._name(name), Blob(C.GUESS_M_BODY, body)])
+        return d.addCallback(lambda r: (r.body.value(C.GUESS_M_SEQ, Int),
+                                        r.body.value(C.V_STATUS, Int)))
+
+    def fetch_inbox(self, limit=None):
+        """6111 -> (messages, more?); the messages stay queued until acked."""
+        items = [] if limit is None else [Int(C.GUESS_I_LIMIT, limit)]
+        d = self.call(C.GUESS_FETCH_INBOX, items)
+        return d.addCallback(lambda r: (C.parse_messages(r.body),
+                                        r.body.value(C.GUESS_I_MORE, Int) == 1))
+
+    def ack(self, up_to_seq):
+        """6112 -> how many messages were deleted."""
+        d = self.call(C.GUESS_ACK_INBOX, [Int(C.GUESS_M_SEQ, up_to_seq)])
+        return d.addCallback(lambda r: r.body.value(C.GUESS_I_DELETED, Int))
+
+    @defer.inlineCallbacks
+    def inbox(self, ack=True):
+        """Fetch everything queued (batch by batch), acknowledging each batch
+        (exactly-once delivery); fires with the messages in order."""
+        out = []
+        while True:
+            messages, more = yield self.fetch_inbox()
+            out.extend(messages)
+            if not messages:
+                break
+            if ack:
+                yield self.ack(messages[-1].seq)
+            if not more or not ack:
+                break
+        return out
+
+    def search(self, text, mode="prefix"):
+        modes = {v: k for k, v in C.SEARCH_MODES.items()}
+        d = self.call(C.GUESS_SEARCH, [String(C.GUESS_Q_TEXT, text.encode("utf-8")),
+                                       Int(C.GUESS_Q_MODE, modes[mode])])
+        return d.addCallback(lambda r: C.parse_search(r.body))
+
+    def set_status(self, status, mood=None):
+        items = [Int(C.V_STATUS, status)]
+        if mood is not None:
+            items.append(String(C.V_MOOD, mood.encode("utf-8")))
+        return self.call(C.GUESS_SET_STATUS, items)
+
+    def presence(self):
+        """6131 -> {name: PresenceState} of my mutually authorised contacts."""
+        d = self.call(C.GUESS_PRESENCE)
+        return d.addCallback(lambda r: {s.name: s for s in C.parse_presence(r.body)})
+
+    # -- pushes -------------------------------------------------------------------------------
+
+    def presence_pushes(self):
+        """Every presence state pushed on this connection, in order."""
+        out = []
+        for record in self.protocol.pushes:
+            if record.push_code == C.GUESS_PUSH_PRESENCE:
+                out.extend(C.parse_presence(record.body))
+        return out
+
+    def wait_presence(self, name, online, timeout=None):
+        """Deferred for a pushed presence of ``name`` that is (not) online."""
+        def match(record):
+            return record.push_code == C.GUESS_PUSH_PRESENCE and any(
+                s.name == name and s.online == online for s in C.parse_presence(record.body))
+        return self.protocol.wait_push(match, timeout)
+
+    def close(self):
+        if not self.protocol.closed:
+            self.protocol.transport.loseConnection()
+        return self.protocol.lost
+
+
+def connect_event(reactor, host, port, core, timeout=20.0):
+    """Connect and start the transport; fires with an :class:`EventSession`
+    (requests may be sent at once: they wait for the hello / DH-384)."""
+    proto = EventClientProtocol(core, reactor, timeout)
+    d = connectProtocol(TCP4ClientEndpoint(reactor, host, port, timeout=timeout), proto)
+
+    def refused(failure):
+        failure.trap(internet_error.ConnectError)
+        raise EventClientError("cannot connect to %s:%d: %s" % (host, port, failure.value))
+    return d.addCallbacks(lambda p: EventSession(p), refused)
+
+
+def presence_record(credential_raw, user_key, node_record):
+    """The user record a client publishes (cmd 60 / UDP 12):
+    ``u32 len(credential) || credential || RSA-1024-signed(4b bb.. ba || D ||
+    SHA1(D) || bc)`` with ``D = SHA1(credential) || {BLOB 3 = node record}``
+    (login.md 7.5, EPYCS/FAKE)."""
+    credential_raw = bytes(credential_raw)
+    D = hashlib.sha1(credential_raw).digest() + objects.encode_objects(
+        [Blob(3, bytes(node_record))])
+    key = RsaPrivate.from_numbers(user_key.private_numbers())
+    signed = key.raw(build_signed_payload(D, key.size))
+    return len(credential_raw).to_bytes(4, "big") + credential_raw + signed

@@ -1,0 +1,535 @@
+"""
+The event server: :class:`EventService` (what every connection shares:
+stores, presence, broadcasts), :class:`EventServerFactory` and
+:class:`EventServerProtocol` (one connection).
+
+One connection (event.md 2-5)::
+
+    transport   as the login server: classic hello, or DH-384 + plain RC4 (5.5+)
+    key exch.   C 16 03 01 L {BLOB 8 = RSA-1536(seed)} -- the login key N_login
+    requests    C 17 03 01 L AES-CTR(X=0, seq from the trailer)(header + body)
+    replies     S 17 03 01 L AES-CTR(X=1, seq 0, 1, 2, ...)({INT 1, INT 2} + body)
+    pushes      S 17 03 01 ... ({INT 0 = 6190/6191, INT 2 = 0} + body)   GUESS
+
+The protocol is the login server's (:class:`~blissnode.login.protocol.LoginServerProtocol`:
+the same transport detection, DH-384, RSA seed and AES key code) with the
+one-request state machine replaced by a session: any number of request
+records, answered in order, one reply record each.
+
+* **Client record numbers are taken from each record's trailer** and
+  repeats are accepted (notes 3: FakeSkype sends every record with seq 0
+  and worked against the real server).  The server numbers its own
+  records 0, 1, 2, ... (VERIFIED on the 2006 capture).
+* **Every request is authenticated** by the name and MD5 credential of its
+  header (event.md 3) through the ``twisted.cred`` portal, with the login
+  server's failed-login limits.  A connection remembers a pair that
+  checked (for :attr:`EventServerFactory.auth_ttl` seconds) and compares
+  later requests' pairs with it in constant time instead of spending an
+  scrypt on each of the hundreds of 6024 a sync sends.  Data is only ever
+  read or changed for the authenticated name (``call.user``); the names in
+  the body are never trusted for that.
+* **Bounded**: records up to :attr:`~EventServerFactory.max_record` bytes;
+  while more than ``pause_at`` requests wait, the connection stops reading
+  (TCP back-pressure); more than ``max_pending`` waiting (one read of a few
+  hundred kilobytes) closes it; ``max_strikes`` refused requests
+  (malformed, wrong credential) close it; idle connections close after
+  ``idle_timeout``.
+"""
+
+import hmac
+import itertools
+
+import attr
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+
+from blissnode.event import codes as C
+from blissnode.event.handlers import ROLE, EventHandlers, fallback_event_handlers
+from blissnode.event.interfaces import EventRefusal
+from blissnode.event.presence import (
+    EVENT_ANCHOR,
+    Broadcaster,
+    Presence,
+)
+from blissnode.login.auth import ISkypeUser, SkypeCredentials
+from blissnode.login.interfaces import TRANSPORT_DH384
+from blissnode.login.protocol import LoginMind, LoginServerProtocol
+from blissnode.login.ratelimit import FailedLoginLimiter
+from blissnode.store.directory import normalize_name
+from blissnode.versions.registry import UnknownVersion, parse_version_string
+from blissnode.wire import dh384
+from blissnode.wire.errors import ProtocolError
+from blissnode.wire.server_transport import CONTENT_DATA, open_server_record
+
+log = Logger()
+
+__all__ = ["EventService", "EventCall", "EventServerFactory", "EventServerProtocol"]
+
+#: Defaults (see :class:`EventServerFactory`).
+HANDSHAKE_TIMEOUT = 30.0
+#: GUESS (E9): the 6.16 client keeps the connection open, the 1.2 client
+#: closed it itself after 30 s; nobody knows the real server's timeout.
+IDLE_TIMEOUT = 600.0
+MAX_CONNECTIONS = 4096
+#: Records: a 6024 is ~90 bytes, a 6110 at most MAX_MESSAGE_BYTES + ~100.
+MAX_RECORD = 16384
+PAUSE_AT = 32
+MAX_PENDING = 2048
+MAX_STRIKES = 8
+AUTH_TTL = 300.0
+#: Distinct users one connection may authenticate as.
+MAX_USERS_PER_CONNECTION = 4
+
+_connection_ids = itertools.count(1)
+
+
+def _random_filler():
+    import os
+    return os.urandom(6)
+
+
+@attr.s(slots=True)
+class EventCall(object):
+    """One authenticated request (:class:`~blissnode.event.interfaces.IEventCall`)."""
+
+    user = attr.ib()
+    request = attr.ib()
+    service = attr.ib()
+    connection = attr.ib()
+    handlers = attr.ib()
+    version = attr.ib()
+
+    @property
+    def items(self):
+        return self.request.items
+
+    @property
+    def request_id(self):
+        return self.request.header.seq
+
+
+class EventService(object):
+    """What every event connection shares.
+
+    :param accounts: ``IAccountStore`` + ``IAccountSearch`` (``StoreService.accounts``).
+    :param contacts: ``IContactStore``; :param messages: ``IMessageStore``.
+    :param portal: the ``twisted.cred`` portal (login.auth.make_portal).
+    :param limiter: a :class:`FailedLoginLimiter` (share the login server's).
+    :param registry: the version registry (role ``"event"``).
+    :param node: the :class:`~blissnode.supernode.node.SupernodeNode`, or None:
+        its directory is searched and its TCP sessions get presence pushes.
+        Wrap its directory with :meth:`watch_directory` so that supernode
+        sign-ins and sign-outs count as presence.
+    :param broadcast: keyword arguments of :class:`Broadcaster` (``delay``,
+        ``min_interval``, ``max_pending``, ``max_fanout``).
+    """
+
+    def __init__(self, accounts, contacts, messages, portal, clock=None, limiter=None,
+                 registry=None, node=None, broadcast=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.accounts = accounts
+        self.contacts = contacts
+        self.messages = messages
+        self.portal = portal
+        self.clock = clock
+        self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
+        self.registry = registry
+        self.node = node
+        self.presence = Presence(clock, on_change=self._presence_changed)
+        self.broadcaster = Broadcaster(self.presence, contacts.watchers, self.deliver, clock,
+                                       **(broadcast or {}))
+        self._connections = {}
+        self._instances = {}
+
+    @classmethod
+    def from_store(cls, store_service, portal=None, **kw):
+        """Over a :class:`~blissnode.store.sqlite.StoreService`."""
+        if portal is None:
+            from blissnode.login.auth import make_portal
+            portal = make_portal(store_service.accounts)
+        return cls(store_service.accounts, store_service.contacts, store_service.messages,
+                   portal, **kw)
+
+    def watch_directory(self, node=None):
+        """Wrap ``node``'s online directory so that entries naming a user
+        anchor their presence (the supernode sign-in / sign-out hook)."""
+        from blissnode.event.presence import PresenceDirectory
+
+        node = node or self.node
+        if node is not None and not isinstance(node.directory, PresenceDirectory):
+            node.directory = PresenceDirectory(node.directory, self.presence)
+        return node
+
+    @property
+    def directory(self):
+        return None if self.node is None else self.node.directory
+
+    # -- versions -------------------------------------------------------------------
+
+    def handlers_instance(self, cls, version=None):
+        key = (cls, getattr(version, "label", None))
+        instance = self._instances.get(key)
+        if instance is None:
+            instance = self._instances[key] = cls(version)
+        return instance
+
+    def handlers_for_number(self, number):
+        """``(handlers, label)`` serving a client of version ``number``;
+        EventRefusal("version_too_old") if none does."""
+        label = ".".join(map(str, number))
+        registry = self.registry
+        if registry is not None and len(registry):
+            try:
+                resolution = registry.resolve(number)
+            except UnknownVersion as e:
+                raise EventRefusal("version_too_old", str(e))
+            version = resolution.version
+            try:
+                cls = registry.handlers(version, ROLE)
+            except UnknownVersion:
+                cls = fallback_event_handlers(number)
+            if not resolution.exact:
+                label = "%s as %s" % (label, version.label)
+            else:
+                label = version.label
+            return self.handlers_instance(cls, version), label
+        cls = fallback_event_handlers(number)
+        if cls is None:
+            raise EventRefusal("version_too_old", "client version %s is too old" % (label,))
+        return self.handlers_instance(cls), label
+
+    def handlers_for_label(self, label):
+        """Handlers for a directory entry's version label (best effort)."""
+        try:
+            number = tuple(int(x) for x in (label or "").split(" ")[0].split("."))
+            return self.handlers_for_number(number)[0]
+        except (ValueError, EventRefusal):
+            return self.handlers_instance(EventHandlers)
+
+    # -- connections and presence ------------------------------------------------------
+
+    def signed_in(self, name, connection):
+        """``name`` authenticated on ``connection``: an event anchor."""
+        self._connections.setdefault(name, set()).add(connection)
+        self.presence.anchor(name, (EVENT_ANCHOR, connection.connection_id))
+
+    def signed_out(self, name, connection):
+        conns = self._connections.get(name)
+        if conns is not None:
+            conns.discard(connection)
+            if not conns:
+                del self._connections[name]
+        self.presence.release(name, (EVENT_ANCHOR, connection.connection_id))
+
+    def connections_of(self, name):
+        return list(self._connections.get(normalize_name(name), ()))
+
+    def _presence_changed(self, name):
+        self.broadcaster.changed(name)
+
+    def deliver(self, watcher, state):
+        """Push ``state`` to every event connection and supernode session of
+        ``watcher``; the number of records / packets written."""
+        sent = 0
+        for conn in self.connections_of(watcher):
+            data = conn.handlers_or_default().presence_push(state)
+            if data is not None and conn.push(data):
+                sent += 1
+        return sent + self._push_supernode(watcher, state)
+
+    def _push_supernode(self, watcher, state):
+        node = self.node
+        if node is None:
+            return 0
+        from blissnode.supernode.request import notification
+
+        entries = []
+        node.directory.lookup_name(watcher).addCallback(entries.extend).addErrback(
+            lambda f: log.failure("directory lookup failed", f))
+        sent = 0
+        for entry in entries:
+            session = node.session(entry.session_id)
+            if session is None or getattr(session, "accepted_at", None) is None:
+                continue
+            push = self.handlers_for_label(entry.client_version).supernode_push(state)
+            if push is None:
+                continue
+            cmd, body = push
+            if session.send_packet([notification(cmd, body)]):
+                sent += 1
+        return sent
+
+    def notify_inbox(self, name):
+        """Tell ``name``'s open event connections that something was queued."""
+        conns = self.connections_of(name)
+        if not conns:
+            return
+        d = self.messages.counts(normalize_name(name))
+
+        def push(counts):
+            for conn in conns:
+                data = conn.handlers_or_default().inbox_push(counts.count)
+                if data is not None:
+                    conn.push(data)
+        d.addCallbacks(push, lambda f: log.failure("inbox notification failed", f))
+
+    def authorized(self, a, b):
+        """``a`` and ``b`` now see each other: exchange their states."""
+        self.broadcaster.tell(a, b)
+        self.broadcaster.tell(b, a)
+
+    def unauthorized(self, a, b):
+        """``a`` and ``b`` no longer see each other."""
+        self.broadcaster.hide(b, a)
+        self.broadcaster.hide(a, b)
+
+    @defer.inlineCallbacks
+    def visible_state(self, viewer, name):
+        """``name``'s state as ``viewer`` may see it: the real one only for
+        a mutually authorised contact, offline for everyone else."""
+        watchers = yield self.contacts.watchers(normalize_name(name))
+        if normalize_name(viewer) in watchers:
+            return self.presence.state(name)
+        return C.PresenceState(normalize_name(name), C.STATUS_OFFLINE)
+
+    @defer.inlineCallbacks
+    def search_online(self, text, mode, limit):
+        """Names in the online directory matching ``text``."""
+        directory = self.directory
+        if directory is None:
+            return []
+        entries = yield directory.search(text, mode=mode, limit=limit)
+        return sorted({normalize_name(e.user_name) for e in entries if e.user_name})
+
+    def stop(self):
+        self.broadcaster.stop()
+
+
+class EventServerFactory(Factory):
+    """Shared state of the event listener.
+
+    :param keys: :class:`~blissnode.keys.ServerKeys` (the *login* key
+        decrypts the session seed, event.md 2).
+    :param service: the :class:`EventService`.
+    """
+
+    protocol = None  # set below
+    noisy = False
+
+    def __init__(self, keys, service, clock=None, new_dh_keypair=None, dh_filler=None,
+                 handshake_timeout=HANDSHAKE_TIMEOUT, idle_timeout=IDLE_TIMEOUT,
+                 max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD, pause_at=PAUSE_AT,
+                 max_pending=MAX_PENDING, max_strikes=MAX_STRIKES, auth_ttl=AUTH_TTL):
+        self.keys = keys
+        self.service = service
+        self.clock = clock if clock is not None else service.clock
+        self.new_dh_keypair = new_dh_keypair or dh384.KeyPair.generate
+        self.dh_filler = dh_filler or _random_filler
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.linger_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.max_record = max_record
+        self.pause_at = pause_at
+        self.max_pending = max_pending
+        self.max_strikes = max_strikes
+        self.auth_ttl = auth_ttl
+        self.refusal_delay = 0.0
+        self.connections = 0
+
+    @property
+    def portal(self):
+        return self.service.portal
+
+    @property
+    def limiter(self):
+        return self.service.limiter
+
+    def default_number(self, transport_kind):
+        """GUESS: the version assumed for a request without a version string:
+        5.5.0.124 over DH-384, 1.4.0.84 over the classic transport."""
+        return (5, 5, 0, 124) if transport_kind == TRANSPORT_DH384 else (1, 4, 0, 84)
+
+    def handlers_for(self, version_text, transport_kind):
+        if version_text is None:
+            number = self.default_number(transport_kind)
+        else:
+            try:
+                _platform, number = parse_version_string(version_text)
+            except ValueError:
+                raise EventRefusal("version_too_old",
+                                   "unreadable version string %r" % (version_text[:40],))
+        return self.service.handlers_for_number(number)
+
+    def stopFactory(self):
+        self.service.stop()
+
+
+class EventServerProtocol(LoginServerProtocol):
+    """One event-server connection (module docstring)."""
+
+    def __init__(self):
+        LoginServerProtocol.__init__(self)
+        self.connection_id = next(_connection_ids)
+        self.handlers = None
+        self.version = None
+        self.users = set()
+        self.requests = 0
+        self.pushes = 0
+        self._auth = {}
+        self._pending = 0
+        self._paused = False
+        self._strikes = 0
+        self._chain = defer.succeed(None)
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connectionLost(self, reason):
+        LoginServerProtocol.connectionLost(self, reason)
+        users, self.users = self.users, set()
+        for name in users:
+            self.factory.service.signed_out(name, self)
+
+    def handlers_or_default(self):
+        if self.handlers is not None:
+            return self.handlers
+        return self.factory.service.handlers_instance(EventHandlers)
+
+    def push(self, plaintext):
+        """Write a server-initiated record (a broadcast); False if closed."""
+        if self._closed or self._tx is None:
+            return False
+        self._write(self._tx.seal(plaintext))
+        self.pushes += 1
+        return True
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _record(self, record):
+        if self.state == self.KEY_EXCHANGE:
+            self._key_exchange(record)
+            return
+        if record.content_type != CONTENT_DATA:
+            raise ProtocolError("a second key-exchange record")
+        # Lenient: seq recovered from the trailer, repeats accepted (notes 3).
+        _seq, plaintext = open_server_record(record, self._rx.key, self._rx.x)
+        self._pending += 1
+        if self._pending > self.factory.max_pending:
+            raise ProtocolError("more than %d requests waiting" % (self.factory.max_pending,))
+        if not self._paused and self._pending >= self.factory.pause_at:
+            self._paused = True
+            self.transport.pauseProducing()
+        self._chain.addCallback(self._serve, plaintext)
+
+    def _serve(self, _ignored, plaintext):
+        d = defer.maybeDeferred(self._process, plaintext)
+        d.addCallback(self._send)
+        d.addErrback(self._server_fault)
+        d.addBoth(self._served)
+        return d
+
+    def _served(self, _):
+        self._pending -= 1
+        if self._paused and self._pending <= self.factory.pause_at // 2 and not self._closed:
+            self._paused = False
+            self.transport.resumeProducing()
+        return None
+
+    def _send(self, reply):
+        plaintext, close = reply
+        if self._closed:
+            return
+        self._write(self._tx.seal(plaintext))
+        if close:
+            self._closed = True
+            self._cancel_timer()
+            self.transport.loseConnection()
+        else:
+            self._set_timer(self.factory.idle_timeout, "idle")
+
+    def _server_fault(self, failure):
+        log.failure("event: {peer}: cannot answer a request (server fault); closing",
+                    failure, peer=self.peer)
+        self._abort()
+
+    # -- one request ----------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def _process(self, plaintext):
+        """``(reply plaintext, close after it?)``."""
+        factory = self.factory
+        handlers = self.handlers_or_default()
+        request_id = 0
+        self.requests += 1
+        try:
+            if not self._seed_ok:
+                raise EventRefusal("auth_failed", "the session seed did not check")
+            try:
+                request = handlers.parse_request(plaintext)
+            except ProtocolError as e:
+                raise EventRefusal("malformed", "unreadable request: %s" % (e,))
+            request_id = request.header.seq
+            handlers, label = factory.handlers_for(request.version or self.version,
+                                                   self.transport_kind)
+            if request.version:
+                self.version = request.version
+            self.handlers = handlers
+            user = yield self._authenticate(request, label)
+            method = getattr(handlers, handlers.method_for(request.header.code))
+            call = EventCall(user, request, factory.service, self, handlers, label)
+            items = yield defer.maybeDeferred(method, call)
+            return handlers.build_success(request_id, items), False
+        except EventRefusal as refusal:
+            close = not self._seed_ok
+            if refusal.reason in ("auth_failed", "malformed", "version_too_old"):
+                self._strikes += 1
+                close = close or self._strikes >= factory.max_strikes
+            log.info("event: refused request {rid} from {peer}: {why} ({reason}){closing}",
+                     rid=request_id, peer=self.peer, why=refusal.why, reason=refusal.reason,
+                     closing="; closing" if close else "")
+            return handlers.build_refusal(request_id, refusal.reason), close
+        except Exception:
+            log.failure("event: {peer}: request {rid} failed", peer=self.peer, rid=request_id)
+            return handlers.build_refusal(request_id, "server_error"), False
+
+    @defer.inlineCallbacks
+    def _authenticate(self, request, label):
+        """The authenticated (lower-case) name for the request's header."""
+        factory = self.factory
+        header = request.header
+        name = header.name
+        key = name.lower() if isinstance(name, str) else None
+        cached = self._auth.get(key)
+        now = factory.clock.seconds()
+        if cached is not None and now < cached[1] and hmac.compare_digest(
+                cached[0], bytes(header.credential)):
+            return key
+        decision = factory.limiter.check(self.peer, name)
+        if not decision.allowed:
+            raise EventRefusal("rate_limited", "rate limited per %s (retry in %.0f s)"
+                               % (decision.reason, decision.retry_after))
+        mind = LoginMind(self.peer, label, self.transport_kind)
+        try:
+            _iface, avatar, logout = yield factory.portal.login(
+                SkypeCredentials(name, bytes(header.credential)), mind, ISkypeUser)
+        except UnauthorizedLogin as e:
+            factory.limiter.failed(self.peer, name)
+            raise EventRefusal("auth_failed", "credential refused: %s" % (e,))
+        logout()
+        factory.limiter.succeeded(self.peer, name)
+        user = avatar.name
+        if user not in self._auth and len(self._auth) >= MAX_USERS_PER_CONNECTION:
+            raise EventRefusal("busy", "too many users on one connection")
+        self._auth[user] = (bytes(header.credential), now + factory.auth_ttl)
+        if user not in self.users and not self._closed:
+            self.users.add(user)
+            factory.service.signed_in(user, self)
+            log.info("event: {user} signed in from {peer} ({version}, {transport})",
+                     user=user, peer=self.peer, version=label, transport=self.transport_kind)
+        return user
+
+
+EventServerFactory.protocol = EventServerProtocol
