@@ -29,6 +29,7 @@ log = Logger()
 #: Roles whose listeners run real protocols (the others keep placeholders).
 SUPERNODE = "supernode"
 LOGIN = "login"
+EVENT = "event"
 
 #: (option, default, role, transport, help). Defaults are unprivileged ports so
 #: that a fresh machine can run the server as an ordinary user; a deployment
@@ -206,6 +207,27 @@ def make_login(options, data_dir, reactor=None):
     return store, factory
 
 
+def make_event(options, data_dir, store, node, limiter=None, reactor=None):
+    """The event server's :class:`~blissnode.event.protocol.EventServerFactory`
+    over the shared ``store``: the login key decrypts its session seeds
+    (event.md 2), the login server's failed-login ``limiter`` is shared, and
+    the supernode ``node`` (if any) is where presence comes from (its
+    directory is wrapped) and where broadcasts are pushed."""
+    from blissnode.event.protocol import EventServerFactory, EventService
+    from blissnode.keys import KeyFileError, load_or_create_server_keys
+    from blissnode.versions.registry import VersionRegistry
+
+    try:
+        keys = load_or_create_server_keys(data_dir.path)
+    except KeyFileError as e:
+        raise SystemExit("blissnode: cannot start the event server: %s" % (e,))
+    event = EventService.from_store(
+        store, clock=reactor, limiter=limiter, node=node,
+        registry=VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST)))
+    event.watch_directory()
+    return EventServerFactory(keys, event, clock=reactor)
+
+
 class BlissnodeService(service.MultiService):
     """Every listener, plus the supernode's background work (seed-pool
     refresh, expiry of UDP-only directory entries) while the service runs.
@@ -238,13 +260,22 @@ def makeService(options, reactor=None):
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
     node = None
-    login_factory = None
+    login_factory = event_factory = None
     if not is_disabled(options["login-tcp"]):
         top.store, login_factory = make_login(options, data_dir, reactor)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
         node = top.supernode = make_supernode(options, reactor)
         node.credential_key = _credential_key(data_dir)
+    if not is_disabled(options["event-tcp"]):
+        if top.store is None:
+            from blissnode.store.sqlite import StoreService, database_path
+
+            top.store = StoreService(database_path(data_dir.path), reactor=reactor, fatal=True)
+        event_factory = make_event(options, data_dir, top.store, node,
+                                   login_factory.limiter if login_factory else None, reactor)
+        if node is not None and node.credential_key is None:
+            node.credential_key = _credential_key(data_dir)
     for name, _default, role, transport, _help in LISTENERS:
         description = options[name]
         if is_disabled(description):
@@ -265,6 +296,8 @@ def makeService(options, reactor=None):
                 factory = SupernodeTCPFactory(node)
             elif role == LOGIN:
                 factory = login_factory
+            elif role == EVENT:
+                factory = event_factory
             else:
                 factory = PendingRoleFactory(role)
             if role == SUPERNODE and name == "supernode-tcp":

@@ -14,6 +14,7 @@ as 1.4 expects, so this module overrides only the cmd 45 layout.
 
 from zope.interface import implementer
 
+from blissnode.event.handlers import EventHandlers
 from blissnode.login.handlers import LoginHandlers
 from blissnode.supernode.handlers import OBJ_ADDR_SEEN, SupernodeHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
@@ -29,6 +30,9 @@ FEATURES = (
     "cmd31_values", "stats_channels", "cmd48", "slot_query", "client_info",
     "firewall_test", "node_list_layout", "node_record", "publish", "search",
     "push", "version_string",
+    # event server (docs/event.rst)
+    "event_transport", "event_first_request", "event_auth_answer", "event_handles",
+    "event_entry", "event_cursor", "event_host_id", "event_own_codes", "event_push",
 )
 
 
@@ -59,7 +63,7 @@ class Handlers(SupernodeHandlers):
 VERSION = ClientVersion(
     label="1.4.0.84",
     number=(1, 4, 0, 84),
-    handlers={ROLE: Handlers, "login": LoginHandlers},
+    handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},
     facts={
         "udp_probe": TESTED, "udp_nack_resend": TESTED, "public_ip_from_nack": TESTED,
         "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED,
@@ -68,6 +72,12 @@ VERSION = ClientVersion(
         "slot_query": TESTED, "client_info": TESTED, "firewall_test": GUESSED,
         "node_list_layout": GUESSED, "node_record": TESTED, "publish": GUESSED,
         "search": TESTED, "push": GUESSED, "version_string": TESTED,
+        # BATO: hello, 0x41 key exchange and the first record (seq 0) VERIFIED;
+        # one request record (6028, no 6030) in the first write.
+        "event_transport": TESTED, "event_first_request": TESTED,
+        "event_auth_answer": UNKNOWN, "event_handles": GUESSED, "event_entry": UNKNOWN,
+        "event_cursor": UNKNOWN, "event_host_id": UNKNOWN, "event_own_codes": UNKNOWN,
+        "event_push": UNKNOWN,
     },
     notes="BATO capture with the client's own log (supernode.md 3.1, udp.md 4.3): "
           "probe/NACK/resend, seed exchange without DH-384, cmd 30/31/11/47, no cmd 48, "

@@ -30,6 +30,6 @@ VERSION = ClientVersion(
     number=(2, 5, 0, 151),
     handlers={ROLE: Handlers},
     beta=False,
-    facts=dict(_OLDER.facts, **{"udp_probe": GUESSED, "udp_nack_resend": GUESSED, "public_ip_from_nack": GUESSED, "tcp_seed_exchange": GUESSED, "greeting_final": GUESSED, "client_padding": GUESSED, "dh384": GUESSED, "https_prelude": GUESSED, "client_accept": GUESSED, "cmd31_values": GUESSED, "stats_channels": GUESSED, "cmd48": UNKNOWN, "slot_query": GUESSED, "client_info": GUESSED, "firewall_test": GUESSED, "node_list_layout": UNKNOWN, "node_record": GUESSED, "publish": GUESSED, "search": GUESSED, "push": GUESSED, "version_string": GUESSED}),
+    facts=dict(_OLDER.facts, **{"udp_probe": GUESSED, "udp_nack_resend": GUESSED, "public_ip_from_nack": GUESSED, "tcp_seed_exchange": GUESSED, "greeting_final": GUESSED, "client_padding": GUESSED, "dh384": GUESSED, "https_prelude": GUESSED, "client_accept": GUESSED, "cmd31_values": GUESSED, "stats_channels": GUESSED, "cmd48": UNKNOWN, "slot_query": GUESSED, "client_info": GUESSED, "firewall_test": GUESSED, "node_list_layout": UNKNOWN, "node_record": GUESSED, "publish": GUESSED, "search": GUESSED, "push": GUESSED, "version_string": GUESSED, "event_transport": GUESSED, "event_first_request": UNKNOWN, "event_handles": UNKNOWN}),
     notes='Served as 1.4.0.84.  Sources: FAKE (a 2.5-era client: 443 prelude, cmd 30 names, push and forwarded queries) - SOURCE only; no capture of 2.5 itself.',
 )

@@ -11,6 +11,7 @@ supernode capture; served as 3.8.0.188.
 
 from zope.interface import implementer
 
+from blissnode.event.handlers import EventHandlers4x
 from blissnode.login.handlers import LoginHandlers4x
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
@@ -28,8 +29,8 @@ class Handlers(V3Handlers):
 VERSION = ClientVersion(
     label="4.1.0.130",
     number=(4, 1, 0, 130),
-    handlers={ROLE: Handlers, "login": LoginHandlers4x},
+    handlers={ROLE: Handlers, "login": LoginHandlers4x, "event": EventHandlers4x},
     beta=True,
-    facts=dict(_OLDER.facts, **{"client_padding": GUESSED, "version_string": TESTED}),
+    facts=dict(_OLDER.facts, **{"client_padding": GUESSED, "version_string": TESTED, "event_first_request": GUESSED, "event_auth_answer": GUESSED, "event_handles": GUESSED, "event_entry": GUESSED, "event_host_id": GUESSED}),
     notes="Beta build.  Version string 0/4.1.0.130// (login.md 5.2, SEAN source); EPYCS requires the server's padding record first (met by the base).  Supernode conversation unverified; served as 3.8.0.188.",
 )

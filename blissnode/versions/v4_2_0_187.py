@@ -25,6 +25,6 @@ VERSION = ClientVersion(
     number=(4, 2, 0, 187),
     handlers={ROLE: Handlers},
     beta=False,
-    facts=dict(_OLDER.facts, **{"version_string": GUESSED}),
+    facts=dict(_OLDER.facts, **{"version_string": GUESSED, "event_cursor": GUESSED}),
     notes='No reference specific to 4.2; served as 4.1.0.130.',
 )

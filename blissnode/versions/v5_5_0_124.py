@@ -20,6 +20,7 @@ SOS2 is a client reversed from 5.5 and run against the 6.x network in 2015
 
 from zope.interface import implementer
 
+from blissnode.event.handlers import EventHandlers55
 from blissnode.login.handlers import LoginHandlers55
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
@@ -45,7 +46,7 @@ class Handlers(V4Handlers):
 VERSION = ClientVersion(
     label="5.5.0.124",
     number=(5, 5, 0, 124),
-    handlers={ROLE: Handlers, "login": LoginHandlers55},
+    handlers={ROLE: Handlers, "login": LoginHandlers55, "event": EventHandlers55},
     beta=False,
     facts=dict(_OLDER.facts, **{"dh384": TESTED, "udp_probe": TESTED, "udp_nack_resend": GUESSED, "public_ip_from_nack": GUESSED, "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED, "client_accept": GUESSED, "cmd31_values": GUESSED, "cmd48": GUESSED, "slot_query": GUESSED, "client_info": GUESSED, "node_list_layout": TESTED, "node_record": TESTED, "push": TESTED, "version_string": GUESSED}),
     notes='SOS2 (5.5 client against 6.x nodes): DH-384 before the seed exchange (numerically verified on a real relay session), 27-byte node records, cmd 30 template with INT 0xB = 52, cmd 48 {INT 0 = 2}, public IP from cmd 31, interleaved cmd 45 and the cmd 53/54 push (real datagrams).  stackVersion 52 in cmd 31 is a guess.',
