@@ -406,10 +406,12 @@ class EventSession(object):
 
     @defer.inlineCallbacks
     def start(self):
-        """6030 (skipped for versions that start with 6028); checks INT 0x0A = 3000
+        """6030 (6028 for versions that start with it); checks INT 0x0A = 3000
         as FakeSkype does.  Fires with the number of queued messages (GUESS
         INT 0x4A) or None."""
         if not self.profile.session_start_first:
+            # 1.4 opens with 6028 (notes 7).
+            yield self.handles()
             return None
         record = yield self.call(C.SESSION_START)
         if record.body.value(C.I_AUTH_OK, Int) != C.AUTH_OK_VALUE:
@@ -573,11 +575,27 @@ class EventSession(object):
                 out.extend(C.parse_presence(record.body))
         return out
 
-    def wait_presence(self, name, online, timeout=None):
-        """Deferred for a pushed presence of ``name`` that is (not) online."""
+    def wait_presence(self, name, online=None, status=None, after=None, timeout=None):
+        """Deferred for a pushed presence record of ``name`` that is (not)
+        ``online`` / has ``status``; ``after``: only a push later than the
+        one that carried this PresenceState (the latest such)."""
+        skip = [0]
+        if after is not None:
+            states = self.presence_pushes()
+            skip[0] = len(states) - states[::-1].index(after) if after in states else 0
+        seen = [0]
+
         def match(record):
-            return record.push_code == C.GUESS_PUSH_PRESENCE and any(
-                s.name == name and s.online == online for s in C.parse_presence(record.body))
+            if record.push_code != C.GUESS_PUSH_PRESENCE:
+                return False
+            for s in C.parse_presence(record.body):
+                seen[0] += 1
+                if seen[0] <= skip[0] or s.name != name:
+                    continue
+                if (online is None or s.online == online) and (status is None
+                                                               or s.status == status):
+                    return True
+            return False
         return self.protocol.wait_push(match, timeout)
 
     def close(self):

@@ -26,10 +26,13 @@ class EventRefusal(Exception):
     """Answer the request with the refusal code of ``reason`` (an attribute
     name of :class:`blissnode.event.codes.EventRefusalCodes`)."""
 
-    def __init__(self, reason, why=""):
+    def __init__(self, reason, why="", strike=False):
         Exception.__init__(self, why or reason)
         self.reason = reason
         self.why = why or reason
+        #: Counts towards closing the connection (unreadable requests,
+        #: wrong credentials), unlike a refusal of a well-formed request.
+        self.strike = strike
 
 
 class IEventCall(Interface):

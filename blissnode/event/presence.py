@@ -157,9 +157,11 @@ class Presence(object):
             old = self._offline.get(name)
             return PresenceState(name, STATUS_OFFLINE, None,
                                  None if old is None else old.last_online)
-        status = STATUS_OFFLINE if user.status == STATUS_INVISIBLE else user.status
-        return PresenceState(name, status, user.mood if status != STATUS_OFFLINE else None,
-                             user.last_online)
+        if user.status == STATUS_INVISIBLE:
+            return PresenceState(name, STATUS_OFFLINE, None, user.last_online)
+        # Online: the last-online time says nothing (and must not make two
+        # equal states differ, which would defeat the coalescing).
+        return PresenceState(name, user.status, user.mood, None)
 
     def own_state(self, name):
         """The state as its owner set it (invisible stays invisible)."""

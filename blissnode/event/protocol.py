@@ -361,7 +361,8 @@ class EventServerFactory(Factory):
                 _platform, number = parse_version_string(version_text)
             except ValueError:
                 raise EventRefusal("version_too_old",
-                                   "unreadable version string %r" % (version_text[:40],))
+                                   "unreadable version string %r" % (version_text[:40],),
+                                   strike=True)
         return self.service.handlers_for_number(number)
 
     def stopFactory(self):
@@ -466,11 +467,11 @@ class EventServerProtocol(LoginServerProtocol):
         self.requests += 1
         try:
             if not self._seed_ok:
-                raise EventRefusal("auth_failed", "the session seed did not check")
+                raise EventRefusal("auth_failed", "the session seed did not check", strike=True)
             try:
                 request = handlers.parse_request(plaintext)
             except ProtocolError as e:
-                raise EventRefusal("malformed", "unreadable request: %s" % (e,))
+                raise EventRefusal("malformed", "unreadable request: %s" % (e,), strike=True)
             request_id = request.header.seq
             handlers, label = factory.handlers_for(request.version or self.version,
                                                    self.transport_kind)
@@ -484,7 +485,7 @@ class EventServerProtocol(LoginServerProtocol):
             return handlers.build_success(request_id, items), False
         except EventRefusal as refusal:
             close = not self._seed_ok
-            if refusal.reason in ("auth_failed", "malformed", "version_too_old"):
+            if refusal.strike:
                 self._strikes += 1
                 close = close or self._strikes >= factory.max_strikes
             log.info("event: refused request {rid} from {peer}: {why} ({reason}){closing}",
@@ -517,7 +518,7 @@ class EventServerProtocol(LoginServerProtocol):
                 SkypeCredentials(name, bytes(header.credential)), mind, ISkypeUser)
         except UnauthorizedLogin as e:
             factory.limiter.failed(self.peer, name)
-            raise EventRefusal("auth_failed", "credential refused: %s" % (e,))
+            raise EventRefusal("auth_failed", "credential refused: %s" % (e,), strike=True)
         logout()
         factory.limiter.succeeded(self.peer, name)
         user = avatar.name
