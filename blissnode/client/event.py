@@ -627,3 +627,82 @@ def presence_record(credential_raw, user_key, node_record):
     key = RsaPrivate.from_numbers(user_key.private_numbers())
     signed = key.raw(build_signed_payload(D, key.size))
     return len(credential_raw).to_bytes(4, "big") + credential_raw + signed
+
+
+@attr.s
+class SignedIn(object):
+    """A signed-in reference client: the login result (with the verified
+    credential), the event session and, when asked for, the supernode
+    session on which the presence record was published."""
+
+    name = attr.ib()
+    login = attr.ib()
+    event = attr.ib()
+    supernode = attr.ib(default=None)
+    user_key = attr.ib(default=None, repr=False)
+
+    @defer.inlineCallbacks
+    def close(self):
+        """Sign out: close the event connection and the supernode session."""
+        yield self.event.close()
+        if self.supernode is not None:
+            yield self.supernode.close()
+
+
+@defer.inlineCallbacks
+def sign_in(reactor, label, name, login_address, event_address, login_modulus,
+            credential_modulus=None, password=None, credential16=None, user_key=None,
+            register=False, email=None, full_name=None, supernode_address=None,
+            timeout=20.0, transcript=None):
+    """Sign in as version ``label`` the way a client does: the login server
+    (credential), optionally the main supernode (accept, client information,
+    the presence record published with cmd 60), then the event server (6030
+    or 6028 first).  ``*_address`` are ``(host, port)``.  Fires with
+    :class:`SignedIn`; fails with :class:`EventClientError` (login refused,
+    connection problems) or :class:`EventRefused`."""
+    from blissnode.client.login import (
+        LoginClientCore,
+        LoginClientError,
+        generate_user_key,
+        login,
+    )
+    from blissnode.wire.credentials import credential_name, md5_credential
+
+    if credential16 is None:
+        credential16 = md5_credential(credential_name(name), password)
+    if user_key is None:
+        user_key = generate_user_key()
+    core = LoginClientCore(label, name, credential16=credential16, login_modulus=login_modulus,
+                           credential_modulus=credential_modulus, user_key=user_key,
+                           register=register, email=email, full_name=full_name)
+    try:
+        result = yield login(reactor, login_address[0], login_address[1], core, timeout=timeout)
+    except LoginClientError as e:
+        raise EventClientError("login: %s" % (e,))
+    if not result.ok:
+        raise EventClientError("login refused: %d (%s)" % (result.code, result.reason))
+    supernode = None
+    if supernode_address is not None:
+        from blissnode.client.profiles import profile_for
+        from blissnode.client.tcp import connect_supernode
+
+        profile = profile_for(label)
+        supernode = yield connect_supernode(reactor, supernode_address[0], supernode_address[1],
+                                            profile, transcript=transcript, timeout=timeout)
+        accepted = yield supernode.accept()
+        yield supernode.client_info()
+        public = accepted.public_address
+        here = (public.ip, supernode.listen_port) if public else ("127.0.0.1", 1024)
+        node = profile.node_record(supernode.node_id, here, tuple(supernode_address), here)
+        yield supernode.publish(presence_record(result.credential_raw, user_key, node))
+    event_core = EventClientCore(label, name, credential16, login_modulus)
+    session = yield connect_event(reactor, event_address[0], event_address[1], event_core,
+                                  timeout=timeout)
+    try:
+        yield session.start()
+    except Exception:
+        yield session.close()
+        if supernode is not None:
+            yield supernode.close()
+        raise
+    return SignedIn(name, result, session, supernode, user_key)

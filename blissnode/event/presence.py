@@ -336,10 +336,6 @@ class Broadcaster(object):
         if not force and last is not None and last[0] == state:
             self.stats.unchanged += 1
             return defer.succeed(0)
-        if last is None and not force and not state.online:
-            # Never announced online: nobody needs to hear it went offline.
-            self.stats.unchanged += 1
-            return defer.succeed(0)
         started = time.perf_counter()
         self._remember(name, state)
         d = defer.maybeDeferred(self.watchers, name)
