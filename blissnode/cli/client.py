@@ -20,6 +20,7 @@ import json
 
 from twisted.internet import defer, error, task
 
+from blissnode.cli.client_event import add_event_parsers
 from blissnode.cli.client_login import add_login_parser
 from blissnode.client.profiles import DEFAULT_LABEL, labels, profile_for
 from blissnode.client.tcp import connect_supernode
@@ -63,6 +64,7 @@ def add_parser(commands):
     p.set_defaults(run=_run, action_fn=connect)
 
     add_login_parser(actions)
+    add_event_parsers(actions)
 
 
 def parse_address(text):
