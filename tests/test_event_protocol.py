@@ -117,6 +117,23 @@ class HandlerClassTests(TestCase):
         self.assertEqual(C.REFUSAL_CODES.reason(8401), "auth_failed")
         self.assertRaises(ValueError, C.REFUSAL_CODES.code, "nope")
 
+    def test_versions_doc_table_matches_the_facts(self):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with open(os.path.join(root, "docs", "versions.rst")) as f:
+            rows = [line.split() for line in f if line.startswith("event_")]
+        letters = {"tested": "T", "guessed": "G", "unknown": "?"}
+        registry = VersionRegistry.from_plugins()
+        features = [f for f in registry.get("1.4.0.84").facts if f.startswith("event_")]
+        self.assertEqual([r[0] for r in rows], features)
+        for row in rows:
+            self.assertEqual(row[1:], [letters[v.facts[row[0]]] for v in registry], row[0])
+        with open(os.path.join(root, "docs", "adding-a-version.rst")) as f:
+            includes = [line.split("::")[1].strip() for line in f
+                        if line.startswith(".. literalinclude::")]
+        self.assertEqual(len(includes), 3)
+        for path in includes:
+            self.assertTrue(os.path.exists(os.path.join(root, "docs", path)), path)
+
     def test_layering(self):
         root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "blissnode", "event")
