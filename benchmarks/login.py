@@ -166,7 +166,7 @@ def login_rate(reactor, server, label, seconds, concurrency, user_key):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=30,
                         help="iterations per crypto-floor operation")
     parser.add_argument("--quick", action="store_true", help="1 s per figure")
