@@ -83,19 +83,27 @@ class ServiceTests(TestCase):
         svc.privilegedStartService()
         svc.startService()
         try:
-            event = svc.getServiceNamed("event-tcp")
-            port = event.port
+            https = svc.getServiceNamed("supernode-https")
+            port = https.port
             udp = svc.getServiceNamed("supernode-udp")
             self.assertNotEqual(udp.port.getHost().port, 0)
             closed = defer.Deferred()
+            received = []
 
             class Watch(Protocol):
+                def connectionMade(self):
+                    self.transport.write(b"GET / HTTP/1.0\r\n\r\n")
+
+                def dataReceived(self, data):
+                    received.append(data)
+
                 def connectionLost(self, reason):
                     closed.callback(None)
 
             endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
             yield connectProtocol(endpoint, Watch())
-            # A role that is not built yet closes the connection.
+            # A Skype node answers HTTP with a bare 404 and closes (udp.md 9.1).
             yield closed
+            self.assertEqual(b"".join(received), b"HTTP/1.0 404 Not Found\r\n\r\n")
         finally:
             yield svc.stopService()
