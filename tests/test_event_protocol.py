@@ -37,7 +37,7 @@ from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.login.auth import make_portal
 from blissnode.login.interfaces import TRANSPORT_CLASSIC
 from blissnode.login.ratelimit import FailedLoginLimiter, Limit
-from blissnode.store.contacts import Contact, ContactChanges
+from blissnode.store.contacts import Contact, ContactChanges, ContactLimits
 from blissnode.store.directory import MemoryDirectory, OnlineEntry
 from blissnode.store.errors import UnknownAccount, WrongCredential
 from blissnode.store.messages import MessageLimits, QueueCounts
@@ -754,6 +754,25 @@ class ContactAndMessageTests(EventServerMixin, TestCase):
         self.assertEqual((last.status, last.mood), (C.STATUS_ONLINE, None))
         yield b.close()
         yield a.wait_presence("bobby01", False)
+
+
+class ListLimitTests(EventServerMixin, TestCase):
+    timeout = 60
+    store_kw = {"contact_limits": ContactLimits(max_contacts=2)}
+
+    @defer.inlineCallbacks
+    def test_full_list_refused_and_nothing_written(self):
+        for n in ("alice01", "bobby01", "carol01", "dave001"):
+            yield self.account(n)
+        a = yield self.connect("6.16.0.105", "alice01")
+        yield a.add_contact("bobby01")
+        yield a.add_contact("carol01")
+        with self.assertRaises(EventRefused) as ctx:
+            yield a.add_contact("dave001", "hi")
+        self.assertEqual(ctx.exception.reason, "list_full")
+        self.assertEqual(sorted(e.name for e in (yield a.contacts())), ["bobby01", "carol01"])
+        d = yield self.connect("6.16.0.105", "dave001")
+        self.assertEqual(((yield d.contacts()), (yield d.inbox())), ([], []))
 
 
 # -- broadcasts ---------------------------------------------------------------------------

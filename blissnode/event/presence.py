@@ -391,6 +391,10 @@ class Broadcaster(object):
             return defer.DeferredList(list(self._inflight)).addCallback(lambda _: self.idle())
         return defer.succeed(None)
 
+    def start(self):
+        """Accept changes again after :meth:`stop` (a listener restarted)."""
+        self._stopped = False
+
     def stop(self):
         self._stopped = True
         for call in list(self._pending.values()):

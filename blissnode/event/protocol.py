@@ -304,6 +304,9 @@ class EventService(object):
         entries = yield directory.search(text, mode=mode, limit=limit)
         return sorted({normalize_name(e.user_name) for e in entries if e.user_name})
 
+    def start(self):
+        self.broadcaster.start()
+
     def stop(self):
         self.broadcaster.stop()
 
@@ -364,6 +367,9 @@ class EventServerFactory(Factory):
                                    "unreadable version string %r" % (version_text[:40],),
                                    strike=True)
         return self.service.handlers_for_number(number)
+
+    def startFactory(self):
+        self.service.start()
 
     def stopFactory(self):
         self.service.stop()
