@@ -20,7 +20,7 @@ class EventCommandTests(TestCase):
     def setUp(self):
         from blissnode import tap
 
-        self.data_dir = os.path.join(self.mktemp(), "data")
+        self.data_dir = os.path.join(os.path.abspath(self.mktemp()), "data")
         options = tap.Options()
         options.parseOptions([
             "--data-dir", self.data_dir,
