@@ -196,17 +196,26 @@ class UDPTests(TestCase):
 
 class ModuleEntryPointTests(TestCase):
     def test_python_dash_m(self):
+        import os
         import subprocess
         import sys
 
+        import blissnode
+
+        # Run from wherever the test runner put us (trial: _trial_temp), with
+        # the package under test importable.
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(blissnode.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+
         done = subprocess.run(
             [sys.executable, "-m", "blissnode", "decode", "objects", "-"],
-            input=b"42 dc 01 60 08 06 96", capture_output=True, timeout=60)
+            input=b"42 dc 01 60 08 06 96", capture_output=True, timeout=60, env=env)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertEqual(json.loads(done.stdout)["lists"],
                          [[{"type": 3, "id": 0, "value": "656e"},
                            {"type": 0, "id": 1, "value": 300}]])
         done = subprocess.run([sys.executable, "-m", "blissnode", "decode", "objects", "zz"],
-                              capture_output=True, timeout=60)
+                              capture_output=True, timeout=60, env=env)
         self.assertEqual(done.returncode, 1)
         self.assertNotIn(b"Traceback", done.stderr)
