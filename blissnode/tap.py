@@ -21,12 +21,11 @@ from blissnode.listeners import (
     is_disabled,
     parse_udp_description,
 )
-from blissnode.placeholder import PendingRoleDatagrams, PendingRoleFactory
 from blissnode.versions.registry import NEAREST, REJECT
 
 log = Logger()
 
-#: Roles whose listeners run real protocols (the others keep placeholders).
+#: The server roles.
 SUPERNODE = "supernode"
 LOGIN = "login"
 EVENT = "event"
@@ -282,12 +281,9 @@ def makeService(options, reactor=None):
             log.info("{name} disabled", name=name)
             continue
         if transport == "udp":
-            if role == SUPERNODE:
-                from blissnode.supernode.udp import SupernodeDatagramProtocol
+            from blissnode.supernode.udp import SupernodeDatagramProtocol
 
-                protocol = SupernodeDatagramProtocol(node)
-            else:
-                protocol = PendingRoleDatagrams(role)
+            protocol = SupernodeDatagramProtocol(node)
             listener = UDPListenerService(name, description, protocol, reactor=reactor)
         else:
             if role == SUPERNODE:
@@ -296,10 +292,8 @@ def makeService(options, reactor=None):
                 factory = SupernodeTCPFactory(node)
             elif role == LOGIN:
                 factory = login_factory
-            elif role == EVENT:
-                factory = event_factory
             else:
-                factory = PendingRoleFactory(role)
+                factory = event_factory
             if role == SUPERNODE and name == "supernode-tcp":
                 listener = _MainTCPListener(node, name, description, factory, reactor=reactor)
             else:
