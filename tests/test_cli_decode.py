@@ -96,6 +96,14 @@ class TCPTests(TestCase):
         self.assertEqual(result["greeting"], "00010000000100000003")
         self.assertEqual(result["plaintext"], "306d3013f2016d2f")
 
+    def test_undecodable_record_prints_what_decoded_and_fails(self):
+        good = PacketRecord(0x10, [Command(38, 1, None, b"\x41\x00")]).encode()
+        stream, _ = build_seed_exchange(0x798A13EC, first_record=good + b"\x08\x00\x01\xff\xff")
+        status, out, err = run("decode", "tcp", "--from-start", stream.hex())
+        self.assertEqual(status, 1)
+        self.assertEqual(len(json.loads(out)["records"]), 1)
+        self.assertIn("undecodable", err)
+
     def test_worked_example_with_seed(self):
         status, out, _ = run("decode", "tcp", "--seed-hex", "dadb19eb", self.SERVER_PADDING_START)
         result = json.loads(out)
@@ -145,11 +153,35 @@ class UDPTests(TestCase):
         self.assertEqual(status, 0)
         self.assertEqual(result["commands"][0]["cmd"], 27)
         self.assertEqual(result["commands"][0]["request_id"], 0x2A50)
-        # The same datagram with the address as the receiver would wrongly assume.
+        # Given the client's real address, the view finds the 0.0.0.0 keying.
         status, out, _ = run("decode", "udp", "--src", "198.51.100.7", "--dst", "192.0.2.10",
+                             "2a51023c0de5f114b8baed4d5dfc72c40b1f")
+        result = json.loads(out)
+        self.assertEqual(status, 0)
+        self.assertIs(result["crc_ok"], True)
+        self.assertEqual(result["keyed_src"], "0.0.0.0")
+        # A wrong receiver address cannot be repaired.
+        status, out, _ = run("decode", "udp", "--src", "198.51.100.7", "--dst", "192.0.2.11",
                              "2a51023c0de5f114b8baed4d5dfc72c40b1f")
         self.assertEqual(status, 0)
         self.assertIs(json.loads(out)["crc_ok"], False)
+
+    def test_every_header_vector(self):
+        for case in cases("udp_packets.json", "header_parse"):
+            status, out, err = run("decode", "udp", "--src", "1.2.3.4", "--dst", "5.6.7.8",
+                                   case["datagram_hex"])
+            if status == 0:
+                result = json.loads(out)
+                self.assertEqual(result["packet_id"], case["packet_id"], case)
+                self.assertEqual(result["type_byte"], case["type_byte"], case)
+                self.assertEqual(result["kind"], case["kind_nibble"], case)
+            else:
+                # Only a known kind whose body is too short may fail.
+                self.assertIn(case["kind_nibble"], (2, 3, 5, 7, 15), (case, err))
+                self.assertIn("cannot decode", err)
+        audio = run("decode", "udp", "--src", "1.2.3.4", "--dst", "5.6.7.8", "00010d0102")
+        self.assertEqual(audio[0], 0)
+        self.assertEqual(json.loads(audio[1])["payload"], "0102")
 
     def test_resend_with_challenge(self):
         # udp.md 10: NACK then resend, real bytes (IRC06)

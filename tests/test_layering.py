@@ -16,17 +16,35 @@ import blissnode
 ROOT = os.path.dirname(blissnode.__file__)
 
 
+def _module_name(path):
+    rel = os.path.relpath(path, os.path.dirname(ROOT))
+    parts = rel[:-3].split(os.sep)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts), os.path.basename(path) == "__init__.py"
+
+
 def imports_of(path):
-    """Every module name a source file imports (at any depth)."""
+    """Every module name a source file imports (at any depth), with
+    relative imports resolved against the file's package."""
     with open(path, "rb") as f:
         tree = ast.parse(f.read(), path)
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update("%s.%s" % (node.module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                name, is_package = _module_name(path)
+                base = name.split(".")
+                if not is_package:
+                    base = base[:-1]
+                base = base[:len(base) - (node.level - 1)]
+                module = ".".join(base + ([module] if module else []))
+            if module:
+                names.add(module)
+                names.update("%s.%s" % (module, alias.name) for alias in node.names)
     return names
 
 
@@ -60,12 +78,15 @@ class LayeringTests(TestCase):
         self.assertOnlyImports("blissnode.store", ["blissnode.store"])
 
     def test_servers_do_not_import_client_or_cli(self):
-        for role in ("blissnode.supernode", "blissnode.login", "blissnode.versions"):
-            for path in package_files(role):
-                for name in ours(imports_of(path)):
-                    self.assertFalse(
-                        name.startswith("blissnode.client") or name.startswith("blissnode.cli"),
-                        "%s imports %s" % (path, name))
+        paths = [os.path.join(ROOT, "tap.py")]
+        for role in ("blissnode.supernode", "blissnode.login", "blissnode.event",
+                     "blissnode.versions", "blissnode.store", "blissnode.wire"):
+            paths.extend(package_files(role))
+        for path in paths:
+            for name in ours(imports_of(path)):
+                self.assertFalse(
+                    name.startswith("blissnode.client") or name.startswith("blissnode.cli"),
+                    "%s imports %s" % (path, name))
 
     def test_the_rule_catches_a_violation(self):
         # The checker itself must be able to fail.
@@ -74,3 +95,18 @@ class LayeringTests(TestCase):
             f.write("from blissnode.client import x\nimport blissnode.wire.rc4\n")
         self.assertEqual(ours(imports_of(path)),
                          {"blissnode.client", "blissnode.client.x", "blissnode.wire.rc4"})
+
+    def test_relative_imports_are_resolved(self):
+        package = os.path.join(self.mktemp(), "blissnode", "wire")
+        os.makedirs(package)
+        path = os.path.join(package, "x.py")
+        with open(path, "w") as f:
+            f.write("from ..client import y\nfrom . import rc4\n")
+        global ROOT
+        saved, ROOT = ROOT, os.path.dirname(package)
+        try:
+            self.assertEqual(ours(imports_of(path)),
+                             {"blissnode.client", "blissnode.client.y",
+                              "blissnode.wire", "blissnode.wire.rc4"})
+        finally:
+            ROOT = saved

@@ -78,6 +78,10 @@ def _run(args, stdin, stdout):
     else:
         stdout.write(json.dumps(result))
         stdout.write("\n")
+    if isinstance(result, dict) and result.get("error"):
+        # What decoded is printed above; the status still says the bytes
+        # did not all decode.
+        raise DecodeFailed("stopped at undecodable bytes: %s" % (result["error"],))
     return 0
 
 

@@ -93,6 +93,14 @@ def commands_to_json(plaintext):
     return out
 
 
+#: Kinds whose layout the UDP layer knows (udp.md 2); others are shown by
+#: their header only.
+_DECODED_KINDS = frozenset([udp.KIND_PAYLOAD, udp.KIND_RESEND, udp.KIND_ACK,
+                            udp.KIND_NACK, udp.KIND_FRAGMENT])
+
+_UNKNOWN_SRC = "0.0.0.0"
+
+
 def udp_datagram_to_json(data, src, dst, challenge=None):
     """One UDP datagram sent from public address ``src`` to ``dst``.
 
@@ -100,18 +108,29 @@ def udp_datagram_to_json(data, src, dst, challenge=None):
     are keyed by the two addresses and the packet id, a resend (kind 3) by
     the challenge it carries; ``challenge`` (bytes or int), when given, must
     match that one -- it is the value of the NACK the resend answers.
+
+    A client that does not know its public address yet keys with 0.0.0.0
+    (udp.md 4.1), so when the CRC fails with ``src`` the view tries 0.0.0.0
+    and says so in ``"keyed_src"``.  Kinds without a known layout (audio,
+    0, 1, 4 ...) are shown by their header only.
     """
-    datagram = udp.parse_datagram(data)
-    kind = datagram.type_byte & 0x0F
+    header = udp.parse_header(data)
+    kind = header.type_byte & 0x0F
     out = {
-        "packet_id": datagram.packet_id,
-        "type": udp.KIND_NAMES.get(kind, "unknown"),
+        "packet_id": header.packet_id,
+        "type": udp.KIND_NAMES.get(kind, "unknown%x" % kind),
         "kind": kind,
-        "type_byte": "%02x" % datagram.type_byte,
-        "header": _fields(datagram),
+        "type_byte": "%02x" % header.type_byte,
         "plaintext": None,
         "crc_ok": None,
     }
+    if kind not in _DECODED_KINDS:
+        out["header"] = {"bits_4_6": header.bits_4_6, "bit_7": header.bit_7}
+        out["payload"] = bytes(data[3:]).hex()
+        out["note"] = "kind %x has no known layout; header only" % kind
+        return out
+    datagram = udp.parse_datagram(data, reject_bit7=False)
+    out["header"] = _fields(datagram)
     if isinstance(datagram, (udp.NackDatagram, udp.AckDatagram)):
         return out
     expected = None
@@ -121,13 +140,18 @@ def udp_datagram_to_json(data, src, dst, challenge=None):
                 raise ValueError("the challenge is 4 bytes, got %d" % len(challenge))
             challenge = int.from_bytes(challenge, "big")
         expected = challenge
-    opened = udp.decrypt_datagram(data, src, dst, expected_nseed=expected)
+    opened = udp.decrypt_datagram(data, src, dst, expected_nseed=expected, reject_bit7=False)
+    if (not opened.crc_ok and not isinstance(datagram, udp.ResendDatagram)
+            and udp.ip_to_str(src) != _UNKNOWN_SRC):
+        retry = udp.decrypt_datagram(data, _UNKNOWN_SRC, dst, reject_bit7=False)
+        if retry.crc_ok:
+            opened = retry
+            out["keyed_src"] = _UNKNOWN_SRC
     out["plaintext"] = opened.plaintext.hex()
     out["crc_ok"] = bool(opened.crc_ok)
     if not opened.crc_ok:
         out["commands_error"] = ("CRC mismatch: wrong addresses or challenge "
-                                 "(a client that does not know its public address "
-                                 "keys with 0.0.0.0)")
+                                 "(tried 0.0.0.0 as the sender's address too)")
     elif isinstance(datagram, udp.FragmentDatagram):
         out["commands_error"] = ("one fragment of a larger message "
                                  "(index %d%s): reassemble first"
