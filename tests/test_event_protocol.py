@@ -31,7 +31,7 @@ from blissnode.event.handlers import (
     fallback_event_handlers,
     profile_handle,
 )
-from blissnode.event.interfaces import IEventHandlers
+from blissnode.event.interfaces import EventRefusal, IEventHandlers
 from blissnode.event.presence import Broadcaster, Presence, PresenceDirectory
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.login.auth import make_portal
@@ -98,6 +98,14 @@ class HandlerClassTests(TestCase):
             self.assertIs(registry.handlers(registry.get(label), "event"), cls, label)
             self.assertIs(fallback_event_handlers(registry.get(label).number), cls, label)
         self.assertIsNone(fallback_event_handlers((1, 2, 0, 18)))
+
+    def test_older_than_every_version_refused(self):
+        # Unlike the supernode, the event server refuses a 1.2 client.
+        service = _fake_service({}, [])
+        e = self.assertRaises(EventRefusal, service.handlers_for_number, (1, 2, 0, 18))
+        self.assertEqual(e.reason, "version_too_old")
+        handlers, label = service.handlers_for_number((1, 4, 0, 84))
+        self.assertEqual(label, "1.4.0.84")
 
     def test_version_differences(self):
         self.assertFalse(EventHandlers.STARTS_WITH_SESSION_START)

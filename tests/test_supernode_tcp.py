@@ -6,11 +6,13 @@ real loopback sockets.  The client side is built from blissnode.wire only.
 """
 
 from twisted.internet import defer, reactor
+from twisted.logger import LogLevel, globalLogPublisher
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial import unittest
 
 from blissnode.supernode.request import notification, request as make_request
 from blissnode.supernode.tcp import SupernodeTCPFactory
+from blissnode.versions.registry import VersionRegistry
 from blissnode.wire import dh384, https_prelude
 from blissnode.wire.objects import Int, Int64, String
 from blissnode.wire.tcp_commands import KIND_NOTIFICATION, KIND_REPLY
@@ -236,6 +238,52 @@ class AcceptTests(unittest.TestCase):
         info = [String(0x5D, b"0/6.16.0.105//")]
         proto.dataReceived(client.packet(1, [notification(37, info)]))
         self.assertTrue(transport.disconnecting)
+
+    def older_than_every_version(self, policy):
+        """A session with the eight plugin versions whose cmd 37 says
+        ``2/1.2.0.18/`` (the real client of the IRC06 capture); returns the
+        session, its transport, its client and the warnings logged."""
+        registry = VersionRegistry.from_plugins(policy)
+        node = make_node(registry=registry, unknown_versions=policy)
+        proto, transport = tcp_session(node)
+        client, _ = handshake(proto, transport)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        info = [String(0x0E, b"2/1.2.0.18/"), String(0x5D, b"2/1.2.0.18/")]
+        proto.dataReceived(client.packet(1, [notification(37, info)]))
+        warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
+        return node, proto, transport, client, warnings
+
+    def test_older_than_every_version_served_as_oldest(self):
+        node, proto, transport, client, warnings = self.older_than_every_version("nearest")
+        oldest = node.registry.get("1.4.0.84")
+        self.assertFalse(transport.disconnecting)
+        self.assertNotEqual(proto.state, "closed")
+        self.assertIs(proto.version, oldest)
+        self.assertIs(proto.handlers, node.handlers_for(oldest))
+        self.assertEqual(proto.version_string, "2/1.2.0.18/")
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertEqual((warnings[0]["requested"], warnings[0]["served"]),
+                         ("1.2.0.18", "1.4.0.84"))
+        # The session goes on: cmd 30 is answered by the 1.4.0.84 handlers.
+        proto.dataReceived(client.packet(2, [make_request(30, 3, ACCEPT_BODY)]))
+        client.receive(drain(transport))
+        self.assertEqual([c.cmd for c in client.commands()], [31, 11, 47])
+        reply = client.commands()[0]
+        self.assertEqual(objects_of(reply).value(0x0B), 44)
+        self.assertFalse(transport.disconnecting)
+        entry, = self.successResultOf(node.directory.lookup_node_id(NODE_ID))
+        self.assertEqual(entry.client_version, "1.4.0.84")
+        proto.connectionLost(None)
+
+    def test_older_than_every_version_rejected(self):
+        node, proto, transport, client, _ = self.older_than_every_version("reject")
+        # The notification is acked, then the session is closed (as for any
+        # version the reject policy refuses).
+        self.assertEqual(client.receive(drain(transport)), [AckRecord(1)])
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(proto.state, "closed")
 
     def test_refused_when_full(self):
         node = make_node(max_clients=0)

@@ -17,7 +17,7 @@ from blissnode.versions import v1_4_0_84
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion
 from blissnode.versions.interfaces import IClientVersion
 from blissnode.versions.registry import (
-    REJECT, UnknownVersion, VersionRegistry, parse_version_string)
+    OLDEST, REJECT, UnknownVersion, VersionRegistry, parse_version_string)
 from blissnode.wire.objects import NetAddr
 from blissnode.wire.tcp_commands import KIND_REQUEST, Command
 
@@ -74,7 +74,30 @@ class RegistryTests(TestCase):
             self.assertEqual(warnings[0]["served"], served)
 
     def test_older_than_every_version_is_refused(self):
+        # The default (login and event servers): too old is refused.
         self.assertRaises(UnknownVersion, self.registry.resolve, "1.2.0.18")
+        self.assertRaises(UnknownVersion, self.registry.resolve, "1.2.0.18", older=REJECT)
+        self.assertEqual([e for e in self.events if e.get("log_level") == LogLevel.warn], [])
+
+    def test_older_than_every_version_served_as_oldest(self):
+        # The supernode's choice: the real 1.2.0.18 client keeps its session.
+        resolution = self.registry.resolve((1, 2, 0, 18), older=OLDEST)
+        self.assertFalse(resolution.exact)
+        self.assertEqual(resolution.requested, (1, 2, 0, 18))
+        self.assertEqual(resolution.version.label, "1.4.0.84")
+        warnings = [e for e in self.events if e.get("log_level") == LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertEqual((warnings[0]["requested"], warnings[0]["served"]),
+                         ("1.2.0.18", "1.4.0.84"))
+        # Known and newer versions are unaffected by older=.
+        self.assertTrue(self.registry.resolve("1.4.0.84", older=OLDEST).exact)
+        self.assertEqual(self.registry.resolve("5.6.0.1", older=OLDEST).version.label,
+                         "5.5.0.124")
+        self.assertRaises(ValueError, self.registry.resolve, "1.2.0.18", older="newest")
+
+    def test_older_than_every_version_under_reject_policy(self):
+        strict = VersionRegistry.from_plugins(unknown_policy=REJECT)
+        self.assertRaises(UnknownVersion, strict.resolve, "1.2.0.18", older=OLDEST)
 
     def test_reject_policy(self):
         strict = VersionRegistry.from_plugins(unknown_policy=REJECT)

@@ -58,7 +58,7 @@ from blissnode.login.interfaces import TRANSPORT_DH384
 from blissnode.login.protocol import LoginMind, LoginServerProtocol
 from blissnode.login.ratelimit import FailedLoginLimiter
 from blissnode.store.directory import normalize_name
-from blissnode.versions.registry import UnknownVersion, parse_version_string
+from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
 from blissnode.wire import dh384
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.server_transport import CONTENT_DATA, open_server_record
@@ -183,7 +183,8 @@ class EventService(object):
         registry = self.registry
         if registry is not None and len(registry):
             try:
-                resolution = registry.resolve(number)
+                # Too old is refused here (the supernode serves it as the oldest).
+                resolution = registry.resolve(number, older=REJECT)
             except UnknownVersion as e:
                 raise EventRefusal("version_too_old", str(e))
             version = resolution.version

@@ -57,7 +57,7 @@ from blissnode.login.interfaces import (
 from blissnode.login.ratelimit import FailedLoginLimiter
 from blissnode.store.errors import AccountExists, InvalidField, InvalidName
 from blissnode.store.names import validate_skype_name
-from blissnode.versions.registry import UnknownVersion, parse_version_string
+from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
 from blissnode.wire import dh384, rc4
 from blissnode.wire.credentials import build_credential
 from blissnode.wire.errors import ProtocolError
@@ -213,7 +213,8 @@ class LoginServerFactory(Factory):
         registry = self.registry
         if registry is not None and len(registry):
             try:
-                resolution = registry.resolve(number)
+                # Too old is refused here (the supernode serves it as the oldest).
+                resolution = registry.resolve(number, older=REJECT)
             except UnknownVersion as e:
                 raise _Refuse(VERSION_TOO_OLD, str(e))
             try:

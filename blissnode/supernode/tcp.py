@@ -399,8 +399,9 @@ class SupernodeTCPProtocol(Protocol):
 
     def set_version_string(self, text):
         """The client said which version it is (cmd 37 STRING 0x5D / 0x0E):
-        switch to that version's handlers (nearest older one if unknown, or
-        close when the policy is ``reject``)."""
+        switch to that version's handlers (nearest older one if unknown, the
+        oldest one if older than all, or close when the policy is
+        ``reject``)."""
         self.version_string = text
         try:
             version = self.node.resolve_version(text)

@@ -8,6 +8,10 @@ version is this string?" (:func:`parse_version_string`) and "which known
 version do we treat it as?" (:meth:`VersionRegistry.resolve`).  An unknown
 version falls back to the nearest known *older* one with a logged warning,
 or is refused when the operator asks for that (``unknown_policy="reject"``).
+A version older than every known one has no nearest older version: each
+caller says what to do with it (``older=``): the supernode serves it as the
+oldest known version (real 1.2 clients must keep their sessions), the login
+and event servers refuse it as too old.
 """
 
 import re
@@ -21,6 +25,10 @@ log = Logger()
 
 NEAREST = "nearest"
 REJECT = "reject"
+
+#: ``older=`` of :meth:`VersionRegistry.resolve`: serve a client older than
+#: every known version as the oldest known one (under the ``nearest`` policy).
+OLDEST = "oldest"
 
 _NUMBER = re.compile(r"^\d+(\.\d+){1,3}$")
 
@@ -107,24 +115,39 @@ class VersionRegistry:
         number = self._number(label_or_number)
         return self._by_number.get(number)
 
-    def resolve(self, label_or_number):
+    def resolve(self, label_or_number, older=REJECT):
         """The version to serve a client that says it is ``label_or_number``.
 
         Exact match first; otherwise the nearest older known version (with a
-        warning), unless the policy is ``reject`` or the client is older than
-        every known version: then :class:`UnknownVersion`.
+        warning), unless the policy is ``reject``: then :class:`UnknownVersion`.
+        A client older than every known version is served as the oldest known
+        version (with a warning) when ``older`` is :data:`OLDEST` and the
+        policy is ``nearest``; with ``older=REJECT`` (the default: the login
+        and event servers refuse such a client as too old) or under the
+        ``reject`` policy it raises :class:`UnknownVersion`.
         """
+        if older not in (OLDEST, REJECT):
+            raise ValueError("older must be %r or %r" % (OLDEST, REJECT))
         number = self._number(label_or_number)
         version = self._by_number.get(number)
         if version is not None:
             return Resolution(number, version, True)
-        older = [n for n in self._by_number if n < number]
-        if self.unknown_policy == REJECT or not older:
-            raise UnknownVersion("client version %s is not supported"
-                                 % (".".join(map(str, number)),))
-        version = self._by_number[max(older)]
-        log.warn("unknown client version {requested}; serving it as {served}",
-                 requested=".".join(map(str, number)), served=version.label)
+        requested = ".".join(map(str, number))
+        if self.unknown_policy == REJECT or not self._by_number:
+            raise UnknownVersion("client version %s is not supported" % (requested,))
+        below = [n for n in self._by_number if n < number]
+        if below:
+            version = self._by_number[max(below)]
+            log.warn("unknown client version {requested}; serving it as {served}",
+                     requested=requested, served=version.label)
+            return Resolution(number, version, False)
+        if older == REJECT:
+            raise UnknownVersion("client version %s is older than every supported "
+                                 "version" % (requested,))
+        version = self.oldest()
+        log.warn("client version {requested} is older than every known version; "
+                 "serving it as the oldest, {served}",
+                 requested=requested, served=version.label)
         return Resolution(number, version, False)
 
     def handlers(self, version, role):
