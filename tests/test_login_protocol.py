@@ -4,7 +4,6 @@ the login_exchange vectors of login.json replayed byte for byte."""
 
 import os
 import stat
-import time
 
 import attr
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -328,9 +327,11 @@ class LoginTests(LoopbackMixin, TestCase):
         for i, version in enumerate(VERSIONS):
             name = self.user_name(version)
             yield self.store.create_account(name, md5_credential(name, "pw-%d" % i))
-            before = int(time.time() // 60)
+            # The server's clock is the factory's (here the reactor): read it,
+            # not the wall clock, to bound the credential's issue minute.
+            before = int(self.factory.clock.seconds() // 60)
             result = yield self.login(version, name, "pw-%d" % i, user_key=USER_KEYS[i % 4])
-            after = int(time.time() // 60)
+            after = int(self.factory.clock.seconds() // 60)
             self.assertTrue(result.ok, (version, result))
             cred = result.credential
             self.assertEqual(cred.name, name, version)
@@ -633,13 +634,27 @@ class MalformedTests(LoopbackMixin, TestCase):
         self.assertIn(received, (b"", SERVER_HELLO))
         yield self.no_connections_left()
 
-    @defer.inlineCallbacks
     def test_half_open_connection_times_out(self):
-        started = time.time()
-        received = yield self.raw(CLIENT_HELLO + b"\x16\x03")
-        self.assertEqual(received, SERVER_HELLO)
-        self.assertGreaterEqual(time.time() - started, 1.5)
-        yield self.no_connections_left()
+        """A connection that stops mid-record is closed once the handshake
+        timeout has passed on the factory's clock (no real-time wait)."""
+        clock = task.Clock()
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=clock,
+                                     handshake_timeout=2.0)
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        proto.dataReceived(CLIENT_HELLO + b"\x16\x03")
+        self.assertEqual(transport.value(), SERVER_HELLO)
+        self.assertEqual(factory.connections, 1)
+        clock.advance(1.9)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(0.2)
+        self.assertTrue(transport.disconnecting)
+        self.assertTrue(transport.disconnected)  # aborted, not a polite close
+        self.assertEqual(clock.getDelayedCalls(), [])
+        proto.connectionLost(None)
+        self.assertEqual(factory.connections, 0)
 
     def test_random_bytes_never_escape(self):
         store = MemoryStore()
