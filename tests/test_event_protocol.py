@@ -11,6 +11,7 @@ import attr
 from hypothesis import given, settings, strategies as st
 from twisted.internet import defer, reactor, task
 from twisted.internet.testing import StringTransport
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyClass, verifyObject
@@ -56,6 +57,7 @@ from blissnode.wire.server_transport import (
     ServerRecordParser,
     X_SERVER_TO_CLIENT,
     open_server_record,
+    seal_server_record,
 )
 from tests.event_helpers import (
     KEYS,
@@ -65,6 +67,7 @@ from tests.event_helpers import (
     cred,
     wait,
 )
+from tests.test_login_protocol import GARBAGE, connect_raw, login_lines
 from tests.vectors import cases
 
 
@@ -544,6 +547,56 @@ class IsolationTests(EventServerMixin, TestCase):
         yield self.connect("6.16.0.105", "bobby01")
         seq, status = yield a.send("bobby01", "hi")
         self.assertEqual((seq, status), (1, C.STATUS_OFFLINE))
+
+
+class LogFloodTests(TestCase):
+    """Bad input from one address writes a bounded number of event-server
+    lines per interval (the factory's LogThrottle), with the count."""
+
+    def setUp(self):
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        self.clock = task.Clock()
+        self.factory = EventServerFactory(KEYS, _fake_service({}, []), clock=self.clock)
+
+    def lines(self):
+        return login_lines(self.events, "blissnode.event.protocol")
+
+    def test_garbage_connections(self):
+        for i in range(200):
+            proto, transport = connect_raw(self.factory, "203.0.113.5", GARBAGE, 1000 + i)
+            self.assertTrue(transport.disconnecting)
+            proto.connectionLost(None)
+        lines = self.lines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith("event: 203.0.113.5: protocol error"), lines[0])
+        self.clock.advance(self.factory.throttle.interval)
+        proto, _ = connect_raw(self.factory, "203.0.113.5", GARBAGE)
+        proto.connectionLost(None)
+        self.assertEqual(len(self.lines()), 2)
+        self.assertIn("(and 199 similar since the last such line)", self.lines()[1])
+        self.assertEqual(self.factory.connections, 0)
+
+    def test_refused_requests(self):
+        key = bytes(range(32))
+        for i in range(50):
+            proto, transport = connect_raw(self.factory, "203.0.113.5", b"", 1000 + i)
+            proto.state = proto.REQUEST
+            proto.transport_kind = TRANSPORT_CLASSIC
+            proto._parser = ServerRecordParser(max_payload=self.factory.max_record)
+            proto._rx = RecordCipher(key, 0)
+            proto._tx = RecordCipher(key, 1)
+            proto._seed_ok = True
+            proto.dataReceived(seal_server_record(b"\x41\x01\x00\x99", key, 0, 0))
+            self.assertNotEqual(transport.value(), b"")  # answered (a refusal)
+            proto.connectionLost(None)
+        lines = self.lines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("refused request 0 from 203.0.113.5", lines[0])
+        self.assertIn("(malformed)", lines[0])
+        self.assertEqual(self.factory.throttle.suppressed("203.0.113.5", "refused malformed"),
+                         49)
 
 
 class MalformedTests(EventServerMixin, TestCase):

@@ -9,8 +9,10 @@ import attr
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings, strategies as st
 from twisted.internet import defer, reactor, task
+from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -745,6 +747,176 @@ class ReplayTests(LoopbackMixin, TestCase):
             proto.transport.write(again)
             yield proto.closed  # the server closes it
             self.assertEqual(self.factory.built[-1].state, "done", version)
+
+
+def login_lines(events, namespace="blissnode.login.protocol"):
+    """The formatted lines of ``events`` logged by ``namespace``."""
+    return [formatEvent(e) for e in events if e.get("log_namespace") == namespace]
+
+
+class LogLineTests(LoopbackMixin, TestCase):
+    """What the login server writes to the log (twisted.logger observer)."""
+
+    PASSWORD = "Sesame-0pen-42"
+
+    def setUp(self):
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        return LoopbackMixin.setUp(self)
+
+    def assertNoSecret(self, name, password):
+        """Neither the password nor its MD5 credential (hex either case, or
+        raw bytes) is in any event of any namespace."""
+        credential = md5_credential(name, password)
+        for event in self.events:
+            text = formatEvent(event) + repr(event)
+            for secret in (password, credential.hex(), credential.hex().upper(),
+                           repr(credential)[2:-1]):
+                self.assertNotIn(secret, text, event)
+
+    @defer.inlineCallbacks
+    def test_success_line(self):
+        for version in ("4.1.0.130", "6.16.0.105"):
+            name = self.user_name(version, "logged")
+            yield self.store.create_account(name, md5_credential(name, self.PASSWORD))
+            del self.events[:]
+            result = yield self.login(version, name, self.PASSWORD)
+            self.assertTrue(result.ok, version)
+            lines = [t for t in login_lines(self.events) if "signed in" in t]
+            self.assertEqual(len(lines), 1, (version, login_lines(self.events)))
+            for part in (name, "version %s" % (version,), "from 127.0.0.1"):
+                self.assertIn(part, lines[0], version)
+            self.assertNoSecret(name, self.PASSWORD)
+
+    @defer.inlineCallbacks
+    def test_refused_lines_give_the_reason(self):
+        name = "refusedlogs"
+        yield self.store.create_account(name, md5_credential(name, "right-one"))
+        for attempt, (who, password, why, reason) in enumerate([
+                (name, self.PASSWORD, "wrong password", "wrong_password"),
+                ("nobodyhere", self.PASSWORD, "unknown user", "unknown_user")]):
+            del self.events[:]
+            result = yield self.login("6.16.0.105", who, password)
+            self.assertFalse(result.ok)
+            lines = login_lines(self.events)
+            self.assertEqual(len(lines), 1, lines)
+            self.assertEqual(lines[0], "login: refused %s from 127.0.0.1: %s (answered %s)"
+                             % (who, why, reason))
+            self.assertNoSecret(who, password)
+        old = attr.evolve(LOGIN_PROFILES["1.4.0.84"], label="1.2.0.18",
+                          version_string="2/1.2.0.18/")
+        del self.events[:]
+        result = yield login(reactor, "127.0.0.1", self.portnum,
+                             LoginClientCore(old, name, "right-one", user_key=USER_KEYS[0],
+                                             login_modulus=KEYS.login.private.n,
+                                             credential_modulus=KEYS.credential.private.n),
+                             timeout=20)
+        self.assertFalse(result.ok)
+        line, = login_lines(self.events)
+        self.assertIn("refused %s from 127.0.0.1" % (name,), line)
+        self.assertIn("1.2.0.18", line)
+        self.assertIn("(answered version_too_old)", line)
+
+    @defer.inlineCallbacks
+    def test_repeated_refusals_are_throttled(self):
+        name = "throttled1"
+        yield self.store.create_account(name, md5_credential(name, "right-one"))
+        del self.events[:]
+        for _ in range(3):
+            result = yield self.login("6.16.0.105", name, "wrong-one")
+            self.assertFalse(result.ok)
+        self.assertEqual(login_lines(self.events),
+                         ["login: refused %s from 127.0.0.1: wrong password "
+                          "(answered wrong_password)" % (name,)])
+        self.assertEqual(self.factory.throttle.suppressed("127.0.0.1",
+                                                          "refused wrong_password"), 2)
+        # A success is never throttled.
+        result = yield self.login("6.16.0.105", name, "right-one")
+        self.assertTrue(result.ok)
+        self.assertEqual(len([t for t in login_lines(self.events) if "signed in" in t]), 1)
+
+
+def connect_raw(factory, ip, data, port=40000):
+    """A connection from ``ip`` on a StringTransport that sends ``data``."""
+    proto = factory.buildProtocol(IPv4Address("TCP", ip, port))
+    transport = StringTransport(peerAddress=IPv4Address("TCP", ip, port))
+    proto.makeConnection(transport)
+    if data:
+        proto.dataReceived(data)
+    return proto, transport
+
+
+#: A classic hello then a record of a content type no client sends.
+GARBAGE = CLIENT_HELLO + b"\x18\x03\x01\x00\x00"
+
+
+class LogFloodTests(TestCase):
+    """A flood of garbage connections from one address writes a bounded
+    number of lines per interval, with the count of the others."""
+
+    factory_class = LoginServerFactory
+    namespace = "blissnode.login.protocol"
+    role = "login"
+
+    def setUp(self):
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        self.clock = task.Clock()
+        self.factory = self.make_factory()
+
+    def make_factory(self):
+        store = MemoryStore()
+        return LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
+                                  handshake_timeout=30.0)
+
+    def lines(self):
+        return login_lines(self.events, self.namespace)
+
+    def test_garbage_flood(self):
+        interval = self.factory.throttle.interval
+        for i in range(200):
+            proto, transport = connect_raw(self.factory, "203.0.113.5", GARBAGE, 1000 + i)
+            self.assertTrue(transport.disconnecting)
+            proto.connectionLost(None)
+        lines = self.lines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith("%s: 203.0.113.5: protocol error" % self.role),
+                        lines[0])
+        # Another address is not hidden by the flood.
+        proto, _ = connect_raw(self.factory, "198.51.100.7", GARBAGE)
+        proto.connectionLost(None)
+        self.assertEqual(len(self.lines()), 2)
+        self.assertIn("198.51.100.7", self.lines()[1])
+        # The next interval: one more line from the flooder, with the count.
+        self.clock.advance(interval)
+        for i in range(50):
+            proto, _ = connect_raw(self.factory, "203.0.113.5", GARBAGE, 2000 + i)
+            proto.connectionLost(None)
+        new = self.lines()[2:]
+        self.assertEqual(len(new), 1, new)
+        self.assertIn("203.0.113.5: protocol error", new[0])
+        self.assertIn("(and 199 similar since the last such line)", new[0])
+        # It goes quiet: its count comes as one summary line later.
+        self.clock.advance(interval)
+        self.factory.throttle.flush()
+        new = self.lines()[3:]
+        self.assertEqual(new, ["203.0.113.5: 49 more bad lines suppressed"])
+        self.assertEqual(self.factory.connections, 0)
+
+    def test_half_open_flood_times_out_quietly(self):
+        protos = [connect_raw(self.factory, "203.0.113.5", CLIENT_HELLO + b"\x16\x03", i)
+                  for i in range(100)]
+        self.clock.advance(self.factory.handshake_timeout)
+        for proto, transport in protos:
+            self.assertTrue(transport.disconnecting)
+            proto.connectionLost(None)
+        lines = self.lines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("203.0.113.5: login request not complete in time; closing", lines[0])
+        self.assertEqual(self.factory.throttle.suppressed("203.0.113.5", "timeout"), 99)
+        self.assertEqual(self.factory.connections, 0)
 
 
 class ClientTests(TestCase):

@@ -34,6 +34,11 @@ records, answered in order, one reply record each.
   hundred kilobytes) closes it; ``max_strikes`` refused requests
   (malformed, wrong credential) close it; idle connections close after
   ``idle_timeout``.
+* **Logs**: lines caused by what a peer sends (framing errors, timeouts,
+  refused requests, failures on its requests) go through the factory's
+  :class:`~blissnode.logthrottle.LogThrottle` -- at most one per peer
+  address and kind per ``log_interval``, with a count of the suppressed
+  ones -- so a flood of garbage connections cannot flood the log.
 """
 
 import hmac
@@ -57,6 +62,7 @@ from blissnode.login.auth import ISkypeUser, SkypeCredentials
 from blissnode.login.interfaces import TRANSPORT_DH384
 from blissnode.login.protocol import LoginMind, LoginServerProtocol
 from blissnode.login.ratelimit import FailedLoginLimiter
+from blissnode.logthrottle import LogThrottle
 from blissnode.store.directory import normalize_name
 from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
 from blissnode.wire import dh384
@@ -79,6 +85,8 @@ PAUSE_AT = 32
 MAX_PENDING = 2048
 MAX_STRIKES = 8
 AUTH_TTL = 300.0
+#: Seconds between two log lines of one kind about one peer address.
+LOG_INTERVAL = 60.0
 #: Distinct users one connection may authenticate as.
 MAX_USERS_PER_CONNECTION = 4
 
@@ -318,6 +326,8 @@ class EventServerFactory(Factory):
     :param keys: :class:`~blissnode.keys.ServerKeys` (the *login* key
         decrypts the session seed, event.md 2).
     :param service: the :class:`EventService`.
+    :param log_interval: seconds between two log lines of one kind about one
+        peer address (:attr:`throttle`).
     """
 
     protocol = None  # set below
@@ -326,7 +336,8 @@ class EventServerFactory(Factory):
     def __init__(self, keys, service, clock=None, new_dh_keypair=None, dh_filler=None,
                  handshake_timeout=HANDSHAKE_TIMEOUT, idle_timeout=IDLE_TIMEOUT,
                  max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD, pause_at=PAUSE_AT,
-                 max_pending=MAX_PENDING, max_strikes=MAX_STRIKES, auth_ttl=AUTH_TTL):
+                 max_pending=MAX_PENDING, max_strikes=MAX_STRIKES, auth_ttl=AUTH_TTL,
+                 log_interval=LOG_INTERVAL):
         self.keys = keys
         self.service = service
         self.clock = clock if clock is not None else service.clock
@@ -342,6 +353,7 @@ class EventServerFactory(Factory):
         self.max_strikes = max_strikes
         self.auth_ttl = auth_ttl
         self.refusal_delay = 0.0
+        self.throttle = LogThrottle(self.clock.seconds, log_interval, logger=log)
         self.connections = 0
 
     @property
@@ -378,6 +390,8 @@ class EventServerFactory(Factory):
 
 class EventServerProtocol(LoginServerProtocol):
     """One event-server connection (module docstring)."""
+
+    LOG_ROLE = "event"
 
     def __init__(self):
         LoginServerProtocol.__init__(self)
@@ -459,8 +473,9 @@ class EventServerProtocol(LoginServerProtocol):
             self._set_timer(self.factory.idle_timeout, "idle")
 
     def _server_fault(self, failure):
-        log.failure("event: {peer}: cannot answer a request (server fault); closing",
-                    failure, peer=self.peer)
+        self.factory.throttle.failure(self.peer, "fault", "event: {peer}: cannot answer a "
+                                      "request (server fault); closing", failure,
+                                      peer=self.peer)
         self._abort()
 
     # -- one request ----------------------------------------------------------------------
@@ -495,12 +510,15 @@ class EventServerProtocol(LoginServerProtocol):
             if refusal.strike:
                 self._strikes += 1
                 close = close or self._strikes >= factory.max_strikes
-            log.info("event: refused request {rid} from {peer}: {why} ({reason}){closing}",
-                     rid=request_id, peer=self.peer, why=refusal.why, reason=refusal.reason,
-                     closing="; closing" if close else "")
+            factory.throttle.info(
+                self.peer, "refused " + refusal.reason,
+                "event: refused request {rid} from {peer}: {why} ({reason}){closing}",
+                rid=request_id, peer=self.peer, why=refusal.why, reason=refusal.reason,
+                closing="; closing" if close else "")
             return handlers.build_refusal(request_id, refusal.reason), close
         except Exception:
-            log.failure("event: {peer}: request {rid} failed", peer=self.peer, rid=request_id)
+            factory.throttle.failure(self.peer, "bug", "event: {peer}: request {rid} failed",
+                                     peer=self.peer, rid=request_id)
             return handlers.build_refusal(request_id, "server_error"), False
 
     @defer.inlineCallbacks

@@ -31,6 +31,14 @@ connection.
 Everything slow runs off the reactor thread (store and scrypt: the
 :class:`~blissnode.store.sqlite.StoreService` thread).  The RSA operations
 (a few milliseconds of Python big-integer arithmetic) run inline.
+
+Logs.  A successful login is one line (name, version, transport, peer
+address, credential expiry; never the password's MD5 or anything derived
+from it).  Lines caused by what a peer sends -- framing errors, timeouts,
+refusals, server faults on its request -- go through the factory's
+:class:`~blissnode.logthrottle.LogThrottle`: at most one per peer address
+and kind per :attr:`~LoginServerFactory.log_interval`, with a count of the
+suppressed ones, so a flood of garbage connections cannot flood the log.
 """
 
 import os
@@ -55,6 +63,7 @@ from blissnode.login.interfaces import (
     WRONG_PASSWORD,
 )
 from blissnode.login.ratelimit import FailedLoginLimiter
+from blissnode.logthrottle import LogThrottle
 from blissnode.store.errors import AccountExists, InvalidField, InvalidName
 from blissnode.store.names import validate_skype_name
 from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
@@ -89,6 +98,7 @@ __all__ = [
     "MAX_RECORD",
     "HANDSHAKE_TIMEOUT",
     "LINGER_TIMEOUT",
+    "LOG_INTERVAL",
 ]
 
 log = Logger()
@@ -106,6 +116,9 @@ HANDSHAKE_TIMEOUT = 30.0
 LINGER_TIMEOUT = 60.0
 #: Most simultaneous connections; more are closed at once.
 MAX_CONNECTIONS = 1024
+#: Seconds between two log lines of one kind about one peer address (bad
+#: input, timeouts, refusals); the lines in between are counted.
+LOG_INTERVAL = 60.0
 #: The request id assumed when the request cannot be read (every sample uses 1).
 DEFAULT_REQUEST_ID = 1
 #: GUESS (L2): the real login server put 6 filler bytes between B and its
@@ -161,6 +174,9 @@ class LoginServerFactory(Factory):
         connection (tests inject the vectors' one).
     :param dh_filler: returns the filler bytes sent between B and the hash.
     :param refusal_delay: seconds every refusal waits before it is sent.
+    :param log_interval: seconds between two log lines of one kind about one
+        peer address (:attr:`throttle`, a
+        :class:`~blissnode.logthrottle.LogThrottle` on ``clock``).
     """
 
     protocol = None  # set below
@@ -170,7 +186,7 @@ class LoginServerFactory(Factory):
                  limiter=None, clock=None, new_dh_keypair=None, dh_filler=None,
                  handshake_timeout=HANDSHAKE_TIMEOUT, linger_timeout=LINGER_TIMEOUT,
                  max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD,
-                 refusal_delay=0.0):
+                 refusal_delay=0.0, log_interval=LOG_INTERVAL):
         if clock is None:
             from twisted.internet import reactor as clock
         self.keys = keys
@@ -187,6 +203,7 @@ class LoginServerFactory(Factory):
         self.max_connections = max_connections
         self.max_record = max_record
         self.refusal_delay = refusal_delay
+        self.throttle = LogThrottle(clock.seconds, log_interval, logger=log)
         self.connections = 0
         self._instances = {}
 
@@ -244,6 +261,9 @@ class LoginServerFactory(Factory):
 class LoginServerProtocol(Protocol):
     """One login connection (see the module docstring for the exchange)."""
 
+    #: The role named in log lines (the event server reuses this protocol).
+    LOG_ROLE = "login"
+
     # states
     START = "start"
     DH = "dh"
@@ -277,8 +297,9 @@ class LoginServerProtocol(Protocol):
         self.peer = getattr(peer, "host", str(peer))
         factory = self.factory
         if factory.connections >= factory.max_connections:
-            log.warn("login: too many connections ({n}); closing the one from {peer}",
-                     n=factory.connections, peer=self.peer)
+            factory.throttle.warn(self.peer, "full", "{role}: too many connections ({n}); "
+                                  "closing the one from {peer}", role=self.LOG_ROLE,
+                                  n=factory.connections, peer=self.peer)
             self._closed = True
             self.transport.abortConnection()
             return
@@ -306,7 +327,8 @@ class LoginServerProtocol(Protocol):
     def _timed_out(self, why):
         self._timer = None
         if self.state != self.DONE:
-            log.info("login: {peer}: {why}; closing", peer=self.peer, why=why)
+            self.factory.throttle.info(self.peer, "timeout", "{role}: {peer}: {why}; closing",
+                                       role=self.LOG_ROLE, peer=self.peer, why=why)
         self._abort()
 
     def _abort(self):
@@ -330,12 +352,14 @@ class LoginServerProtocol(Protocol):
         try:
             self._receive(data)
         except ProtocolError as e:
-            log.info("login: {peer}: protocol error in state {state}: {error}; closing",
-                     peer=self.peer, state=self.state, error=e)
+            self.factory.throttle.info(
+                self.peer, "bad", "{role}: {peer}: protocol error in state {state}: {error}; "
+                "closing", role=self.LOG_ROLE, peer=self.peer, state=self.state, error=e)
             self._abort()
         except Exception:
-            log.failure("login: {peer}: unexpected error in state {state}; closing",
-                        peer=self.peer, state=self.state)
+            self.factory.throttle.failure(
+                self.peer, "bug", "{role}: {peer}: unexpected error in state {state}; closing",
+                role=self.LOG_ROLE, peer=self.peer, state=self.state)
             self._abort()
 
     def _receive(self, data):
@@ -410,10 +434,13 @@ class LoginServerProtocol(Protocol):
         except ProtocolError as e:
             # No oracle: carry on with a key the client does not have; the
             # request will not decode and is answered like a wrong password.
-            log.debug("login: {peer}: session seed rejected: {error}", peer=self.peer, error=e)
+            self.factory.throttle.debug(self.peer, "seed", "{role}: {peer}: session seed "
+                                        "rejected: {error}", role=self.LOG_ROLE,
+                                        peer=self.peer, error=e)
             X = os.urandom(SEED_SIZE)
         except Exception:
-            log.failure("login: {peer}: RSA decryption failed", peer=self.peer)
+            self.factory.throttle.failure(self.peer, "rsa", "{role}: {peer}: RSA decryption "
+                                          "failed", role=self.LOG_ROLE, peer=self.peer)
             X = os.urandom(SEED_SIZE)
         key = login_session_key(X)
         self._rx = RecordCipher(key, X_CLIENT_TO_SERVER)
@@ -427,8 +454,9 @@ class LoginServerProtocol(Protocol):
         if record.content_type != CONTENT_DATA:
             raise ProtocolError("key-exchange record after the login")
         plaintext = self._rx.open(record)
-        log.info("login: {peer}: ignored a further request of {n} bytes after the reply",
-                 peer=self.peer, n=len(plaintext))
+        self.factory.throttle.info(self.peer, "after-reply", "{role}: {peer}: ignored a "
+                                   "further request of {n} bytes after the reply",
+                                   role=self.LOG_ROLE, peer=self.peer, n=len(plaintext))
 
     # -- the request ------------------------------------------------------------------
 
@@ -456,9 +484,10 @@ class LoginServerProtocol(Protocol):
                 raise _Refuse(VERSION_TOO_OLD, "version %s over the %s transport"
                               % (version, self.transport_kind))
             if self.transport_kind != handlers.transport:
-                log.info("login: {peer}: version {version} arrived over the {transport} "
-                         "transport", peer=self.peer, version=version,
-                         transport=self.transport_kind)
+                factory.throttle.info(self.peer, "transport", "login: {peer}: version "
+                                      "{version} arrived over the {transport} transport",
+                                      peer=self.peer, version=version,
+                                      transport=self.transport_kind)
             reply = yield self._serve(handlers, version, request, kind)
             return reply
         except ProtocolError as e:
@@ -559,9 +588,10 @@ class LoginServerProtocol(Protocol):
         if refuse.count_failure:
             factory.limiter.failed(self.peer, refuse.name)
         self.result = refuse.reason
-        log.info("login: refused {name} from {peer}: {why} (answered {reason})",
-                 name=refuse.name if refuse.name is not None else "?", peer=self.peer,
-                 why=refuse.why, reason=refuse.reason)
+        factory.throttle.info(self.peer, "refused " + refuse.reason,
+                              "login: refused {name} from {peer}: {why} (answered {reason})",
+                              name=refuse.name if refuse.name is not None else "?",
+                              peer=self.peer, why=refuse.why, reason=refuse.reason)
         if factory.refusal_delay:
             yield task.deferLater(factory.clock, factory.refusal_delay, lambda: None)
         return handlers.build_refusal(seq, refuse.reason)
@@ -577,13 +607,15 @@ class LoginServerProtocol(Protocol):
             for record in queued:
                 self._after_reply(record)
         except ProtocolError as e:
-            log.info("login: {peer}: protocol error after the reply: {error}; closing",
-                     peer=self.peer, error=e)
+            self.factory.throttle.info(self.peer, "bad", "{role}: {peer}: protocol error "
+                                       "after the reply: {error}; closing",
+                                       role=self.LOG_ROLE, peer=self.peer, error=e)
             self._abort()
 
     def _processing_failed(self, failure):
-        log.failure("login: {peer}: cannot answer the login request (server fault); closing",
-                    failure, peer=self.peer)
+        self.factory.throttle.failure(self.peer, "fault", "login: {peer}: cannot answer the "
+                                      "login request (server fault); closing", failure,
+                                      peer=self.peer)
         self._abort()
 
 

@@ -1,8 +1,10 @@
 """
 Small guards against hostile or broken peers, shared by the UDP and TCP
-protocols: a per-source log throttle, per-source token buckets (UDP packet
-rate), per-source counters (half-open TCP sessions) and a bounded expiring
-mapping (NACK challenges, reply cache, sent datagrams, pushes).
+protocols: per-source token buckets (UDP packet rate), per-source counters
+(half-open TCP sessions) and a bounded expiring mapping (NACK challenges,
+reply cache, sent datagrams, pushes).  The per-source log throttle lives in
+:mod:`blissnode.logthrottle` (the login and event servers use it too) and is
+re-exported here.
 
 Every structure here is bounded in size, so a flood from many addresses
 costs memory proportional to the configured limits, not to the flood.  Times
@@ -12,9 +14,9 @@ tests drive them with :class:`twisted.internet.task.Clock`.
 
 import collections
 
-from twisted.logger import Logger
+from blissnode.logthrottle import LogThrottle
 
-log = Logger()
+__all__ = ["Counters", "ExpiringDict", "LogThrottle", "TokenBuckets"]
 
 
 class ExpiringDict(object):
@@ -77,51 +79,6 @@ class ExpiringDict(object):
 
     def clear(self):
         self._data.clear()
-
-
-class LogThrottle(object):
-    """At most one log line per (source, kind) per ``interval`` seconds.
-
-    Bad input is logged once per source per interval, with the number of
-    suppressed events since the last line, so a flood of garbage from one
-    address produces a trickle of log lines and never hides another
-    source's first error.  At most ``max_sources`` keys are remembered.
-    """
-
-    def __init__(self, now, interval=60.0, max_sources=4096, logger=None):
-        self.interval = interval
-        self._now = now
-        self._seen = ExpiringDict(interval, max_sources, now)
-        self.log = logger if logger is not None else log
-
-    def allow(self, source, kind="error"):
-        """True (and counts) if a line for ``(source, kind)`` may be written
-        now; otherwise count one suppressed event and return False."""
-        key = (source, kind)
-        count = self._seen.get(key)
-        if count is None:
-            self._seen.set(key, [0])
-            return True
-        count[0] += 1
-        return False
-
-    def suppressed(self, source, kind="error"):
-        count = self._seen.get((source, kind))
-        return 0 if count is None else count[0]
-
-    def warn(self, source, kind, format, **kw):
-        """Log ``format`` as a warning unless throttled."""
-        if self.allow(source, kind):
-            self.log.warn(format, source=source, **kw)
-            return True
-        return False
-
-    def failure(self, source, kind, format, failure=None, **kw):
-        """Log a failure (with traceback) unless throttled."""
-        if self.allow(source, kind):
-            self.log.failure(format, failure, source=source, **kw)
-            return True
-        return False
 
 
 class TokenBuckets(object):
