@@ -77,8 +77,10 @@ class Options(usage.Options):
          "(login request 5018): 'open' or 'closed'."],
         ["unknown-versions", None, NEAREST,
          "What to do with a client version no module knows: 'nearest' "
-         "(serve it as the nearest older known version, with a warning) or "
-         "'reject' (close its session)."],
+         "(serve it as the nearest older known version, with a warning; the "
+         "supernode serves a client older than every known version, such as "
+         "1.2, as the oldest one, while the login and event servers refuse "
+         "it as too old) or 'reject' (close its session)."],
     ]
 
     def postOptions(self):
