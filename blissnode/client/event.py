@@ -25,40 +25,18 @@ import os
 
 import attr
 from twisted.internet import defer, error as internet_error
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
-from blissnode.client.login import (
-    TRANSPORT_DH384,
-    LOGIN_PROFILES,
-    KX_INT9,
-    KX_INT12,
-    login_profile,
-)
+from blissnode.client.login import LOGIN_PROFILES, login_profile
+from blissnode.client.serverconn import ServerConnectionCore, as_int, connect_tcp
 from blissnode.event import codes as C
 from blissnode.versions.registry import parse_version_number
-from blissnode.wire import dh384, objects, rc4
+from blissnode.wire import objects
 from blissnode.wire.credentials import build_signed_payload
-from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import RequestHeader, encode_event_request
 from blissnode.wire.objects import Blob, Int, Int64, String
-from blissnode.wire.rsa_raw import RsaPrivate, raw_public
-from blissnode.wire.server_transport import (
-    CLIENT_HELLO,
-    CONTENT_DATA,
-    HEADER_SIZE,
-    RANDOM_SIZE,
-    SERVER_HELLO,
-    X_CLIENT_TO_SERVER,
-    X_SERVER_TO_CLIENT,
-    RecordCipher,
-    ServerRecordParser,
-    key_exchange_record,
-    login_session_key,
-    open_server_record,
-    server_rc4_keys,
-    session_seed_from_random,
-)
+from blissnode.wire.rsa_raw import RsaPrivate
+from blissnode.wire.server_transport import X_SERVER_TO_CLIENT, open_server_record
 
 __all__ = ["EventClientProfile", "EVENT_PROFILES", "event_profile", "EventClientError",
            "EventRefused", "EventClientCore", "EventClientProtocol", "EventSession",
@@ -133,7 +111,7 @@ class EventRefused(EventClientError):
                                   % (request_code, code, self.reason or "unknown code"))
 
 
-class EventClientCore(object):
+class EventClientCore(ServerConnectionCore):
     """Sans-IO client side of one event connection.
 
     :param profile: an :class:`EventClientProfile` or a version label.
@@ -143,6 +121,8 @@ class EventClientCore(object):
         with 0, notes 3) instead of counting.
     """
 
+    error = EventClientError
+
     def __init__(self, profile, name, credential16, login_modulus, r24=None, dh_keypair=None,
                  dh_filler=None, public_ip=0x7F000001, host_id=None,
                  first_request_id=FIRST_REQUEST_ID, fixed_seq=None, max_record=0xFFFF):
@@ -151,38 +131,20 @@ class EventClientCore(object):
         self.profile = profile
         self.name = name
         self.credential16 = bytes(credential16)
-        self.login_modulus = (login_modulus if isinstance(login_modulus, int)
-                              else int.from_bytes(bytes(login_modulus), "big"))
-        self.r24 = bytes(r24) if r24 is not None else os.urandom(RANDOM_SIZE)
-        self.seed = session_seed_from_random(self.r24)
-        self.key = login_session_key(self.seed)
+        self.login_modulus = as_int(login_modulus)
+        # The 0x42 key exchange carries no extra BLOBs towards the event server.
+        self._init_transport(r24, dh_keypair, dh_filler, max_payload=max_record)
         self.public_ip = public_ip
         self.host_id = host_id if host_id is not None else int.from_bytes(os.urandom(8), "big")
         self.next_id = first_request_id
         self.fixed_seq = fixed_seq
-        self._dh = (dh384.ClientHandshake(dh_keypair, dh_filler or b"")
-                    if profile.transport == TRANSPORT_DH384 else None)
-        self._rc4_in = self._rc4_out = None
-        self._hello = bytearray()
-        self._parser = ServerRecordParser(max_payload=max_record)
-        self._tx = RecordCipher(self.key, X_CLIENT_TO_SERVER)
         self.server_seqs = []
-        self.state = "new"
         self.ready = False
         self._kx_sent = False
         self._queued = []
         self.records = []
 
     # -- building -------------------------------------------------------------------------
-
-    def key_exchange(self):
-        blob = raw_public(self.seed, self.login_modulus)
-        if self.profile.kx_compressed:
-            items = [Blob(8, blob), Int(9, KX_INT9), Int(0xC, KX_INT12)]
-        else:
-            items = [Int(9, KX_INT9), Blob(8, blob), Int(0xC, KX_INT12)]   # BATO's 1.4 order
-        return key_exchange_record(objects.encode_objects(
-            items, compressed=self.profile.kx_compressed))
 
     def host_id_items(self):
         return [Int64(self.profile.host_id_item, self.host_id)]
@@ -222,67 +184,20 @@ class EventClientCore(object):
             data += self.key_exchange()
         return data + b"".join(self.seal(p) for p in plaintexts)
 
-    def _out(self, data):
-        if self._rc4_out is not None:
-            data = self._rc4_out.crypt(data)
-        return data
+    # -- the exchange (start, receive: ServerConnectionCore) ----------------------------------
+    # Decoded :class:`~blissnode.event.codes.ServerRecord` s accumulate in
+    # :attr:`records`.
 
-    # -- the exchange -------------------------------------------------------------------------
-
-    def start(self):
-        if self.state != "new":
-            raise ValueError("start() called twice")
-        if self._dh is not None:
-            self.state = "dh"
-            return self._dh.start()
-        self.state = "hello"
-        return CLIENT_HELLO
-
-    def _became_ready(self):
+    def _transport_up(self):
         self.ready = True
         self.state = "records"
         queued, self._queued = self._queued, []
         return self._out(self._records_for(queued)) if queued else b""
 
-    def receive(self, data):
-        """Feed server bytes; return bytes to send.  Decoded
-        :class:`~blissnode.event.codes.ServerRecord` s accumulate in
-        :attr:`records`.  Raises :class:`EventClientError`."""
-        try:
-            return self._receive(bytes(data))
-        except ProtocolError as e:
-            raise EventClientError("protocol error (%s): %s" % (self.state, e))
-
-    def _receive(self, data):
-        out = b""
-        if self.state == "hello":
-            self._hello += data
-            if len(self._hello) < HEADER_SIZE:
-                return b""
-            if bytes(self._hello[:HEADER_SIZE]) != SERVER_HELLO:
-                raise EventClientError("the server did not answer the hello with 17 03 01 00 00")
-            data = bytes(self._hello[HEADER_SIZE:])
-            out = self._became_ready()
-        elif self.state == "dh":
-            sent, done = self._dh.receive(data)
-            out = sent
-            if not done:
-                return out
-            c2s, s2c = server_rc4_keys(self._dh.K)
-            self._rc4_out, self._rc4_in = rc4.RC4(c2s), rc4.RC4(s2c)
-            data = self._dh.remainder
-            out += self._became_ready()
-        if not data:
-            return out
-        if self._rc4_in is not None:
-            data = self._rc4_in.crypt(data)
-        for record in self._parser.feed(data):
-            if record.content_type != CONTENT_DATA:
-                raise EventClientError("the server sent a key-exchange record")
-            seq, plaintext = open_server_record(record, self.key, X_SERVER_TO_CLIENT)
-            self.server_seqs.append(seq)
-            self.records.append(C.parse_server_record(plaintext))
-        return out
+    def _record(self, record):
+        seq, plaintext = open_server_record(record, self.key, X_SERVER_TO_CLIENT)
+        self.server_seqs.append(seq)
+        self.records.append(C.parse_server_record(plaintext))
 
     def take_records(self):
         records, self.records = self.records, []
@@ -608,12 +523,8 @@ def connect_event(reactor, host, port, core, timeout=20.0):
     """Connect and start the transport; fires with an :class:`EventSession`
     (requests may be sent at once: they wait for the hello / DH-384)."""
     proto = EventClientProtocol(core, reactor, timeout)
-    d = connectProtocol(TCP4ClientEndpoint(reactor, host, port, timeout=timeout), proto)
-
-    def refused(failure):
-        failure.trap(internet_error.ConnectError)
-        raise EventClientError("cannot connect to %s:%d: %s" % (host, port, failure.value))
-    return d.addCallbacks(lambda p: EventSession(p), refused)
+    d = connect_tcp(reactor, host, port, proto, timeout, EventClientError)
+    return d.addCallback(lambda p: EventSession(p))
 
 
 def presence_record(credential_raw, user_key, node_record):

@@ -22,12 +22,19 @@ import os
 
 import attr
 from cryptography.hazmat.primitives.asymmetric import rsa
-from twisted.internet import defer, error as internet_error
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 
+from blissnode.client.serverconn import (  # noqa: F401 (KX_INT9, KX_INT12: re-exported)
+    KX_INT9,
+    KX_INT12,
+    TRANSPORT_CLASSIC,
+    TRANSPORT_DH384,
+    ServerConnectionCore,
+    as_int as _as_int,
+    connect_tcp,
+)
 from blissnode.versions.registry import parse_version_number
-from blissnode.wire import dh384, objects, rc4
 from blissnode.wire.credentials import credential_name, md5_credential, parse_credential
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import (
@@ -41,22 +48,7 @@ from blissnode.wire.login_messages import (
     encode_login_request,
     parse_login_reply,
 )
-from blissnode.wire.rsa_raw import raw_public
-from blissnode.wire.server_transport import (
-    CLIENT_HELLO,
-    CONTENT_DATA,
-    HEADER_SIZE,
-    RANDOM_SIZE,
-    SERVER_HELLO,
-    X_CLIENT_TO_SERVER,
-    X_SERVER_TO_CLIENT,
-    RecordCipher,
-    ServerRecordParser,
-    key_exchange_record,
-    login_session_key,
-    server_rc4_keys,
-    session_seed_from_random,
-)
+from blissnode.wire.server_transport import X_SERVER_TO_CLIENT, RecordCipher
 
 __all__ = [
     "TRANSPORT_CLASSIC",
@@ -72,12 +64,6 @@ __all__ = [
     "login",
 ]
 
-TRANSPORT_CLASSIC = "classic"
-TRANSPORT_DH384 = "dh384"
-
-#: INT 9 and INT 0xC of the key-exchange list, in every sample (L11).
-KX_INT9 = 0x2000
-KX_INT12 = 1
 #: Extra BLOB items of the 0x42 key exchange (login.md 3): ids and sizes of
 #: the 6.16 (SOS2) and 4.1 (SEAN) samples; contents random.
 KX_EXTRA_6X = ((0x13EBBD8, 12), (0x1E1DD6B, 9))
@@ -209,7 +195,7 @@ def _reason(code):
     return None
 
 
-class LoginClientCore(object):
+class LoginClientCore(ServerConnectionCore):
     """Sans-IO client side of one login connection.
 
     :param profile: a :class:`LoginClientProfile` (or a version label).
@@ -225,6 +211,8 @@ class LoginClientCore(object):
     :param r24, dh_keypair, dh_filler, host_id1, host_id2, public_ip,
         node_id: fixed values for tests; random/defaults otherwise.
     """
+
+    error = LoginClientError
 
     def __init__(self, profile, name, password=None, login_modulus=None,
                  credential_modulus=None, user_key=None, register=False, email=None,
@@ -252,43 +240,21 @@ class LoginClientCore(object):
         self.register = register
         self.email = email
         self.full_name = full_name
-        self.r24 = bytes(r24) if r24 is not None else os.urandom(RANDOM_SIZE)
-        self.seed = session_seed_from_random(self.r24)
-        self.key = login_session_key(self.seed)
+        self._init_transport(r24, dh_keypair, dh_filler, max_payload=4096,
+                             kx_extra=profile.kx_extra)
+        self._rx = RecordCipher(self.key, X_SERVER_TO_CLIENT)
         self.request_id = request_id
         self.host_id1 = host_id1 if host_id1 is not None else int.from_bytes(os.urandom(8), "big")
         self.host_id2 = host_id2 if host_id2 is not None else [
             int.from_bytes(os.urandom(4), "big") for _ in range(5)]
         self.public_ip = public_ip
         self.node_id = node_id if node_id is not None else os.urandom(8)
-        self._dh = (dh384.ClientHandshake(dh_keypair, dh_filler or b"")
-                    if profile.transport == TRANSPORT_DH384 else None)
-        self._rc4_in = self._rc4_out = None
-        self._hello = bytearray()
-        self._parser = ServerRecordParser(max_payload=4096)
-        self._rx = RecordCipher(self.key, X_SERVER_TO_CLIENT)
-        self._tx = RecordCipher(self.key, X_CLIENT_TO_SERVER)
-        self.state = "new"
         self.done = False
         self.result = None
         self.request_plaintext = None
         self.reply_plaintext = None
 
     # -- what is sent -----------------------------------------------------------
-
-    def key_exchange_items(self):
-        blob = raw_public(self.seed, self.login_modulus)
-        if not self.profile.kx_compressed:
-            # 1.4 order (BATO): INT 9, BLOB 8, INT 0xC.
-            return [objects.Int(9, KX_INT9), objects.Blob(8, blob), objects.Int(0xC, KX_INT12)]
-        items = [objects.Blob(8, blob), objects.Int(9, KX_INT9), objects.Int(0xC, KX_INT12)]
-        items += [objects.Blob(i, os.urandom(n)) for i, n in self.profile.kx_extra]
-        return items
-
-    def key_exchange(self):
-        """The ``16 03 01`` record."""
-        return key_exchange_record(objects.encode_objects(
-            self.key_exchange_items(), compressed=self.profile.kx_compressed))
 
     def request_body(self):
         p = self.profile
@@ -316,65 +282,24 @@ class LoginClientCore(object):
         header = RequestHeader(code, self.request_id, self.name, self.credential16)
         return encode_login_request(header, self.request_body())
 
-    def _records(self):
+    # -- the exchange (start, receive: ServerConnectionCore) -------------------------
+
+    def _transport_up(self):
+        # The key exchange and the request go out together.
         self.request_plaintext = self.request()
         data = self.key_exchange() + self._tx.seal(self.request_plaintext)
         self.state = "sent"
-        if self._rc4_out is not None:
-            data = self._rc4_out.crypt(data)
-        return data
-
-    # -- the exchange ---------------------------------------------------------------
-
-    def start(self):
-        """The first bytes: the hello (classic) or A and filler (5.5+)."""
-        if self.state != "new":
-            raise ValueError("start() called twice")
-        if self._dh is not None:
-            self.state = "dh"
-            return self._dh.start()
-        self.state = "hello"
-        return CLIENT_HELLO
-
-    def receive(self, data):
-        """Feed bytes from the server; return bytes to send (may be empty).
-        Raises :class:`LoginClientError`."""
-        try:
-            return self._receive(bytes(data))
-        except ProtocolError as e:
-            raise LoginClientError("protocol error (%s): %s" % (self.state, e))
+        return self._out(data)
 
     def _receive(self, data):
         if self.done:
             return b""
-        out = b""
-        if self.state == "hello":
-            self._hello += data
-            if len(self._hello) < HEADER_SIZE:
-                return b""
-            if bytes(self._hello[:HEADER_SIZE]) != SERVER_HELLO:
-                raise LoginClientError("the server did not answer the hello with 17 03 01 00 00")
-            data = bytes(self._hello[HEADER_SIZE:])
-            out = self._records()
-        elif self.state == "dh":
-            sent, done = self._dh.receive(data)
-            out = sent
-            if not done:
-                return out
-            c2s, s2c = server_rc4_keys(self._dh.K)
-            self._rc4_out, self._rc4_in = rc4.RC4(c2s), rc4.RC4(s2c)
-            data = self._dh.remainder
-            out += self._records()
-        if not data:
-            return out
-        if self._rc4_in is not None:
-            data = self._rc4_in.crypt(data)
-        for record in self._parser.feed(data):
-            if record.content_type != CONTENT_DATA:
-                raise LoginClientError("the server sent a key-exchange record")
-            self._reply(self._rx.open(record))
-            break
-        return out
+        return ServerConnectionCore._receive(self, data)
+
+    def _record(self, record):
+        # The first data record is the reply; nothing after it is read.
+        self._reply(self._rx.open(record))
+        return True
 
     def _reply(self, plaintext):
         self.reply_plaintext = plaintext
@@ -403,12 +328,6 @@ class LoginClientCore(object):
         if credential.user_modulus != self.user_modulus:
             raise LoginClientError("the credential certifies another user key")
         return credential
-
-
-def _as_int(value):
-    if isinstance(value, int):
-        return value
-    return int.from_bytes(bytes(value), "big")
 
 
 def _text(value):
@@ -457,7 +376,7 @@ class LoginClientProtocol(Protocol):
 def login(reactor, host, port, core, timeout=30.0):
     """Connect to ``host:port``, run ``core``; Deferred -> :class:`LoginResult`."""
     proto = LoginClientProtocol(core)
-    d = connectProtocol(TCP4ClientEndpoint(reactor, host, port, timeout=timeout), proto)
+    d = connect_tcp(reactor, host, port, proto, timeout, LoginClientError)
 
     def connected(p):
         timer = reactor.callLater(timeout, _timeout, p)
@@ -473,8 +392,4 @@ def login(reactor, host, port, core, timeout=30.0):
             p.deferred.errback(LoginClientError("no reply within %s s" % (timeout,)))
             p.transport.abortConnection()
 
-    def refused(failure):
-        failure.trap(internet_error.ConnectError)
-        raise LoginClientError("cannot connect to %s:%d: %s" % (host, port, failure.value))
-
-    return d.addCallbacks(connected, refused)
+    return d.addCallback(connected)
