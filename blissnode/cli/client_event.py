@@ -22,47 +22,38 @@ delivered once) unless ``--no-ack``.  The work is done by
 :mod:`blissnode.client.event`.
 """
 
-import json
-
-from twisted.internet import defer, task
+from twisted.internet import defer
 
 from blissnode.cli.client_login import DEFAULT_VERSION, read_password, server_moduli
+from blissnode.cli.common import (
+    add_output_arguments,
+    add_password_file_argument,
+    add_server_key_arguments,
+    add_version_argument,
+    command_error as _error,
+    raise_failure,
+    react,
+    write_result,
+)
 from blissnode.wire.credentials import credential_name, md5_credential
 
 DEFAULT_LOGIN_PORT = 33033
-
-
-def _error(message):
-    from blissnode.cli.main import CommandError  # main imports the cli modules
-    return CommandError(message)
 
 
 def add_event_parsers(client_subcommands):
     """Add the event-server actions to ``blissnode client``."""
     from blissnode.client.event import EVENT_PROFILES
 
-    versions = ", ".join(sorted(EVENT_PROFILES, key=lambda l: tuple(map(int, l.split(".")))))
-
     def common(p):
         p.add_argument("address", metavar="HOST:PORT", help="the event server's address")
         p.add_argument("--user", "-u", required=True, metavar="NAME", help="your Skype name")
-        p.add_argument("--version", "-V", default=DEFAULT_VERSION, dest="client_version",
-                       help="client version to imitate (%s; default %%(default)s)" % versions)
+        add_version_argument(p, EVENT_PROFILES, DEFAULT_VERSION)
         p.add_argument("--login", metavar="HOST:PORT",
                        help="the login server (default: the event server's host, port %d)"
                             % DEFAULT_LOGIN_PORT)
-        p.add_argument("--password-file", metavar="FILE",
-                       help="read the password from the first line of FILE ('-' for stdin) "
-                            "instead of prompting")
-        p.add_argument("--data-dir", "-d", metavar="DIR",
-                       help="read the server's public keys from its data directory")
-        p.add_argument("--login-modulus", metavar="HEX",
-                       help="the server's RSA-1536 login modulus, big-endian hex")
-        p.add_argument("--credential-modulus", metavar="HEX",
-                       help="the server's RSA-2048 credential modulus, big-endian hex")
-        p.add_argument("--json", action="store_true", help="print JSON for scripts")
-        p.add_argument("--timeout", type=float, default=20.0,
-                       help="seconds to wait for each answer (default %(default)s)")
+        add_password_file_argument(p)
+        add_server_key_arguments(p)
+        add_output_arguments(p, "each answer")
 
     p = client_subcommands.add_parser(
         "contacts", help="sign in and list the contact list (event server 6028/6024)")
@@ -208,19 +199,8 @@ def run_event(args, stdin, stdout):
         except Exception as e:
             outcome["error"] = e
 
-    try:
-        task.react(main)
-    except SystemExit:
-        pass
-    err = outcome.get("error")
-    if err is not None:
-        if isinstance(err, EventClientError):
-            raise _error(str(err))
-        raise _error((str(err) or type(err).__name__).splitlines()[0])
+    react(main)
+    raise_failure(outcome.get("error"), EventClientError)
     data = dict(outcome["data"], version=profile.label, user=args.user)
-    if args.json:
-        stdout.write(json.dumps(data) + "\n")
-    else:
-        for line in _lines(data):
-            stdout.write(line + "\n")
+    write_result(args, stdout, data, _lines)
     return 0

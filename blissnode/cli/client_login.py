@@ -19,19 +19,22 @@ unverified (raw).  The work is done by :mod:`blissnode.client.login`.
 """
 
 import getpass
-import json
 
-from twisted.internet import defer, task
-
+from blissnode.cli.common import (
+    add_output_arguments,
+    add_password_file_argument,
+    add_server_key_arguments,
+    add_version_argument,
+    command_error as _error,
+    raise_failure,
+    react,
+    read_password_file,
+    write_result,
+)
 from blissnode.wire.credentials import credential_name, md5_credential, minutes_to_datetime
 
 DEFAULT_VERSION = "5.5.0.124"
 DEFAULT_DATA_DIR = "blissnode-data"
-
-
-def _error(message):
-    from blissnode.cli.main import CommandError  # main imports the cli modules
-    return CommandError(message)
 
 
 def add_login_parser(client_subcommands):
@@ -45,26 +48,14 @@ def add_login_parser(client_subcommands):
                     "verified credential.")
     p.add_argument("address", metavar="HOST:PORT", help="the login server's address")
     p.add_argument("--user", "-u", required=True, metavar="NAME", help="the Skype name")
-    p.add_argument("--version", "-V", default=DEFAULT_VERSION, dest="client_version",
-                   help="client version to imitate (%s; default %%(default)s)"
-                        % ", ".join(sorted(LOGIN_PROFILES,
-                                           key=lambda l: tuple(map(int, l.split("."))))))
-    p.add_argument("--password-file", metavar="FILE",
-                   help="read the password from the first line of FILE ('-' for stdin) "
-                        "instead of prompting")
+    add_version_argument(p, LOGIN_PROFILES, DEFAULT_VERSION)
+    add_password_file_argument(p)
     p.add_argument("--register", action="store_true",
                    help="create the account (request 5018) instead of signing in")
     p.add_argument("--email", help="e-mail address sent with --register")
     p.add_argument("--full-name", help="full name sent with --register")
-    p.add_argument("--data-dir", "-d", metavar="DIR",
-                   help="read the server's public keys from its data directory")
-    p.add_argument("--login-modulus", metavar="HEX",
-                   help="the server's RSA-1536 login modulus, big-endian hex")
-    p.add_argument("--credential-modulus", metavar="HEX",
-                   help="the server's RSA-2048 credential modulus, big-endian hex")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.add_argument("--timeout", type=float, default=20.0,
-                   help="seconds to wait for the answer (default %(default)s)")
+    add_server_key_arguments(p)
+    add_output_arguments(p, "the answer")
     p.set_defaults(run=run_login)
 
 
@@ -97,15 +88,7 @@ def server_moduli(args):
 
 def read_password(args, stdin):
     if args.password_file is not None:
-        try:
-            if args.password_file == "-":
-                line = stdin.readline()
-            else:
-                with open(args.password_file, encoding="utf-8") as f:
-                    line = f.readline()
-        except OSError as e:
-            raise _error("cannot read the password file: %s" % (e,))
-        return line.rstrip("\r\n")
+        return read_password_file(args.password_file, stdin)
     return getpass.getpass("Password for %s: " % (args.user,))
 
 
@@ -189,19 +172,8 @@ def run_login(args, stdin, stdout):
             outcome["error"] = failure.value
         return d.addCallbacks(done, failed)
 
-    try:
-        task.react(lambda reactor: defer.maybeDeferred(main, reactor))
-    except SystemExit:
-        pass
-    err = outcome.get("error")
-    if err is not None:
-        if isinstance(err, LoginClientError):
-            raise _error(str(err))
-        raise _error((str(err) or type(err).__name__).splitlines()[0])
+    react(main)
+    raise_failure(outcome.get("error"), LoginClientError)
     data = result_json(outcome["result"], profile)
-    if args.json:
-        stdout.write(json.dumps(data) + "\n")
-    else:
-        for line in _lines(data):
-            stdout.write(line + "\n")
+    write_result(args, stdout, data, _lines)
     return 0 if data["ok"] else 1

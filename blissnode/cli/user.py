@@ -21,6 +21,11 @@ import functools
 import getpass
 import os
 
+from blissnode.cli.common import (
+    add_password_file_argument as password_file,
+    command_error as _error,
+    read_password_file,
+)
 from blissnode.store.errors import StoreError
 from blissnode.store.sqlite import SQLiteDatabase, SyncAccountStore, database_path
 from blissnode.store.names import validate_skype_name
@@ -31,11 +36,6 @@ DEFAULT_DATA_DIR = "blissnode-data"  # the twistd plugin's default (blissnode/ta
 #: Longest password accepted (the client's own limit is unknown; this only
 #: stops a wrong file, e.g. a binary, from being taken as a password).
 MAX_PASSWORD_LENGTH = 1024
-
-
-def _error(message):
-    from blissnode.cli.main import CommandError  # main imports this module
-    return CommandError(message)
 
 
 def _store_errors(action):
@@ -59,11 +59,6 @@ def add_parser(commands):
     def common(p):
         p.add_argument("--data-dir", "-d", default=DEFAULT_DATA_DIR, metavar="DIR",
                        help="the server's data directory (default: %(default)s)")
-
-    def password_file(p):
-        p.add_argument("--password-file", metavar="FILE",
-                       help="read the password from the first line of FILE ('-' for stdin) "
-                            "instead of prompting")
 
     p = actions.add_parser("add", help="create an account")
     p.add_argument("name", metavar="NAME", help="the Skype name (6-32 characters)")
@@ -118,15 +113,8 @@ def _name(args):
 def _read_password(args, stdin, stdout):
     """The new password: the file's first line, or typed twice at a prompt."""
     if args.password_file is not None:
-        try:
-            if args.password_file == "-":
-                line = stdin.readline()
-            else:
-                with open(args.password_file, encoding="utf-8") as f:
-                    line = f.readline()
-        except (OSError, UnicodeDecodeError) as e:
-            raise _error("cannot read the password file: %s" % (e,))
-        password = line.rstrip("\r\n")
+        password = read_password_file(args.password_file, stdin,
+                                      errors=(OSError, UnicodeDecodeError))
     else:
         # Prompts go to the terminal (getpass's default), not to stdout.
         password = getpass.getpass("Password: ")
