@@ -142,7 +142,29 @@ class KeyPair(object):
         return "<dh384.KeyPair public=%s...>" % (self.public_bytes()[:6].hex(),)
 
 
-class ServerHandshake(object):
+class _Handshake(object):
+    """What both sides do after the peer's value: the peer's filler is not
+    delimited, so its 8-byte hash is searched for in what follows."""
+
+    def _peer_hash_found(self, peer):
+        """Whether :attr:`_expected` (``peer``'s hash) is in the buffer; if so
+        the bytes after it become :attr:`remainder` and the handshake is done.
+        Refuses a peer whose hash is missing after ``MAX_FILLER + HASH_SIZE``
+        bytes (LimitExceeded) or starts past ``MAX_FILLER`` (ProtocolError)."""
+        i = bytes(self._buf).find(self._expected)
+        if i < 0:
+            if len(self._buf) >= MAX_FILLER + HASH_SIZE:
+                raise LimitExceeded("%s DH hash not found after %d bytes" % (peer, len(self._buf)))
+            return False
+        if i > MAX_FILLER:
+            raise ProtocolError("%s DH hash after %d filler bytes" % (peer, i))
+        self.remainder = bytes(self._buf[i + HASH_SIZE :])
+        self._buf = bytearray()
+        self.done = True
+        return True
+
+
+class ServerHandshake(_Handshake):
     """Sans-IO server side of the DH-384 pre-handshake.
 
     ``receive(data)`` returns ``(to_send, done)``; ``to_send`` are bytes to
@@ -186,22 +208,14 @@ class ServerHandshake(object):
             out = self.keypair.public_bytes() + self.filler
             if self.hash_with_public:
                 out += server_hash(self.K)
-        i = bytes(self._buf).find(self._expected)
-        if i < 0:
-            if len(self._buf) >= MAX_FILLER + HASH_SIZE:
-                raise LimitExceeded("client DH hash not found after %d bytes" % len(self._buf))
+        if not self._peer_hash_found("client"):
             return out, False
-        if i > MAX_FILLER:
-            raise ProtocolError("client DH hash after %d filler bytes" % i)
-        self.remainder = bytes(self._buf[i + HASH_SIZE :])
-        self._buf = bytearray()
-        self.done = True
         if not self.hash_with_public:
             out += server_hash(self.K)
         return out, True
 
 
-class ClientHandshake(object):
+class ClientHandshake(_Handshake):
     """Sans-IO client side of the DH-384 pre-handshake (tcp.md 3 steps 1-5).
 
     :meth:`start` returns A and the filler to send first.  :meth:`receive`
@@ -251,14 +265,6 @@ class ClientHandshake(object):
             del self._buf[:VALUE_SIZE]
             self._expected = server_hash(self.K)
             out = client_hash(self.K)
-        i = bytes(self._buf).find(self._expected)
-        if i < 0:
-            if len(self._buf) >= MAX_FILLER + HASH_SIZE:
-                raise LimitExceeded("server DH hash not found after %d bytes" % len(self._buf))
+        if not self._peer_hash_found("server"):
             return out, False
-        if i > MAX_FILLER:
-            raise ProtocolError("server DH hash after %d filler bytes" % i)
-        self.remainder = bytes(self._buf[i + HASH_SIZE:])
-        self._buf = bytearray()
-        self.done = True
         return out, True
