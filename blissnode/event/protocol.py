@@ -60,7 +60,8 @@ from blissnode.event.presence import (
 )
 from blissnode.login.auth import ISkypeUser, SkypeCredentials
 from blissnode.login.interfaces import TRANSPORT_DH384
-from blissnode.login.protocol import LoginMind, LoginServerProtocol
+# The DH-384 filler between B and the hash: the login server's (GUESS L2, 6 random bytes).
+from blissnode.login.protocol import LoginMind, LoginServerProtocol, _random_filler
 from blissnode.login.ratelimit import FailedLoginLimiter
 from blissnode.logthrottle import LogThrottle
 from blissnode.store.directory import normalize_name
@@ -91,11 +92,6 @@ LOG_INTERVAL = 60.0
 MAX_USERS_PER_CONNECTION = 4
 
 _connection_ids = itertools.count(1)
-
-
-def _random_filler():
-    import os
-    return os.urandom(6)
 
 
 @attr.s(slots=True)
