@@ -64,6 +64,7 @@ from blissnode.store.messages import (
     enqueue,
 )
 from blissnode.store.names import validate_skype_name
+from blissnode.store.onthread import OnStoreThread
 
 __all__ = [
     "AUTH_ACCEPTED",
@@ -631,18 +632,14 @@ class SyncContactStore:
 
 
 @implementer(IContactStore)
-class SQLiteContactStore:
+class SQLiteContactStore(OnStoreThread):
     """:class:`IContactStore` over SQLite: every call runs on the store thread.
 
     :param store_service: the :class:`~blissnode.store.sqlite.StoreService`
         whose thread (and database) the calls share with the accounts.
     """
 
-    def __init__(self, store_service):
-        self._service = store_service
-
-    def _run(self, method, *args, **kwargs):
-        return self._service.run(lambda opened: getattr(opened.contacts, method)(*args, **kwargs))
+    _part = "contacts"
 
     def list_contacts(self, owner, state=None):
         return self._run("list_contacts", owner, state=state)

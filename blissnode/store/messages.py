@@ -43,6 +43,7 @@ from blissnode.store.errors import (
 )
 from blissnode.store.interfaces import IMessageStore
 from blissnode.store.names import validate_skype_name
+from blissnode.store.onthread import OnStoreThread
 
 __all__ = [
     "KIND_AUTH_REPLY",
@@ -286,18 +287,14 @@ class SyncMessageStore:
 
 
 @implementer(IMessageStore)
-class SQLiteMessageStore:
+class SQLiteMessageStore(OnStoreThread):
     """:class:`IMessageStore` over SQLite: every call runs on the store thread.
 
     :param store_service: the :class:`~blissnode.store.sqlite.StoreService`
         whose thread (and database) the calls share with the accounts.
     """
 
-    def __init__(self, store_service):
-        self._service = store_service
-
-    def _run(self, method, *args, **kwargs):
-        return self._service.run(lambda opened: getattr(opened.messages, method)(*args, **kwargs))
+    _part = "messages"
 
     def store_message(self, recipient, sender, kind, body):
         return self._run("store_message", recipient, sender, kind, body)

@@ -56,6 +56,7 @@ from blissnode.store.interfaces import IAccountSearch, IAccountStore
 from blissnode.store.messages import SQLiteMessageStore, SyncMessageStore
 from blissnode.store.migrations import MIGRATIONS, migrate, schema_version
 from blissnode.store.names import validate_skype_name
+from blissnode.store.onthread import OnStoreThread
 from blissnode.store.search import search_accounts
 
 log = Logger()
@@ -421,14 +422,10 @@ class StoreService(service.Service):
 
 
 @implementer(IAccountStore, IAccountSearch)
-class SQLiteAccountStore:
+class SQLiteAccountStore(OnStoreThread):
     """:class:`IAccountStore` over SQLite: every call runs on the :class:`StoreService` thread."""
 
-    def __init__(self, store_service):
-        self._service = store_service
-
-    def _run(self, method, *args, **kwargs):
-        return self._service.run(lambda opened: getattr(opened.accounts, method)(*args, **kwargs))
+    _part = "accounts"
 
     def create_account(self, name, credential16, email=None, full_name=None):
         return self._run("create_account", name, credential16, email=email, full_name=full_name)

@@ -1,0 +1,30 @@
+"""
+The one way the asynchronous SQLite stores work: every call runs the
+synchronous store's method of the same name on the
+:class:`~blissnode.store.sqlite.StoreService` thread and returns a Deferred,
+so the reactor never waits for the disk.
+"""
+
+__all__ = ["OnStoreThread"]
+
+
+class OnStoreThread:
+    """Base of :class:`~blissnode.store.sqlite.SQLiteAccountStore`,
+    :class:`~blissnode.store.contacts.SQLiteContactStore` and
+    :class:`~blissnode.store.messages.SQLiteMessageStore`.
+
+    :param store_service: the :class:`~blissnode.store.sqlite.StoreService`
+        whose thread (and database) the calls share.
+    """
+
+    #: The synchronous store on the opened database: ``"accounts"``,
+    #: ``"contacts"`` or ``"messages"``.
+    _part = None
+
+    def __init__(self, store_service):
+        self._service = store_service
+
+    def _run(self, method, *args, **kwargs):
+        part = self._part
+        return self._service.run(
+            lambda opened: getattr(getattr(opened, part), method)(*args, **kwargs))
