@@ -38,7 +38,16 @@ import secrets
 import attr
 
 from blissnode.versions.registry import parse_version_number
-from blissnode.wire.objects import Addr, Blob, Int, Int64, NetAddr, ObjectList, String
+from blissnode.wire.objects import (
+    Addr,
+    Blob,
+    Int,
+    Int64,
+    NetAddr,
+    ObjectList,
+    String,
+    encode_objects,
+)
 
 FINAL_01 = 0x01
 FINAL_03 = 0x03
@@ -88,6 +97,15 @@ class ClientProfile:
         return self.version_string or "0/%s" % self.label
 
     # -- bodies --------------------------------------------------------------
+
+    def encode_body(self, objects):
+        """A command body: ``objects`` (items or an ObjectList) in this
+        version's object-list encoding; bytes are taken as they are."""
+        if isinstance(objects, (bytes, bytearray)):
+            return bytes(objects)
+        if not isinstance(objects, ObjectList):
+            objects = ObjectList(list(objects))
+        return encode_objects(objects, compressed=self.compressed)
 
     def cmd30_objects(self, node_id, listen_port, uptime=None):
         """cmd 30 "client accept request" (supernode.md 3.2)."""

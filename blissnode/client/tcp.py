@@ -32,7 +32,7 @@ from twisted.internet.protocol import Protocol
 from blissnode.client.transcript import Transcript, command_json
 from blissnode.wire import dh384, https_prelude
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.objects import Int, ObjectList, encode_objects
+from blissnode.wire.objects import Int, ObjectList
 from blissnode.wire.seed_exchange import (
     EXCHANGE_SIZE, Greeting, build_seed_exchange, parse_seed_exchange, random_padding,
     random_seed)
@@ -269,11 +269,7 @@ class SupernodeClientProtocol(Protocol):
     # -- sending ---------------------------------------------------------------------
 
     def body(self, objects):
-        if isinstance(objects, (bytes, bytearray)):
-            return bytes(objects)
-        if not isinstance(objects, ObjectList):
-            objects = ObjectList(list(objects))
-        return encode_objects(objects, compressed=self.profile.compressed)
+        return self.profile.encode_body(objects)
 
     def _send_record(self, record, what, **details):
         raw = record.encode()

@@ -22,7 +22,6 @@ from blissnode.client.transcript import Transcript, command_json
 from blissnode.wire import udp as wudp
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.fragments import Reassembler
-from blissnode.wire.objects import ObjectList, encode_objects
 from blissnode.wire.tcp_commands import (
     KIND_NOTIFICATION, KIND_REPLY, KIND_REQUEST, Command, IdCounter)
 from blissnode.wire.udp_commands import build_payload, parse_payload
@@ -110,11 +109,7 @@ class UdpClientCore:
     # -- sending ---------------------------------------------------------------
 
     def body(self, objects):
-        if isinstance(objects, (bytes, bytearray)):
-            return bytes(objects)
-        if not isinstance(objects, ObjectList):
-            objects = ObjectList(list(objects))
-        return encode_objects(objects, compressed=self.profile.compressed)
+        return self.profile.encode_body(objects)
 
     def new_request(self, cmd, objects=()):
         """A request command with a fresh id (not yet sent)."""
