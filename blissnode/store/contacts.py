@@ -388,6 +388,15 @@ class SyncContactStore:
         self._remove(change, target_id, requester)
         self._drop_requests(cursor, target_id, requester)
 
+    def _listed(self, cursor, owner, name):
+        """``(owner id, live state)`` of the owner's entry for ``name``;
+        NoSuchContact if there is none."""
+        owner_id = account_id(cursor, owner)
+        state = self._state(cursor, owner_id, name)
+        if state is None:
+            raise NoSuchContact("%r is not in your contact list" % (name,))
+        return owner_id, state
+
     def _two(self, cursor, owner, other):
         """Both account ids; refuses ``other == owner``."""
         if other == owner:
@@ -567,10 +576,7 @@ class SyncContactStore:
     def remove_contact(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
         with self._db.transaction() as cursor:
-            owner_id = account_id(cursor, owner)
-            state = self._state(cursor, owner_id, name)
-            if state is None:
-                raise NoSuchContact("%r is not in your contact list" % (name,))
+            owner_id, state = self._listed(cursor, owner, name)
             change = self._change(cursor)
             other = cursor.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()
             if (state == PENDING_OUT and other is not None
@@ -598,10 +604,7 @@ class SyncContactStore:
     def unblock_contact(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
         with self._db.transaction() as cursor:
-            owner_id = account_id(cursor, owner)
-            state = self._state(cursor, owner_id, name)
-            if state is None:
-                raise NoSuchContact("%r is not in your contact list" % (name,))
+            owner_id, state = self._listed(cursor, owner, name)
             if state != BLOCKED:
                 raise ContactStateError("%r is not blocked (the entry is %s)" % (name, state))
             self._remove(self._change(cursor), owner_id, name)
@@ -622,10 +625,7 @@ class SyncContactStore:
             fields["certificate"] = _blob("the certificate", certificate,
                                           self.limits.max_certificate)
         with self._db.transaction() as cursor:
-            owner_id = account_id(cursor, owner)
-            state = self._state(cursor, owner_id, name)
-            if state is None:
-                raise NoSuchContact("%r is not in your contact list" % (name,))
+            owner_id, state = self._listed(cursor, owner, name)
             if not fields:
                 return self._row(cursor, owner_id, name)
             return self._set(self._change(cursor), owner_id, name, state, **fields)
