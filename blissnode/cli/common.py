@@ -51,7 +51,7 @@ def add_output_arguments(p, waited_for):
 
 # -- input ------------------------------------------------------------------------------
 
-def read_password_file(path, stdin, errors=(OSError,)):
+def read_password_file(path, stdin, errors=(OSError, UnicodeDecodeError)):
     """The first line of ``path`` (``-``: ``stdin``) without its line end;
     an exception in ``errors`` becomes a one-line error."""
     try:

@@ -113,8 +113,7 @@ def _name(args):
 def _read_password(args, stdin, stdout):
     """The new password: the file's first line, or typed twice at a prompt."""
     if args.password_file is not None:
-        password = read_password_file(args.password_file, stdin,
-                                      errors=(OSError, UnicodeDecodeError))
+        password = read_password_file(args.password_file, stdin)
     else:
         # Prompts go to the terminal (getpass's default), not to stdout.
         password = getpass.getpass("Password: ")
