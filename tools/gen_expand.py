@@ -690,48 +690,43 @@ static PyTypeObject RC4_Type = {
 /* ------------------------------------------------------------------------ */
 /* Module functions                                                         */
 
-static PyObject *mod_expand_key(PyObject *mod, PyObject *args, PyObject *kwds)
+/* The 80-byte key for the (seed, extra=b'') arguments of both module
+   functions; 0 on success, -1 with a Python exception set. */
+static int key_from_args(PyObject *args, PyObject *kwds, const char *format,
+                         uint8_t key[80])
 {
     static char *kwlist[] = {"seed", "extra", NULL};
     PyObject *seedobj;
     Py_buffer extra = {0};
     uint32_t seed;
-    uint8_t key[80];
-    (void)mod;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|y*:expand_key", kwlist,
-                                     &seedobj, &extra))
-        return NULL;
-    if (parse_seed(seedobj, &seed) < 0 || (extra.obj && check_extra(&extra) < 0)) {
-        if (extra.obj)
-            PyBuffer_Release(&extra);
-        return NULL;
+    int status = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &seedobj, &extra))
+        return -1;
+    if (parse_seed(seedobj, &seed) == 0 && !(extra.obj && check_extra(&extra) < 0)) {
+        expand_key80(seed, (const uint8_t *)extra.buf, extra.obj ? extra.len : 0, key);
+        status = 0;
     }
-    expand_key80(seed, (const uint8_t *)extra.buf, extra.obj ? extra.len : 0, key);
     if (extra.obj)
         PyBuffer_Release(&extra);
+    return status;
+}
+
+static PyObject *mod_expand_key(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    uint8_t key[80];
+    (void)mod;
+    if (key_from_args(args, kwds, "O|y*:expand_key", key) < 0)
+        return NULL;
     return PyBytes_FromStringAndSize((const char *)key, 80);
 }
 
 static PyObject *mod_skype_rc4(PyObject *mod, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"seed", "extra", NULL};
-    PyObject *seedobj;
-    Py_buffer extra = {0};
-    uint32_t seed;
     uint8_t key[80];
     RC4Object *r;
     (void)mod;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|y*:skype_rc4", kwlist,
-                                     &seedobj, &extra))
+    if (key_from_args(args, kwds, "O|y*:skype_rc4", key) < 0)
         return NULL;
-    if (parse_seed(seedobj, &seed) < 0 || (extra.obj && check_extra(&extra) < 0)) {
-        if (extra.obj)
-            PyBuffer_Release(&extra);
-        return NULL;
-    }
-    expand_key80(seed, (const uint8_t *)extra.buf, extra.obj ? extra.len : 0, key);
-    if (extra.obj)
-        PyBuffer_Release(&extra);
     r = rc4_alloc();
     if (r == NULL)
         return NULL;
