@@ -146,6 +146,18 @@ class _Handshake(object):
     """What both sides do after the peer's value: the peer's filler is not
     delimited, so its 8-byte hash is searched for in what follows."""
 
+    def _absorb(self, data, peer_hash):
+        """Buffer ``data``; when the peer's 48-byte value is complete, derive
+        K and the hash the peer must send (``peer_hash(K)``).  True only on
+        the call that derived K."""
+        self._buf += data
+        if self.K is not None or len(self._buf) < VALUE_SIZE:
+            return False
+        self.K = self.keypair.shared_secret(bytes(self._buf[:VALUE_SIZE]))
+        del self._buf[:VALUE_SIZE]
+        self._expected = peer_hash(self.K)
+        return True
+
     def _peer_hash_found(self, peer):
         """Whether :attr:`_expected` (``peer``'s hash) is in the buffer; if so
         the bytes after it become :attr:`remainder` and the handshake is done.
@@ -197,17 +209,13 @@ class ServerHandshake(_Handshake):
         if self.done:
             self.remainder += bytes(data)
             return b"", True
-        self._buf += data
         out = b""
-        if self.K is None:
-            if len(self._buf) < VALUE_SIZE:
-                return b"", False
-            self.K = self.keypair.shared_secret(bytes(self._buf[:VALUE_SIZE]))
-            del self._buf[:VALUE_SIZE]
-            self._expected = client_hash(self.K)
+        if self._absorb(data, client_hash):
             out = self.keypair.public_bytes() + self.filler
             if self.hash_with_public:
                 out += server_hash(self.K)
+        elif self.K is None:
+            return b"", False
         if not self._peer_hash_found("client"):
             return out, False
         if not self.hash_with_public:
@@ -256,15 +264,11 @@ class ClientHandshake(_Handshake):
         if self.done:
             self.remainder += bytes(data)
             return b"", True
-        self._buf += data
         out = b""
-        if self.K is None:
-            if len(self._buf) < VALUE_SIZE:
-                return b"", False
-            self.K = self.keypair.shared_secret(bytes(self._buf[:VALUE_SIZE]))
-            del self._buf[:VALUE_SIZE]
-            self._expected = server_hash(self.K)
+        if self._absorb(data, server_hash):
             out = client_hash(self.K)
+        elif self.K is None:
+            return b"", False
         if not self._peer_hash_found("server"):
             return out, False
         return out, True
