@@ -168,16 +168,16 @@ def aes_stream(chunk=1400):
 
 
 # ---------------------------------------------------------------------------
-# Object lists (blissnode.wire.objects) over the lists of the shared vectors
+# Object lists (blissnode.wire.objects) over the lists of the test vectors
 
 
 def _vector_lists():
-    """The object lists of ../shared/vectors (developer checkout only)."""
+    """The object lists of the test vectors (tests/vectors in the checkout)."""
     import json
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     base = os.environ.get("BLISSNODE_VECTORS",
-                          os.path.join(here, "..", "shared", "vectors"))
+                          os.path.join(here, "tests", "vectors"))
     lists = []
     for name in ("objects41.json", "objects42.json"):
         with open(os.path.join(base, name)) as f:

@@ -1,21 +1,26 @@
 """
-Locate and load the shared test vectors.
+Locate and load the protocol test vectors.
 
-The vectors live outside the repository, in ``../shared/vectors`` next to the
-checkout (that is where CI puts them too).  ``BLISSNODE_VECTORS`` overrides the
-location.  A missing vector directory is a test *failure*, never a skip: a
-suite that silently stops checking the bytes would be worse than no suite.
+The vectors live in the repository, in ``tests/vectors/`` (copied from the
+project's shared vector set, see ``tests/vectors/SHA256SUMS`` and
+``docs/bibliography.rst``), so a clone runs the whole suite on its own.
+``BLISSNODE_VECTORS`` points the suite at another copy (a newer shared set).
+A missing vector file is a test *failure*, never a skip: a suite that
+silently stops checking the bytes would be worse than no suite.
 """
 
 import json
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_DEFAULT = os.path.normpath(os.path.join(_HERE, "..", "..", "shared", "vectors"))
+#: The copy in the repository.
+REPO_VECTORS = os.path.join(_HERE, "vectors")
+#: The shared set the copy came from, where a developer checkout has it.
+SHARED_VECTORS = os.path.normpath(os.path.join(_HERE, "..", "..", "shared", "vectors"))
 
 
 def vectors_dir():
-    return os.environ.get("BLISSNODE_VECTORS", _DEFAULT)
+    return os.environ.get("BLISSNODE_VECTORS", REPO_VECTORS)
 
 
 def load_vectors(name):
@@ -23,7 +28,7 @@ def load_vectors(name):
     path = os.path.join(vectors_dir(), name)
     if not os.path.exists(path):
         raise AssertionError(
-            "shared test vectors not found at %r; set BLISSNODE_VECTORS" % (path,)
+            "test vectors not found at %r; set BLISSNODE_VECTORS" % (path,)
         )
     with open(path, "rb") as f:
         return json.load(f)
