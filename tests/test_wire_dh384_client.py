@@ -122,3 +122,55 @@ class FuzzTests(TestCase):
                 client.receive(data[i:i + chunk])
         except ProtocolError:
             pass
+
+
+class RealFillerRangeTests(TestCase):
+    """ERRATA (78 real DH-384 openings, nDPI 2015): clients sent 0..63
+    filler bytes after A (first segments of 48..111 bytes) and servers 1..64
+    after B; tcp.md 3's bound of 48 refused 12 of the 78 real openings."""
+
+    def test_limit_covers_every_real_size(self):
+        self.assertEqual(dh384.MAX_FILLER, 64)
+
+    def _server_side(self, case, filler_size):
+        keys = dh384.KeyPair(int(case["b_hex"], 16))
+        client_keys = dh384.KeyPair(int(case["a_hex"], 16))
+        server = dh384.ServerHandshake(keys, hash_with_public=False)
+        opening = bytes.fromhex(case["A_hex"]) + bytes(range(filler_size))
+        self.assertEqual(len(opening), 48 + filler_size)
+        out, done = server.receive(opening)
+        self.assertFalse(done)
+        self.assertEqual(out, bytes.fromhex(case["B_hex"]))
+        K = client_keys.shared_secret(out)
+        out, done = server.receive(dh384.client_hash(K) + b"SEED")
+        return out, done, server, K
+
+    def test_server_accepts_real_client_openings_48_to_111_bytes(self):
+        case = cases("tcp_frames.json", "dh384")[0]
+        for size in (0, 9, 24, 48, 49, 63):
+            out, done, server, K = self._server_side(case, size)
+            self.assertTrue(done, size)
+            self.assertEqual(out, dh384.server_hash(K), size)
+            self.assertEqual(server.remainder, b"SEED", size)
+
+    def test_server_refuses_a_hash_past_64_filler_bytes(self):
+        case = cases("tcp_frames.json", "dh384")[0]
+        with self.assertRaises(ProtocolError):
+            self._server_side(case, dh384.MAX_FILLER + 1)
+
+    def test_client_finds_the_hash_past_every_real_server_filler(self):
+        case = cases("tcp_frames.json", "dh384")[0]
+        for size in (1, 6, 9, 11, 50, 64):
+            client, keys = _pair(case)
+            client.start()
+            B = keys.public_bytes()
+            out, done = client.receive(B + bytes(size))
+            self.assertFalse(done, size)
+            self.assertEqual(out, dh384.client_hash(client.K), size)
+            out, done = client.receive(dh384.server_hash(client.K) + b"rest")
+            self.assertTrue(done, size)
+            self.assertEqual(client.remainder, b"rest", size)
+
+    def test_client_may_send_up_to_64_filler_bytes(self):
+        client = dh384.ClientHandshake(filler=b"f" * 64)
+        self.assertEqual(len(client.start()), 48 + 64)

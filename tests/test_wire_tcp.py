@@ -7,7 +7,9 @@ from twisted.trial.unittest import TestCase
 from blissnode.wire import rc4
 from blissnode.wire.errors import LimitExceeded, ProtocolError
 from blissnode.wire.tcp import (
+    TYPE_CLEAR,
     AckRecord,
+    ClearStreamRecord,
     Command,
     Greeting,
     IdCounter,
@@ -301,7 +303,7 @@ class RecordParserTests(TestCase):
                 st.builds(AckRecord, st.integers(0, 0xFFFF)),
                 st.builds(PaddingRecord, st.binary(max_size=70)),
                 st.builds(SessionRecord, st.integers(0, 0xFFFF), st.binary(max_size=40), st.integers(0, 0xFFFF)),
-                st.builds(UnknownRecord, st.sampled_from([0, 2, 4, 6, 0x7F, 0xFF]), st.binary(max_size=10)),
+                st.builds(UnknownRecord, st.sampled_from([0, 2, 6, 0x7F, 0xFF]), st.binary(max_size=10)),
                 st.builds(
                     PacketRecord,
                     st.integers(0, 0xFFFF),
@@ -472,3 +474,41 @@ class JsonTests(TestCase):
             decode_greeting(data)
         except ProtocolError:
             pass
+
+
+class ClearStreamRecordTests(TestCase):
+    """Typed record 04 (ERRATA, nDPI 2015): both sides of a peer stream sent
+    ``05 04 00`` after the node's cmd 1 answer to cmd 7, and the client's
+    next bytes were ``16 03 01 00 e7 ...`` in clear (the event server's
+    key-exchange record, no RC4)."""
+
+    REAL = bytes.fromhex("050400")
+
+    def test_real_bytes_decode_and_encode(self):
+        record, end = decode_record(self.REAL)
+        self.assertEqual(end, 3)
+        self.assertIsInstance(record, ClearStreamRecord)
+        self.assertEqual(record.data, b"\x00")
+        self.assertEqual(record.record_type, TYPE_CLEAR)
+        self.assertEqual(ClearStreamRecord().encode(), self.REAL)
+        self.assertEqual(record.to_json(), {"type": "clear", "data": "00"})
+
+    def test_parser_stops_after_the_switch(self):
+        ack = AckRecord(0x7DC5).encode()
+        clear = bytes.fromhex("16030100e742cdef")
+        parser = RecordParser()
+        records = parser.feed(ack + self.REAL + clear)
+        self.assertEqual([type(r) for r in records], [AckRecord, ClearStreamRecord])
+        self.assertTrue(parser.switched)
+        self.assertEqual(parser.take_rest(), clear)
+        self.assertEqual(parser.take_rest(), b"")
+        with self.assertRaises(ProtocolError):
+            parser.feed(b"\x05")
+
+    def test_switch_split_over_feeds(self):
+        parser = RecordParser()
+        self.assertEqual(parser.feed(self.REAL[:1]), [])
+        self.assertFalse(parser.switched)
+        self.assertEqual(parser.feed(self.REAL[1:]), [ClearStreamRecord()])
+        self.assertTrue(parser.switched)
+        self.assertEqual(parser.take_rest(), b"")

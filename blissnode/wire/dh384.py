@@ -13,11 +13,18 @@ connection; the 48-byte shared secret ``K`` then keys the RC4 layer:
 
 Exchange::
 
-    C -> S  A = 2^a mod p (48 bytes BE) || 0..48 filler bytes
-    S -> C  B = 2^b mod p (48 bytes BE) || filler
+    C -> S  A = 2^a mod p (48 bytes BE) || 0..63 filler bytes
+    S -> C  B = 2^b mod p (48 bytes BE) || 1..64 filler bytes
     both    K = B^a = A^b mod p (48 bytes BE)
     C -> S  MD5("O" || K)[:8]
-    S -> C  MD5("I" || K)[:8]     (the login server sends it right after B)
+    S -> C  MD5("I" || K)[:8]     (the login server sends it right after B;
+                                   a supernode sends it alone, ERRATA)
+
+Filler sizes are real bytes (ERRATA: 78 real openings of 2015, nDPI 2015):
+clients sent 0..63 filler bytes (first segments of 48..111 bytes), servers
+1..64; tcp.md 3's "0..48" was wrong.  Both sides accept up to
+:data:`MAX_FILLER` = 64 bytes and give up on a peer whose hash has not
+appeared by then (the search is bounded).
 
 Modular exponentiation uses Python's built-in three-argument ``pow`` (exact
 big-integer arithmetic; it is not constant-time, which is acceptable for an
@@ -63,8 +70,9 @@ P = int(
 G = 2
 VALUE_SIZE = 48
 HASH_SIZE = 8
-#: The SOS2 client sends 0..48 filler bytes after A (tcp.md 3 step 1).
-MAX_FILLER = 48
+#: Most filler bytes either side may put after its public value: real
+#: clients sent up to 63, real servers up to 64 (ERRATA; tcp.md 3 said 48).
+MAX_FILLER = 64
 PRIVATE_BITS = 383
 
 

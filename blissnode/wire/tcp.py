@@ -47,9 +47,11 @@ from blissnode.wire.tcp_commands import (  # noqa: F401
 from blissnode.wire.tcp_records import (  # noqa: F401
     DEFAULT_MAX_BODY,
     TYPE_ACK,
+    TYPE_CLEAR,
     TYPE_PADDING,
     TYPE_SESSION,
     AckRecord,
+    ClearStreamRecord,
     PacketRecord,
     PaddingRecord,
     RecordHeader,
@@ -69,6 +71,7 @@ __all__ = [
     "PacketRecord",
     "AckRecord",
     "PaddingRecord",
+    "ClearStreamRecord",
     "SessionRecord",
     "UnknownRecord",
     "RecordParser",
@@ -92,6 +95,11 @@ class StreamDecoder(object):
     are the seed exchange (available as :attr:`exchange` once parsed); the
     rest is RC4-decrypted and parsed into records.  ``extra`` is the DH-384
     secret for 5.5+ connections (``b""`` for the classic exchange).
+
+    After a :class:`ClearStreamRecord` the direction is in clear (ERRATA):
+    :attr:`switched` turns true, :meth:`take_clear` returns the clear bytes
+    that followed the record, and later data is clear too (the caller no
+    longer feeds it here; feeding raises ProtocolError).
     """
 
     def __init__(self, extra=b"", max_body=DEFAULT_MAX_BODY):
@@ -100,6 +108,16 @@ class StreamDecoder(object):
         self.parser = RecordParser(max_body)
         self._rc4 = None
         self._head = bytearray()
+        self._clear = b""
+
+    @property
+    def switched(self):
+        return self.parser.switched
+
+    def take_clear(self):
+        """The clear bytes fed after the switch record (once)."""
+        clear, self._clear = self._clear, b""
+        return clear
 
     def feed(self, data):
         return [record for _, _, record in self.feed_framed(data)]
@@ -116,7 +134,13 @@ class StreamDecoder(object):
             self.exchange, self._rc4 = parse_seed_exchange(bytes(self._head), self.extra)
         if not data:
             return []
-        return self.parser.feed_framed(self._rc4.crypt(bytes(data)))
+        data = bytes(data)
+        framed = self.parser.feed_framed(self._rc4.crypt(data))
+        if self.parser.switched:
+            # The bytes after the switch were never RC4: take them from the wire.
+            rest = len(self.parser.take_rest())
+            self._clear = data[len(data) - rest:] if rest else b""
+        return framed
 
 
 @attr.s(frozen=True, slots=True)
@@ -126,7 +150,8 @@ class DecodedStream(object):
     ``plaintext``: all decrypted bytes after the seed exchange; ``records``:
     ``(offset, raw, record)`` triples; ``trailing``: decrypted bytes of an
     incomplete last record; ``error``: the ProtocolError message that stopped
-    decoding, if any (records before it are kept).
+    decoding, if any (records before it are kept); ``clear``: the bytes after
+    a type-4 switch record, as they were on the wire (they are not RC4).
     """
 
     exchange = attr.ib()
@@ -134,6 +159,7 @@ class DecodedStream(object):
     records = attr.ib()
     trailing = attr.ib()
     error = attr.ib(default=None)
+    clear = attr.ib(default=b"")
 
     def to_json(self, objects=False):
         return {
@@ -146,6 +172,7 @@ class DecodedStream(object):
             ],
             "trailing": self.trailing.hex(),
             "error": self.error,
+            "clear": self.clear.hex(),
         }
 
 
@@ -164,18 +191,25 @@ def decode_stream(data, extra=b"", max_body=DEFAULT_MAX_BODY, seed=None):
             exchange, state = parse_seed_exchange(data, extra)
         except ProtocolError as e:
             return DecodedStream(None, b"", [], b"", str(e))
-        plaintext = state.crypt(data[EXCHANGE_SIZE:])
+        wire = data[EXCHANGE_SIZE:]
     else:
         exchange = None
-        plaintext = rc4.skype_rc4(seed, extra).crypt(data)
+        state = rc4.skype_rc4(seed, extra)
+        wire = data
+    plaintext = state.crypt(wire)
+    parser = RecordParser(max_body)
     try:
-        records = RecordParser(max_body).feed_framed(plaintext)
+        records = parser.feed_framed(plaintext)
     except ProtocolError as e:
         # The parser stops at the first bad record; keep those before it.
         error = str(e)
         records = _records_before_error(plaintext, max_body)
     consumed = sum(len(raw) for _, raw, _ in records)
-    return DecodedStream(exchange, plaintext, records, plaintext[consumed:], error)
+    clear = b""
+    if parser.switched:
+        clear = wire[consumed:]
+        plaintext = plaintext[:consumed]
+    return DecodedStream(exchange, plaintext, records, plaintext[consumed:], error, clear)
 
 
 def _records_before_error(plaintext, max_body):

@@ -9,8 +9,14 @@ Records: the units of the deobfuscated (RC4-decrypted) TCP stream
     H & 1 == 1 : typed record  body = type:u8 + ...
                  01 ack       u16be packet_id
                  03 padding   random filler (ignored)
+                 04 clear     one byte 00: the direction leaves RC4 after it
                  05 session   CHK:u16be ciphertext TRL:u16le  (see aes_ctr)
                  other        skipped by length
+
+Type 04 is a fact of real bytes (ERRATA; nDPI 2015, a 7.7 client and a
+node): after a cmd 7 to an event-server address, each side sends ``05 04
+00`` and the bytes that follow it in that direction are the event server's
+framing in clear, no longer RC4 (tcp.md 4 listed types 1, 3, 5 only).
 
 :class:`RecordParser` is the sans-IO receive side: feed it decrypted bytes in
 any chunking and it returns complete records.  Its buffer never holds more
@@ -32,12 +38,14 @@ from blissnode.wire.tcp_commands import (
 __all__ = [
     "TYPE_ACK",
     "TYPE_PADDING",
+    "TYPE_CLEAR",
     "TYPE_SESSION",
     "DEFAULT_MAX_BODY",
     "RecordHeader",
     "PacketRecord",
     "AckRecord",
     "PaddingRecord",
+    "ClearStreamRecord",
     "SessionRecord",
     "UnknownRecord",
     "encode_record_header",
@@ -49,6 +57,7 @@ __all__ = [
 
 TYPE_ACK = 0x01
 TYPE_PADDING = 0x03
+TYPE_CLEAR = 0x04
 TYPE_SESSION = 0x05
 
 #: Largest record body the parser accepts by default.  SOS2 refuses bodies
@@ -153,6 +162,26 @@ class PaddingRecord(object):
 
 
 @attr.s(frozen=True, slots=True)
+class ClearStreamRecord(object):
+    """Typed record 04: the sender's direction is in clear from the next
+    byte on (``05 04 00`` in both real directions; the one data byte was
+    always 00).  The receiver stops RC4-decrypting after it."""
+
+    data = attr.ib(default=b"\x00", converter=bytes)
+    record_type = TYPE_CLEAR
+
+    def encode_body(self):
+        return bytes([TYPE_CLEAR]) + self.data
+
+    def encode(self):
+        body = self.encode_body()
+        return encode_record_header(len(body), 1) + body
+
+    def to_json(self):
+        return {"type": "clear", "data": self.data.hex()}
+
+
+@attr.s(frozen=True, slots=True)
 class SessionRecord(object):
     """Typed record 05 as framed (tcp.md 7.1), still encrypted.
 
@@ -232,6 +261,8 @@ def decode_body(typed, body):
         return AckRecord(int.from_bytes(body[1:3], "big"))
     if rtype == TYPE_PADDING:
         return PaddingRecord(body[1:])
+    if rtype == TYPE_CLEAR:
+        return ClearStreamRecord(body[1:])
     if rtype == TYPE_SESSION:
         if len(body) < 5:
             raise ProtocolError("session record of %d bytes is too short" % len(body))
@@ -283,6 +314,12 @@ class RecordParser(object):
 
     ``buffered`` tells how many bytes wait for the rest of a record; the
     buffer is bounded by ``MAX_VARINT_BYTES + max_body``.
+
+    A :class:`ClearStreamRecord` ends the record stream: it is the last
+    record returned, :attr:`switched` turns true, and the bytes fed after it
+    stay unparsed for :meth:`take_rest` (the caller maps them back to the
+    clear bytes they were on the wire; they were never RC4).  Feeding a
+    switched parser raises ProtocolError.
     """
 
     def __init__(self, max_body=DEFAULT_MAX_BODY):
@@ -292,10 +329,18 @@ class RecordParser(object):
         self._need = None  # (header_size, body_length, typed) once known
         self._failed = None
         self.offset = 0  # stream offset of the first buffered byte
+        self.switched = False
 
     @property
     def buffered(self):
         return len(self._buf) - self._pos
+
+    def take_rest(self):
+        """After the switch record: the bytes fed after it (and forget them)."""
+        rest = bytes(self._buf[self._pos:])
+        self._buf = bytearray()
+        self._pos = 0
+        return rest
 
     def feed(self, data):
         """Add ``data``; return the records it completes, in order."""
@@ -308,14 +353,19 @@ class RecordParser(object):
         Tools that show a stream (``blissnode decode tcp``) use this."""
         if self._failed is not None:
             raise ProtocolError("parser already failed: %s" % (self._failed,))
+        if self.switched:
+            raise ProtocolError("the stream switched to clear; no more records")
         self._buf += data
         out = []
         try:
-            while True:
+            while not self.switched:
                 item = self._next()
                 if item is None:
                     return out
                 out.append(item)
+                if isinstance(item[2], ClearStreamRecord):
+                    self.switched = True
+            return out
         except ProtocolError as e:
             self._failed = e
             raise
