@@ -155,7 +155,8 @@ def patch_file(in_path, out_path, keys, targets, options=PatchOptions(), knowled
     """Patch ``in_path`` into ``out_path`` (keeping the input's mode);
     returns the :class:`Report`.  Raises :class:`PatchRefused` (nothing
     written) or ``OSError``."""
-    if os.path.exists(out_path) and os.path.samefile(in_path, out_path):
+    if out_path is not None and os.path.exists(out_path) and \
+            os.path.samefile(in_path, out_path):
         raise PatchRefused("OUT is the input file; the input is never modified, "
                            "give another output path")
     with open(in_path, "rb") as f:
