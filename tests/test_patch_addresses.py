@@ -101,3 +101,25 @@ class BinaryTests(TestCase):
         result = scan_addresses(data, [LOGIN], server_targets("192.0.2.10"),
                                 taken=[(0, 4)])
         self.assertEqual(result.matches, [])
+
+
+class SharedHostTests(TestCase):
+    """Two entries for one host (a plugin adds another port) match each text
+    or binary address once."""
+
+    OTHER = KnownAddress("91.190.218.40", 443, "login", "?", "test")
+
+    def test_text_takes_the_entry_of_its_port(self):
+        for addresses in ((LOGIN, self.OTHER), (self.OTHER, LOGIN)):
+            matches, out = scan(b"\0" + cstr("91.190.218.40:443") + cstr("91.190.218.40"),
+                                addresses=addresses)
+            self.assertEqual([m.what for m in matches],
+                             ["login server 91.190.218.40:443",   # the port it names
+                              "login server %s" % (addresses[0],)])  # no port: the first
+            self.assertEqual(out, b"\x00192.0.2.10:33033\0\0" + b"192.0.2.10\0\0\0\0")
+
+    def test_lone_binary_once(self):
+        data = b"\x07" + bytes([91, 190, 218, 40]) + b"\x07"
+        matches, out = scan(data, addresses=(LOGIN, self.OTHER), lone_binary=True)
+        self.assertEqual(len(matches), 1)
+        self.assertEqual(out[1:5], bytes([192, 0, 2, 10]))

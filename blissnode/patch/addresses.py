@@ -139,7 +139,14 @@ def _text_hits(data, addresses, wide):
                 port = int(port.replace(b"\x00", b""))
             text = m.group(0).decode("utf-16-le" if wide else "ascii")
             hits.append(_TextHit(address, m.start(), m.end(), text, port))
-    return hits
+    # One text, one address: where two entries share a host (a plugin's
+    # extra port), keep the one whose port the text names, else the first.
+    hits.sort(key=lambda h: (h.start, -(h.end - h.start), h.port != h.address.port))
+    kept = []
+    for hit in hits:
+        if not kept or hit.start >= kept[-1].end:
+            kept.append(hit)
+    return kept
 
 
 def _replacement(hit, target):
@@ -243,14 +250,14 @@ def _plan_binary(data, addresses, targets, options, taken, section_at):
     from blissnode.patch.keyscan import find_all
 
     edits, matches = [], []
-    paired = []
+    taken, paired = list(taken), []
     for address in addresses:
         if not address.is_ipv4:
             continue
         target = targets[address.role]
         for name, raw, _ip_at, _order, _fmt in _layouts(address.host, address.port):
             for at in find_all(data, raw):
-                if _overlaps(at, at + len(raw), taken):
+                if _overlaps(at, at + len(raw), taken + paired):
                     continue
                 paired.append((at, at + len(raw)))
                 if not options.rewrite:
@@ -279,6 +286,7 @@ def _plan_binary(data, addresses, targets, options, taken, section_at):
             for at in find_all(data, raw):
                 if _overlaps(at, at + 4, taken):
                     continue
+                taken.append((at, at + 4))
                 rewrite = options.rewrite and options.lone_binary and target.is_ipv4
                 if rewrite:
                     new = socket.inet_aton(target.host)
