@@ -27,7 +27,7 @@ class PatchClientCommandTests(TestCase):
         self.output = os.path.join(self.dir, "patched.exe")
         self.keys = server_keys_dir()
 
-    def patch(self, *extra):
+    def run_patch(self, *extra):
         return run("patch-client", self.input, self.output, "--data-dir", self.keys,
                    "--server", "192.0.2.10", *extra)
 
@@ -39,7 +39,7 @@ class PatchClientCommandTests(TestCase):
         self.assertFalse(os.path.exists(self.output))
 
     def test_text_report(self):
-        status, out, err = self.patch()
+        status, out, err = self.run_patch()
         self.assertEqual((status, err), (0, ""))
         self.assertTrue(os.path.exists(self.output))
         self.assertIn("replaced: login modulus (RSA-1536), client-order, at 0x", out)
@@ -48,7 +48,7 @@ class PatchClientCommandTests(TestCase):
         self.assertIn("wrote %s: 14 replacement(s)" % (self.output,), out)
 
     def test_json_report_shape(self):
-        status, out, err = self.patch("--json")
+        status, out, err = self.run_patch("--json")
         self.assertEqual((status, err), (0, ""))
         doc = json.loads(out)
         self.assertEqual(set(doc), {
@@ -77,20 +77,20 @@ class PatchClientCommandTests(TestCase):
         doc = json.loads(out)
         self.assertEqual((doc["dry_run"], doc["written"], doc["output"]), (True, False, None))
         self.assertEqual(os.listdir(self.dir), ["Skype.exe"])
-        status, out, err = self.patch("--dry-run")
+        status, out, err = self.run_patch("--dry-run")
         self.assertEqual(status, 0)
         self.assertIn("dry run: 14 replacement(s) planned; nothing written", out)
         self.assertEqual(os.listdir(self.dir), ["Skype.exe"])
 
     def test_report_file(self):
         path = os.path.join(self.dir, "report.json")
-        status, _out, err = self.patch("--report", path)
+        status, _out, err = self.run_patch("--report", path)
         self.assertEqual((status, err), (0, ""))
         with open(path) as f:
             self.assertEqual(json.load(f)["summary"]["replaced"], 14)
 
     def test_per_role_options(self):
-        status, out, _ = self.patch("--json", "--event", "198.51.100.7:1234",
+        status, out, _ = self.run_patch("--json", "--event", "198.51.100.7:1234",
                                     "--supernode", "198.51.100.8")
         doc = json.loads(out)
         self.assertEqual(doc["targets"]["event"], "198.51.100.7:1234")
@@ -99,7 +99,7 @@ class PatchClientCommandTests(TestCase):
     def test_refusals_are_one_line(self):
         with open(self.input, "wb") as f:
             f.write(packed_pe().data)
-        self.assertOneLineError(self.patch(), self.input + " looks packed")
+        self.assertOneLineError(self.run_patch(), self.input + " looks packed")
 
     def test_errors_are_one_line(self):
         self.assertOneLineError(

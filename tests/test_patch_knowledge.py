@@ -14,6 +14,7 @@ from blissnode.patch import builds
 from blissnode.patch.builds import KnownBuild, PatchKnowledge, collect, register_build
 from blissnode.patch.known import KnownAddress
 from blissnode.patch.patcher import PatchOptions, PatchRefused, plan
+from blissnode.patch.report import render_text
 from blissnode.patch.targets import server_targets
 from blissnode.versions.base import ClientVersion
 from blissnode.versions.registry import VersionRegistry
@@ -57,6 +58,7 @@ class KnownBuildTests(TestCase):
                                   expected=expected))
         report, out = plan(f.data, server_keys(), TARGETS, PatchOptions(), collect([]))
         self.assertEqual(report.known_build["version"], "5.5.0.124")
+        self.assertIn("known build: 5.5.0.124 windows Skype.exe", render_text(report))
         self.assertNotIn(form("login", "client-order"), out)
 
     def test_known_build_with_other_counts_is_refused(self):

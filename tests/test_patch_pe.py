@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 from blissnode.patch.builds import PatchKnowledge
 from blissnode.patch.forms import FORMS_BY_NAME, STORAGE_FORMS
 from blissnode.patch.patcher import PatchOptions, patch_file, plan
-from blissnode.patch.report import ALREADY, NOT_REPLACED, REPLACED
+from blissnode.patch.report import ALREADY, NOT_REPLACED, REPLACED, render_text
 from blissnode.patch.targets import server_targets
 from tests import pe_writer
 from tests.patch_fixtures import (
@@ -49,7 +49,7 @@ class RoundTripTests(TestCase):
         os.chmod(self.input, 0o751)
         self.output = os.path.join(self.dir, "Skype-blissnode.exe")
 
-    def patch(self, server=SERVER, **options):
+    def run_patch(self, server=SERVER, **options):
         return patch_file(self.input, self.output, server_keys(), server_targets(server),
                           PatchOptions(**options), NONE)
 
@@ -58,7 +58,7 @@ class RoundTripTests(TestCase):
             return f.read()
 
     def test_keys_replaced_in_their_forms_and_none_of_skypes_left(self):
-        report = self.patch()
+        report = self.run_patch()
         out = self.read(self.output)
         at = self.fixture.offsets
         self.assertEqual(out[at["login/client-order"]:][:192], ours("login", "client-order"))
@@ -77,7 +77,7 @@ class RoundTripTests(TestCase):
             self.assertEqual(bytes.fromhex(m.new), ours(m.role, m.form))
 
     def test_output_is_a_valid_pe_with_a_right_checksum(self):
-        report = self.patch()
+        report = self.run_patch()
         out = self.read(self.output)
         pe = pefile.PE(data=out)
         self.assertTrue(pe.verify_checksum())
@@ -92,7 +92,7 @@ class RoundTripTests(TestCase):
 
     def test_input_unchanged_mode_kept_no_temporary_left(self):
         before = os.stat(self.input)
-        report = self.patch()
+        report = self.run_patch()
         self.assertEqual(self.read(self.input), self.fixture.data)
         self.assertEqual(os.stat(self.input).st_mtime_ns, before.st_mtime_ns)
         self.assertEqual(stat.S_IMODE(os.stat(self.output).st_mode), 0o751)
@@ -103,14 +103,14 @@ class RoundTripTests(TestCase):
         self.assertEqual(report.input_sha256, hashlib.sha256(self.fixture.data).hexdigest())
 
     def test_dry_run_writes_nothing(self):
-        report = self.patch(dry_run=True)
+        report = self.run_patch(dry_run=True)
         self.assertFalse(os.path.exists(self.output))
         self.assertEqual(os.listdir(self.dir), ["Skype.exe"])
         self.assertFalse(report.written)
         self.assertEqual(len(report.replaced()), 14)  # 3 keys, 8 texts, 3 binary
 
     def test_addresses_rewritten_in_place(self):
-        self.patch()
+        self.run_patch()
         out = self.read(self.output)
         at = self.fixture.offsets
 
@@ -135,7 +135,7 @@ class RoundTripTests(TestCase):
             self.assertNotIn(old, out)
 
     def test_what_does_not_fit_is_reported_with_its_route(self):
-        report = self.patch()
+        report = self.run_patch()
         out = self.read(self.output)
         at = self.fixture.offsets
         # not NUL-terminated: a shorter text cannot be padded
@@ -154,7 +154,7 @@ class RoundTripTests(TestCase):
         self.assertIn("-p udp -d 66.235.181.9 --dport 33033", " ".join(lone.routing))
 
     def test_longer_text_does_not_fit(self):
-        report = self.patch(server="203.0.113.254")
+        report = self.run_patch(server="203.0.113.254")
         out = self.read(self.output)
         at = self.fixture.offsets
         # "80.160.91.11" (12) cannot take "203.0.113.254" (13)
@@ -168,7 +168,7 @@ class RoundTripTests(TestCase):
         self.assertIn(b"193.88.6.13:33033", out)
 
     def test_host_name_server(self):
-        report = self.patch(server="skype.example.org")
+        report = self.run_patch(server="skype.example.org")
         out = self.read(self.output)
         at = self.fixture.offsets
         # an IPv4 field gets no name; the binary ones cannot hold one
@@ -187,7 +187,7 @@ class RoundTripTests(TestCase):
         self.assertEqual(skype_anywhere(out), [])
 
     def test_short_name_fits_a_name_field(self):
-        report = self.patch(server="bn.example")
+        report = self.run_patch(server="bn.example")
         out = self.read(self.output)
         at = self.fixture.offsets
         self.assertEqual(out[at["name"]:][:23], b"bn.example:33033" + b"\0" * 7)
@@ -195,7 +195,7 @@ class RoundTripTests(TestCase):
         self.assertEqual(n.status, REPLACED)
 
     def test_ip_without_port_keeps_the_clients_port(self):
-        report = self.patch(server="192.0.2.10:4000")
+        report = self.run_patch(server="192.0.2.10:4000")
         at = self.fixture.offsets
         m, = [m for m in report.matches if m.offset == at["login-ip"]]
         self.assertEqual(m.status, REPLACED)
@@ -205,7 +205,7 @@ class RoundTripTests(TestCase):
                       " ".join(m.routing))
 
     def test_keys_only_leaves_every_address(self):
-        report = self.patch(keys_only=True)
+        report = self.run_patch(keys_only=True)
         out = self.read(self.output)
         self.assertEqual(skype_anywhere(out), [])
         addresses = [m for m in report.matches if m.kind == "address"]
@@ -218,19 +218,39 @@ class RoundTripTests(TestCase):
             self.assertEqual(out[at:at + 6], self.fixture.data[at:at + 6])
 
     def test_lone_binary_ipv4_flag(self):
-        report = self.patch(lone_binary_ipv4=True)
+        report = self.run_patch(lone_binary_ipv4=True)
         at = self.fixture.offsets["lone-ip"]
         self.assertEqual(self.read(self.output)[at:at + 4], bytes([192, 0, 2, 10]))
         m, = [m for m in report.matches if m.offset == at]
         self.assertEqual(m.status, REPLACED)
 
     def test_patching_a_patched_file_again(self):
-        self.patch()
+        self.run_patch()
         again = patch_file(self.output, self.output + "2", server_keys(),
                            server_targets(SERVER), PatchOptions(), NONE)
         keys = [m for m in again.matches if m.kind == "key"]
         self.assertEqual(sorted(m.status for m in keys), [ALREADY] * 3)
         self.assertEqual(self.read(self.output + "2"), self.read(self.output))
+
+    def test_failed_write_leaves_no_file(self):
+        from blissnode.patch import patcher
+
+        def broken(src, dst):
+            raise OSError(28, "No space left on device")
+        self.patch(patcher.os, "replace", broken)
+        self.assertRaises(OSError, self.run_patch)
+        self.assertEqual(os.listdir(self.dir), ["Skype.exe"])
+
+    def test_logged(self):
+        from twisted.logger import globalLogPublisher
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.run_patch()
+        mine = [e for e in events if e.get("log_namespace") == "blissnode.patch.patcher"]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual((mine[0]["input"], mine[0]["output"], mine[0]["count"]),
+                         (self.input, self.output, 14))
 
     def test_output_may_not_be_the_input(self):
         from blissnode.patch.patcher import PatchRefused
@@ -245,6 +265,7 @@ class PeFormatTests(TestCase):
         report, out = plan(f.data, server_keys(), server_targets(SERVER), knowledge=NONE)
         fix, = report.fixups
         self.assertEqual((fix.old, fix.new), (0, None))
+        self.assertIn("PE checksum: was 0 (not checked by Windows); left 0", render_text(report))
         self.assertEqual(pefile.PE(data=out).OPTIONAL_HEADER.CheckSum, 0)
 
     def test_signed_input_warns(self):
