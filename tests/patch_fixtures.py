@@ -6,6 +6,7 @@ the server keys to patch in (generated once per test run).
 """
 
 import atexit
+import io
 import shutil
 import socket
 import struct
@@ -13,6 +14,7 @@ import tempfile
 
 import attr
 import pefile
+from elftools.elf.elffile import ELFFile
 
 from blissnode.keys import load_or_create_server_keys
 from blissnode.patch.forms import FORMS_BY_NAME
@@ -167,8 +169,6 @@ def client_elf(rdata=None, data=None, section_table=True):
                        (".rodata", rdata.bytes(), F.SHF_ALLOC),
                        (".data", data.bytes(), F.SHF_ALLOC | F.SHF_WRITE)],
                       section_table=section_table)
-    from elftools.elf.elffile import ELFFile
-    import io
     offsets = {}
     if section_table:
         elf = ELFFile(io.BytesIO(raw))

@@ -1,8 +1,8 @@
 """patch-client on Linux ELF fixtures (blissnode.patch.elf, pyelftools)."""
 
-from elftools.elf.elffile import ELFFile
 import io
 
+from elftools.elf.elffile import ELFFile
 from twisted.trial.unittest import TestCase
 
 from blissnode.patch.builds import PatchKnowledge

@@ -38,6 +38,7 @@ import struct
 
 import attr
 
+from blissnode.patch.keyscan import find_all
 from blissnode.patch.report import ADDRESS, NOT_REPLACED, REPLACED, Edit, Match
 from blissnode.patch.routing import port_alternatives, routing_alternatives
 
@@ -228,34 +229,28 @@ def _plan_text(data, hits, targets, options, wide, section_at):
 # -- binary -----------------------------------------------------------------------------
 
 def _layouts(ip, port):
-    """(name, bytes, ip offset in them) for each address+port layout."""
+    """(name, bytes) of ``ip:port`` in each binary layout rewritten."""
     be = socket.inet_aton(ip)
-    le = be[::-1]
     return (
-        ("addr-be (ip BE, port BE)", be + struct.pack(">H", port), 0, "be", ">H"),
-        ("ip BE, port LE", be + struct.pack("<H", port), 0, "be", "<H"),
-        ("ip LE, port LE", le + struct.pack("<H", port), 0, "le", "<H"),
-        ("sockaddr_in", b"\x02\x00" + struct.pack(">H", port) + be, 4, "be", ">H"),
+        ("addr-be (ip BE, port BE)", be + struct.pack(">H", port)),
+        ("ip BE, port LE", be + struct.pack("<H", port)),
+        ("ip LE, port LE", be[::-1] + struct.pack("<H", port)),
+        ("sockaddr_in", b"\x02\x00" + struct.pack(">H", port) + be),
     )
 
 
 def _encode_layout(name, ip, port):
-    for n, raw, _at, _o, _p in _layouts(ip, port):
-        if n == name:
-            return raw
-    raise KeyError(name)
+    return dict(_layouts(ip, port))[name]
 
 
 def _plan_binary(data, addresses, targets, options, taken, section_at):
-    from blissnode.patch.keyscan import find_all
-
     edits, matches = [], []
     taken, paired = list(taken), []
     for address in addresses:
         if not address.is_ipv4:
             continue
         target = targets[address.role]
-        for name, raw, _ip_at, _order, _fmt in _layouts(address.host, address.port):
+        for name, raw in _layouts(address.host, address.port):
             for at in find_all(data, raw):
                 if _overlaps(at, at + len(raw), taken + paired):
                     continue
