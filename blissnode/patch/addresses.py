@@ -115,7 +115,9 @@ def _terminated(data, end, wide):
 
 def _delphi_length_at(data, start, chars):
     """Offset of a Delphi string constant's length field before ``start``
-    (``ff ff ff ff`` reference count, then the length), or None."""
+    (``ff ff ff ff`` reference count, then the length), or None.  GUESS:
+    the Windows clients are reported to be Delphi programs; no source shows
+    their address strings."""
     if start >= 8 and data[start - 8:start - 4] == b"\xff\xff\xff\xff" and \
             struct.unpack("<I", data[start - 4:start])[0] == chars:
         return start - 4

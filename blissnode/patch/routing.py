@@ -13,7 +13,7 @@ to this server without changing the binary.
   a blissnode listener bound to it.
 
 The supernode keys every UDP datagram with the address the client sent it
-to (udp.md 3.2), so a redirected supernode address also needs
+to (obfuscation.md 3.2), so a redirected supernode address also needs
 ``--public-ip`` set to the *original* address.
 """
 
