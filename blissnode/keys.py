@@ -7,9 +7,10 @@ The login server's two RSA key pairs (login.md 3, 7.4, 10).
   issues, which every peer checks.
 
 Both moduli are compiled into the clients, so an operator patches his own
-public moduli into every client (``blissnode keys show`` prints them in the
-needed forms) and must then keep the private keys: they are generated once,
-on first run, into the data directory and reused afterwards.
+public moduli into every client (``blissnode patch-client`` does it;
+``blissnode keys show`` prints them in the two commonest forms) and must
+then keep the private keys: they are generated once, on first run, into the
+data directory and reused afterwards.
 
 Files (PKCS#8 PEM, unencrypted, mode 0600)::
 

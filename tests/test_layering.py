@@ -88,6 +88,10 @@ class LayeringTests(TestCase):
                     name.startswith("blissnode.client") or name.startswith("blissnode.cli"),
                     "%s imports %s" % (path, name))
 
+    def test_patch_uses_keys_and_versions_only(self):
+        self.assertOnlyImports("blissnode.patch",
+                               ["blissnode.patch", "blissnode.keys", "blissnode.versions"])
+
     def test_the_rule_catches_a_violation(self):
         # The checker itself must be able to fail.
         path = os.path.join(self.mktemp() + ".py")

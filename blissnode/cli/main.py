@@ -13,6 +13,7 @@ from blissnode import __version__
 from blissnode.cli import client as client_cmd
 from blissnode.cli import decode as decode_cmd
 from blissnode.cli import keys as keys_cmd
+from blissnode.cli import patch_client as patch_client_cmd
 from blissnode.cli import user as user_cmd
 
 
@@ -31,6 +32,7 @@ def build_parser():
     client_cmd.add_parser(commands)
     decode_cmd.add_parser(commands)
     keys_cmd.add_parser(commands)
+    patch_client_cmd.add_parser(commands)
     user_cmd.add_parser(commands)
     return parser
 

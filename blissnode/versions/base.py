@@ -33,6 +33,9 @@ class ClientVersion:
     beta = attr.ib(default=False)
     facts = attr.ib(factory=dict)
     notes = attr.ib(default="")
+    #: Optional :class:`blissnode.patch.builds.PatchKnowledge`: known builds
+    #: of this version and extra addresses for ``blissnode patch-client``.
+    patch_knowledge = attr.ib(default=None)
 
     def __repr__(self):
         return "<ClientVersion %s%s>" % (self.label, " beta" if self.beta else "")

@@ -24,3 +24,7 @@ class IClientVersion(Interface):
         "Mapping of feature name to one of 'tested', 'guessed', 'unknown': "
         "what is verified for this version, shown in docs/versions.rst.")
     notes = Attribute("Free text: where this version differs, and why we think so.")
+    patch_knowledge = Attribute(
+        "Optional (may be absent or None): a blissnode.patch.builds.PatchKnowledge "
+        "with known builds of this version (SHA-256, expected key counts) and "
+        "extra compiled-in addresses, used by 'blissnode patch-client'.")
