@@ -291,7 +291,8 @@ def makeService(options, reactor=None):
             if role == SUPERNODE:
                 from blissnode.supernode.tcp import SupernodeTCPFactory
 
-                factory = SupernodeTCPFactory(node)
+                # Real clients never use DH-384 on port 443 (ERRATA).
+                factory = SupernodeTCPFactory(node, allow_dh=name != "supernode-https")
             elif role == LOGIN:
                 factory = login_factory
             else:

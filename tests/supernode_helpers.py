@@ -184,11 +184,35 @@ class ClassicTCPClient(object):
         return [c for p in self.packets() for c in p.commands]
 
 
-def tcp_session(node, peer=("127.0.0.1", 40001)):
-    """A server protocol on a StringTransport, connected."""
-    factory = SupernodeTCPFactory(node)
+class WriteLog(StringTransport):
+    """A StringTransport that also keeps each write() separately (the
+    boundaries real clients' recv() calls see with TCP_NODELAY on) and
+    whether TCP_NODELAY was switched on."""
+
+    no_delay = False
+
+    def __init__(self, *a, **kw):
+        StringTransport.__init__(self, *a, **kw)
+        self.writes = []
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+        StringTransport.write(self, data)
+
+    def setTcpNoDelay(self, enabled):
+        self.no_delay = bool(enabled)
+
+    def take_writes(self):
+        writes, self.writes = self.writes, []
+        self.clear()
+        return writes
+
+
+def tcp_session(node, peer=("127.0.0.1", 40001), allow_dh=True):
+    """A server protocol on a :class:`WriteLog` transport, connected."""
+    factory = SupernodeTCPFactory(node, allow_dh=allow_dh)
     proto = factory.buildProtocol(None)
-    transport = StringTransport(peerAddress=_Addr(*peer))
+    transport = WriteLog(peerAddress=_Addr(*peer))
     proto.makeConnection(transport)
     return proto, transport
 

@@ -35,7 +35,7 @@ from blissnode.login.handlers import (
     fallback_login_handlers,
 )
 from blissnode.login.interfaces import ILoginHandlers
-from blissnode.login.protocol import LoginServerFactory
+from blissnode.login.protocol import MAX_HELLOS, LoginServerFactory
 from blissnode.login.ratelimit import FailedLoginLimiter, Limit
 from blissnode.store.errors import AccountExists, UnknownAccount, WrongCredential
 from blissnode.store.hashing import ScryptParams
@@ -449,6 +449,52 @@ class LoginTests(LoopbackMixin, TestCase):
         self.assertFalse(t.disconnecting)
 
 
+class TwoHelloTests(LoopbackMixin, TestCase):
+    """ERRATA (7 of 7 real plain connections of 2015 past the first hello):
+    the client sends ``16 03 01 00 00`` twice -- the second sometimes in the
+    same segment as the key exchange -- and the server answers each with
+    ``17 03 01 00 00``.  Taking the second hello for the key exchange (as
+    blissnode did) aborted every such login."""
+
+    @defer.inlineCallbacks
+    def test_client_sending_two_hellos_signs_in(self):
+        yield self.store.create_account("twohellos", md5_credential("twohellos", "pw"))
+        core = self.core("4.2.0.187", "twohellos", "pw")
+        core.hellos = 2
+        result = yield login(reactor, "127.0.0.1", self.portnum, core, timeout=20)
+        self.assertTrue(result.ok, result)
+        self.assertEqual(self.factory.built[-1].result, "ok")
+        self.assertEqual(self.factory.built[-1]._hellos, 2)
+
+    @defer.inlineCallbacks
+    def test_second_hello_in_the_key_exchange_segment(self):
+        # The real order: hello, hello + key exchange + request in one write.
+        yield self.store.create_account("sameseg", md5_credential("sameseg", "pw"))
+        core = self.core("4.2.0.187", "sameseg", "pw")
+        first = core.start()
+        self.assertEqual(first, CLIENT_HELLO)
+        rest = core.receive(SERVER_HELLO)
+        received = yield self.raw_until_hellos(first + CLIENT_HELLO + rest)
+        self.assertEqual(received[:10], SERVER_HELLO + SERVER_HELLO)
+        self.assertEqual(received[10:13], b"\x17\x03\x01")
+        self.assertEqual(self.factory.built[-1].result, "ok")
+
+    @defer.inlineCallbacks
+    def raw_until_hellos(self, data):
+        proto = Collect(data)
+        f = ClientFactory()
+        f.protocol = lambda: proto
+        reactor.connectTCP("127.0.0.1", self.portnum, f)
+        for _ in range(500):
+            if len(proto.received) >= 15 and len(proto.received) >= 15 + int.from_bytes(
+                    proto.received[13:15], "big"):
+                break
+            yield task.deferLater(reactor, 0.01, lambda: None)
+        proto.transport.loseConnection()
+        yield proto.closed
+        return proto.received
+
+
 class RegistrationTests(LoopbackMixin, TestCase):
     @defer.inlineCallbacks
     def test_register_every_version(self):
@@ -572,8 +618,9 @@ class MalformedTests(LoopbackMixin, TestCase):
     def test_key_exchange_not_a_list(self):
         return self.check_closed(CLIENT_HELLO + b"\x16\x03\x01\x00\x03\x99\x99\x99", SERVER_HELLO)
 
-    def test_empty_key_exchange(self):
-        return self.check_closed(CLIENT_HELLO + CLIENT_HELLO, SERVER_HELLO)
+    def test_too_many_hellos(self):
+        # Each hello is answered (ERRATA), but only up to MAX_HELLOS.
+        return self.check_closed(CLIENT_HELLO * (MAX_HELLOS + 1), SERVER_HELLO * MAX_HELLOS)
 
     def test_second_key_exchange(self):
         return self.check_closed(CLIENT_HELLO + self.kx() + self.kx(), SERVER_HELLO)

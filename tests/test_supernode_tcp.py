@@ -121,22 +121,75 @@ class HandshakeTests(unittest.TestCase):
 
     def test_dh384_handshake(self):
         proto, transport = tcp_session(self.node)
+        self.assertTrue(transport.no_delay)
         dh = dh384.ClientHandshake(filler=b"f" * 43)
         proto.dataReceived(dh.start())
         self.assertEqual(proto.state, "dh")
-        out, done = dh.receive(drain(transport))
+        # Write 1: B + filler, without our hash (the relay order).
+        [first] = transport.take_writes()
+        out, done = dh.receive(first)
         self.assertFalse(done)
         proto.dataReceived(out)
-        out, done = dh.receive(drain(transport))
+        # Write 2: our hash ALONE -- SOS2 recv()s it by itself (ERRATA).
+        [second] = transport.take_writes()
+        self.assertEqual(second, dh384.server_hash(dh.K))
+        out, done = dh.receive(second)
         self.assertTrue(done)
+        self.assertEqual(dh.remainder, b"")
+        # Write 3, a later reactor turn: our seed exchange + padding record.
+        self.node.reactor.advance(0)
+        [third] = transport.take_writes()
         client = ClassicTCPClient(K=dh.K)
-        proto.dataReceived(client.opening())
-        records = client.receive(dh.remainder)
+        records = client.receive(third)
         self.assertIsInstance(records[0], PaddingRecord)
+        proto.dataReceived(client.opening())
         proto.dataReceived(accept_packet(client))
         client.receive(drain(transport))
         self.assertEqual([c.cmd for c in client.commands()], [31, 11, 47])
         self.assertTrue(proto.dh)
+
+    def test_dh384_client_seed_before_ours_is_answered_after_ours(self):
+        # "Both sides send independently" (ERRATA): a client that sends its
+        # seed exchange and cmd 30 before our seed exchange left still gets
+        # our seed exchange first, then the replies.
+        proto, transport = tcp_session(self.node)
+        dh = dh384.ClientHandshake()
+        proto.dataReceived(dh.start())
+        out, _ = dh.receive(transport.take_writes()[0])
+        client = ClassicTCPClient(K=dh.K)
+        proto.dataReceived(out + client.opening() + accept_packet(client))
+        writes = transport.take_writes()
+        self.assertEqual(writes[0], dh384.server_hash(dh.K))
+        records = client.receive(b"".join(writes[1:]))
+        self.assertIsInstance(records[0], PaddingRecord)
+        self.assertEqual([c.cmd for c in client.commands()], [31, 11, 47])
+        self.node.reactor.advance(0)
+        self.assertEqual(transport.take_writes(), [])
+
+    def test_no_dh384_after_the_443_prelude(self):
+        # ERRATA: 44 real 443 connections, none with DH-384.
+        proto, transport = tcp_session(self.node)
+        hello = https_prelude.build_client_hello(b"c" * 16)
+        proto.dataReceived(hello + dh384.ClientHandshake().start())
+        self.assertEqual(proto.state, "closed")
+
+    def test_no_dh384_on_the_443_listener(self):
+        proto, transport = tcp_session(self.node, allow_dh=False)
+        proto.dataReceived(dh384.ClientHandshake().start())
+        self.assertEqual(proto.state, "closed")
+
+    def test_443_client_that_does_not_wait_for_the_server_hello(self):
+        # ERRATA: real clients on 443 never wait for the ServerHello; the
+        # prelude, the seed exchange and a packet come in one segment.
+        proto, transport = tcp_session(self.node, allow_dh=False)
+        client = ClassicTCPClient()
+        hello = https_prelude.build_client_hello(b"c" * 16)
+        proto.dataReceived(hello + client.opening() + accept_packet(client))
+        data = drain(transport)
+        self.assertEqual(data[:https_prelude.SERVER_HELLO_LENGTH],
+                         https_prelude.SERVER_HELLO_TEMPLATE)
+        client.receive(data[https_prelude.SERVER_HELLO_LENGTH:])
+        self.assertEqual([c.cmd for c in client.commands()], [31, 11, 47])
 
     def test_dh384_wrong_client_hash_closes(self):
         proto, transport = tcp_session(self.node)

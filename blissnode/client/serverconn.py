@@ -68,6 +68,12 @@ class ServerConnectionCore(object):
 
     #: The exception class raised for every failure of the exchange.
     error = Exception
+    #: Classic hellos sent: 1 (the 1.x-4.x samples), or 2 like the real
+    #: 7.x client of 2015 (ERRATA: hello, its answer, then the second hello
+    #: right before the key exchange; the server answers each).
+    hellos = 1
+    #: Most empty ``17 03 01 00 00`` answers skipped before the first record.
+    MAX_SERVER_HELLOS = 4
 
     def _init_transport(self, r24, dh_keypair, dh_filler, max_payload, kx_extra=()):
         """The session seed and key (from ``r24``, random when ``None``), the
@@ -82,6 +88,7 @@ class ServerConnectionCore(object):
                     if self.profile.transport == TRANSPORT_DH384 else None)
         self._rc4_in = self._rc4_out = None
         self._hello = bytearray()
+        self._extra_hellos = 0
         self._parser = ServerRecordParser(max_payload=max_payload)
         self._tx = RecordCipher(self.key, X_CLIENT_TO_SERVER)
         self.state = "new"
@@ -140,6 +147,8 @@ class ServerConnectionCore(object):
                 raise self.error("the server did not answer the hello with 17 03 01 00 00")
             data = bytes(self._hello[HEADER_SIZE:])
             out = self._transport_up()
+            if self.hellos > 1:
+                out = CLIENT_HELLO * (self.hellos - 1) + out
         elif self.state == "dh":
             sent, done = self._dh.receive(data)
             out = sent
@@ -156,6 +165,12 @@ class ServerConnectionCore(object):
         for record in self._parser.feed(data):
             if record.content_type != CONTENT_DATA:
                 raise self.error("the server sent a key-exchange record")
+            if not record.payload:
+                # The answer to a further hello of ours.
+                self._extra_hellos += 1
+                if self._extra_hellos > self.MAX_SERVER_HELLOS:
+                    raise self.error("too many server hellos")
+                continue
             if self._record(record):
                 break
         return out

@@ -34,7 +34,7 @@ from blissnode.wire import dh384, https_prelude
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import Int, ObjectList
 from blissnode.wire.seed_exchange import (
-    EXCHANGE_SIZE, Greeting, build_seed_exchange, parse_seed_exchange, random_padding,
+    ACCEPTED_FINALS, EXCHANGE_SIZE, Greeting, build_seed_exchange, parse_seed_exchange, random_padding,
     random_seed)
 from blissnode.wire.tcp_commands import (
     KIND_NOTIFICATION, KIND_REPLY, KIND_REQUEST, Command, IdCounter)
@@ -126,9 +126,12 @@ class SupernodeClientProtocol(Protocol):
             self._start_key_exchange()
 
     def _start_key_exchange(self):
-        if self.profile.dh384:
+        # Real clients never use DH-384 on port 443 (ERRATA: 44 real 443
+        # connections, all classic after the SSLv2 prelude).
+        if self.profile.dh384 and not self.https:
             self.state = DH
-            self._dh = dh384.ClientHandshake(filler=secrets.token_bytes(secrets.randbelow(49)))
+            # Real clients sent 0..63 filler bytes (ERRATA).
+            self._dh = dh384.ClientHandshake(filler=secrets.token_bytes(secrets.randbelow(64)))
             self._raw_write(self._dh.start(), "dh384 public value")
         else:
             self._send_seed()
@@ -188,10 +191,12 @@ class SupernodeClientProtocol(Protocol):
             self.transcript.add("tcp", "received", "seed + greeting",
                                 seed="%08x" % exchange.seed,
                                 greeting=exchange.greeting.encode().hex())
-            # What clients check (supernode.md 2.1): bytes 2..9 end in 03.
-            if exchange.greeting.final != 0x03:
-                raise HandshakeFailed("server greeting ends in %02x, not 03"
-                                      % exchange.greeting.final)
+            # Real nodes ended the greeting in 01 (Microsoft nodes on 443)
+            # or 0F (peers); blissnode sends 03 (ERRATA).  Others: refused.
+            if exchange.greeting.final not in ACCEPTED_FINALS:
+                raise HandshakeFailed("server greeting ends in %02x, not one of %s"
+                                      % (exchange.greeting.final,
+                                         "/".join("%02x" % f for f in ACCEPTED_FINALS)))
             self.state = RECORDS
         if self.state == RECORDS and data:
             for record in self._parser.feed(self._rc4_in.crypt(data)):

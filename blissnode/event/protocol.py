@@ -427,6 +427,8 @@ class EventServerProtocol(LoginServerProtocol):
     # -- records -----------------------------------------------------------------------------
 
     def _record(self, record):
+        if self._hello(record):
+            return
         if self.state == self.KEY_EXCHANGE:
             self._key_exchange(record)
             return

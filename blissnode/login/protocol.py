@@ -4,7 +4,8 @@ The login server: :class:`LoginServerProtocol` (one connection) and
 
 One connection, as the clients run it (login.md 2, 8)::
 
-    transport   classic:  C 16 03 01 00 00  ->  S 17 03 01 00 00
+    transport   classic:  C 16 03 01 00 00  ->  S 17 03 01 00 00, each hello
+                          answered (real clients send it twice, ERRATA)
                 5.5+:     DH-384, then plain RC4 both ways (login.md 2.2)
     key exch.   C 16 03 01 L {BLOB 8 = RSA-1536(seed X), ...}
                   X = BLOB 8 ^ d mod N_login; checked; AES key = SHA-1s of X
@@ -64,6 +65,7 @@ from blissnode.login.interfaces import (
 )
 from blissnode.login.ratelimit import FailedLoginLimiter
 from blissnode.logthrottle import LogThrottle
+from blissnode.nodelay import set_no_delay
 from blissnode.store.errors import AccountExists, InvalidField, InvalidName
 from blissnode.store.names import validate_skype_name
 from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
@@ -124,6 +126,15 @@ DEFAULT_REQUEST_ID = 1
 #: GUESS (L2): the real login server put 6 filler bytes between B and its
 #: hash; we do the same (random bytes).
 DH_FILLER_SIZE = 6
+#: Most hellos answered on one connection.  Real clients sent two (ERRATA:
+#: 7 of 7 plain connections of 2015 past the first hello; the second one
+#: sometimes in the segment of the key exchange); a few more are harmless.
+MAX_HELLOS = 4
+#: What the operator reads when a session seed does not check: almost always
+#: a client still carrying Skype's login key (ERRATA; docs/clients.rst).
+SEED_HINT = ("session seed did not check: the client encrypted to another RSA key "
+             "(most likely Skype's own login key); patch it with blissnode "
+             "patch-client, see docs/clients.rst")
 #: A name no account can have: a dummy check spends one scrypt on it.
 _DUMMY_NAME = "-"
 _DUMMY_CREDENTIAL = b"\x00" * 16
@@ -263,6 +274,10 @@ class LoginServerProtocol(Protocol):
 
     #: The role named in log lines (the event server reuses this protocol).
     LOG_ROLE = "login"
+    #: True when the connection reached us through another connection (the
+    #: event server carried by a supernode after cmd 7: no hello comes, the
+    #: key exchange is the first record; blissnode.streambridge).
+    bridged = False
 
     # states
     START = "start"
@@ -287,12 +302,14 @@ class LoginServerProtocol(Protocol):
         self._timer = None
         self._closed = False
         self._counted = False
+        self._hellos = 0
         self.peer = None
         self.result = None  # "ok" or the refusal reason, for tests and logs
 
     # -- connection -----------------------------------------------------------
 
     def connectionMade(self):
+        set_no_delay(self.transport)
         peer = self.transport.getPeer()
         self.peer = getattr(peer, "host", str(peer))
         factory = self.factory
@@ -372,9 +389,11 @@ class LoginServerProtocol(Protocol):
                 # GUESS (login.md 8): the classic hello; a DH-384 value
                 # starting with these 5 bytes has probability 2^-40.
                 self.transport_kind = TRANSPORT_CLASSIC
-                self.transport.write(SERVER_HELLO)
                 self._start_records()
-                data = data[HEADER_SIZE:]
+            elif self.bridged:
+                # Carried by a node after cmd 7: the key exchange comes first.
+                self.transport_kind = TRANSPORT_CLASSIC
+                self._start_records()
             else:
                 self.transport_kind = TRANSPORT_DH384
                 self.state = self.DH
@@ -404,7 +423,22 @@ class LoginServerProtocol(Protocol):
         self.state = self.KEY_EXCHANGE
         self._parser = ServerRecordParser(max_payload=self.factory.max_record)
 
+    def _hello(self, record):
+        """Answer a client hello (an empty ``16`` record) before the key
+        exchange, each time it comes, up to :data:`MAX_HELLOS`; True if
+        ``record`` was one."""
+        if self.state != self.KEY_EXCHANGE or self._rx is not None \
+                or record.content_type != CONTENT_KEY_EXCHANGE or record.payload:
+            return False
+        self._hellos += 1
+        if self._hellos > MAX_HELLOS:
+            raise ProtocolError("more than %d hellos" % (MAX_HELLOS,))
+        self._write(SERVER_HELLO)
+        return True
+
     def _record(self, record):
+        if self._hello(record):
+            return
         if self.state == self.KEY_EXCHANGE:
             self._key_exchange(record)
         elif self.state == self.REQUEST:
@@ -434,9 +468,9 @@ class LoginServerProtocol(Protocol):
         except ProtocolError as e:
             # No oracle: carry on with a key the client does not have; the
             # request will not decode and is answered like a wrong password.
-            self.factory.throttle.debug(self.peer, "seed", "{role}: {peer}: session seed "
-                                        "rejected: {error}", role=self.LOG_ROLE,
-                                        peer=self.peer, error=e)
+            self.factory.throttle.warn(self.peer, "seed", "{role}: {peer}: {hint} "
+                                       "({error})", role=self.LOG_ROLE, peer=self.peer,
+                                       hint=SEED_HINT, error=e)
             X = os.urandom(SEED_SIZE)
         except Exception:
             self.factory.throttle.failure(self.peer, "rsa", "{role}: {peer}: RSA decryption "

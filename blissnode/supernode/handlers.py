@@ -65,7 +65,8 @@ log = Logger()
 #: Number of user-directory slots (supernode.md 4.2).
 SLOT_COUNT = 2048
 
-# Command numbers (supernode.md 3-5, udp.md 8).
+# Command numbers (supernode.md 3-5, udp.md 8; cmd 7 / 1: ERRATA).
+CMD_EVENT_CONNECT_REPLY = 1
 CMD_SLOT_REPLY = 8
 CMD_NETWORK_STATS = 11
 CMD_USER_SEARCH_REPLY = 15
@@ -89,6 +90,7 @@ OBJ_ADDR_SEEN = 0x11
 OBJ_VERSION_STRING = 0x5D
 OBJ_VERSION_STRING_OLD = 0x0E
 OBJ_FW_TOKEN = 0x19
+OBJ_EVENT_SERVER = 0x11
 
 
 def _text(value):
@@ -278,6 +280,24 @@ class SupernodeHandlers(object):
         return []
 
     # -- TCP ---------------------------------------------------------------------
+
+    def tcp_event_connect(self, request):
+        """7 ``{INT 0xB = 52, INT 0xC, ADDR 0x11 = event server, STRING 0x26
+        = version, BLOB 0x2A = node record}`` -> 1 with the same request id
+        and an empty 0x42 body (real bytes: ERRATA, nDPI 2015, a 7.7 client
+        and a node).  The client then sends a type-4 record and speaks the
+        event server's framing in clear; the session pipes it to our event
+        server (:meth:`SupernodeTCPProtocol.bridge_event_server`).
+
+        GUESS: a cmd 7 for an address we do not serve is not answered (the
+        client's timeout then ends it); what a real node did is unknown."""
+        target = request.objects.value(OBJ_EVENT_SERVER, Addr)
+        if target is None or not request.node.serves_event_server((target.ip, target.port)):
+            log.info("cmd 7 from {peer} for event server {target}: not served here",
+                     peer=request.peer, target=target)
+            return []
+        request.session.bridge_event_server((target.ip, target.port))
+        return [request.reply(CMD_EVENT_CONNECT_REPLY, [], compressed=True)]
 
     def tcp_client_accept(self, request):
         """30 -> 31, then cmd 11 + cmd 47 in a second packet; or 32."""

@@ -37,6 +37,7 @@ UDP_COMMANDS = {
 
 #: TCP command number -> handler method (supernode.md 3-5, udp.md 9.4).
 TCP_COMMANDS = {
+    7: "tcp_event_connect",
     30: "tcp_client_accept",
     48: "tcp_channel_fetch",
     6: "tcp_slot_query",
@@ -90,6 +91,10 @@ class ISupernodeHandlers(Interface):
         """Any other UDP command; usually no answer."""
 
     # -- TCP (supernode.md 3-5) -----------------------------------------
+    def tcp_event_connect(request):
+        """7: carry the event server named by ADDR 0x11 over this
+        connection (cmd 1 reply, then the type-4 switch; ERRATA)."""
+
     def tcp_client_accept(request):
         """cmd 30 -> cmd 31 (+ cmd 11 and cmd 47 in a second packet), or
         cmd 32 to refuse."""

@@ -85,6 +85,10 @@ class SupernodeConfig(object):
     udp_publish_ttl = attr.ib(default=1800.0)
     #: One log line per source per this many seconds for bad input.
     log_interval = attr.ib(default=60.0)
+    #: Event-server addresses (ip, port) a client may ask this node to carry
+    #: with cmd 7 (ERRATA: a real 7.7 client named 91.190.218.125:12350 on a
+    #: peer stream); ours and the original ones (``blissnode.tap`` fills it).
+    event_servers = attr.ib(factory=tuple, converter=lambda v: frozenset(tuple(a) for a in v))
 
 
 class PushTable(object):
@@ -131,6 +135,9 @@ class SupernodeNode(object):
         self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
         self.half_open = Counters()
         self.udp = None  # the SupernodeDatagramProtocol, once listening
+        #: The event server's protocol factory that cmd 7 connections are
+        #: handed to (set by ``blissnode.tap``; None: cmd 7 is not served).
+        self.event_factory = None
         self._sessions = {}
         self._by_ip = {}
         self._handlers = {}
@@ -358,6 +365,17 @@ class SupernodeNode(object):
         d.addCallback(restore)
         d.addCallback(self._count_changed)
         return d
+
+    # -- the event server through a peer stream (cmd 7) -------------------------
+
+    def serves_event_server(self, address):
+        """Whether cmd 7 for ``address`` (ip, port) is carried to our event
+        server."""
+        return self.event_factory is not None and tuple(address) in self.config.event_servers
+
+    def event_factory_for(self, address):
+        """The event server factory for a cmd 7 ``address``, or None."""
+        return self.event_factory if self.serves_event_server(address) else None
 
     # -- UDP sending ------------------------------------------------------------
 

@@ -12,12 +12,20 @@ layer.  Phases::
               16 03 01 / 17 03 01 -> close; anything else -> opening
     opening   >= 14 bytes whose greeting decrypts (seed exchange, classic
               client) -> answer seed + greeting + padding; >= 48 bytes that
-              do not -> DH-384 (5.5+ client)
-    dh        wire.dh384.ServerHandshake; then our seed exchange keyed with K,
-              and the client's 14 bytes keyed with K
+              do not -> DH-384 (5.5+ client; never after the 443 prelude
+              nor on the 443 listener: real clients never use it there)
+    dh        wire.dh384.ServerHandshake: B + filler at once; after the
+              client's hash, our hash ALONE, then our seed exchange keyed
+              with K in a later reactor turn (ERRATA: SOS2 and the real
+              nodes read them with separate recv() calls); the client's
+              14 bytes keyed with K arrive independently
     records   RC4 per direction, wire.tcp_records.RecordParser, packets of
               commands -> handlers; replies in one packet; packets that got
               no reply are acked (tcp.md 5.5)
+    clear     after cmd 7 for an event-server address we serve and the
+              client's type-4 record: our type-4 record, then the connection
+              carries the event server's framing in clear, piped to the
+              event server in process (blissnode.streambridge; ERRATA)
 
 The session object handed to handlers (``request.session``) is the protocol
 itself: see the "session API" section below.
@@ -28,12 +36,15 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
+from blissnode.nodelay import set_no_delay
+from blissnode.streambridge import connect_bridged
 from blissnode.supernode.request import TCP, Request
 from blissnode.supernode.request import request as make_request
 from blissnode.supernode.udp import decode_body
 from blissnode.versions.registry import UnknownVersion
 from blissnode.wire import dh384, https_prelude
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire.objects import Int
 from blissnode.wire.seed_exchange import (
     EXCHANGE_SIZE,
     Greeting,
@@ -50,17 +61,36 @@ from blissnode.wire.tcp_commands import (
     KIND_REQUEST,
     IdCounter,
 )
-from blissnode.wire.tcp_records import AckRecord, PacketRecord, PaddingRecord, RecordParser
+from blissnode.wire.tcp_records import (
+    AckRecord,
+    ClearStreamRecord,
+    PacketRecord,
+    PaddingRecord,
+    RecordParser,
+)
 
 log = Logger()
 
-PRELUDE, OPENING, DH, CLIENT_SEED, RECORDS, CLOSED = (
-    "prelude", "opening", "dh", "client-seed", "records", "closed")
+#: cmd 30: a client asks to be accepted (supernode.md 3).
+CMD_CLIENT_ACCEPT = 30
 
-#: GUESS (tcp.md 3 relay order): the server sends MD5("I"||K)[:8] after it
-#: has checked the client's hash, not together with B (the login server's
-#: order).  Clients look for the hash past any filler, so both work.
+PRELUDE, OPENING, DH, CLIENT_SEED, RECORDS, SWITCHING, CLEAR, CLOSED = (
+    "prelude", "opening", "dh", "client-seed", "records", "switching", "clear", "closed")
+
+#: The supernode sends MD5("I"||K)[:8] after it has checked the client's
+#: hash, not together with B (the login server's order).  VERIFIED (ERRATA,
+#: nDPI 2015 and SOS2's relay log): B + filler, then the hash alone.
 DH_HASH_WITH_PUBLIC = False
+
+#: Seconds between our DH-384 hash and our seed exchange.  0 = the next
+#: reactor turn, so they leave as two segments (TCP_NODELAY is on): SOS2
+#: recv()s the hash alone and then the seed exchange.  GUESS: the real nodes
+#: waited ~0.2 s; any delay works as long as the writes stay apart.
+DH_SEED_DELAY = 0.0
+
+#: Most clear bytes held while the switch to the event server is queued
+#: behind packets still being handled.
+MAX_SWITCH_BUFFER = 65536
 
 #: Bytes a DH-384 opening has at least (the public value A).
 DH_MIN_OPENING = dh384.VALUE_SIZE
@@ -99,6 +129,11 @@ class SupernodeTCPProtocol(Protocol):
         self._ids = None
         self._after = []
         self._queue = defer.succeed(None)
+        self._start_pending = None  # our DH seed exchange, not yet written
+        self._start_call = None
+        self._bridge_to = None  # event-server address cmd 7 asked for
+        self._clear_buf = bytearray()
+        self._inner = None  # the bridged event-server protocol
         self._half_open = False
         self._handshake_timer = None
         self._idle_timer = None
@@ -108,6 +143,7 @@ class SupernodeTCPProtocol(Protocol):
 
     def connectionMade(self):
         node = self.node = self.factory.node
+        set_no_delay(self.transport)
         peer = self.transport.getPeer()
         self.peer = (peer.host, peer.port)
         ip = peer.host
@@ -129,7 +165,10 @@ class SupernodeTCPProtocol(Protocol):
 
     def connectionLost(self, reason=None):
         previous, self.state = self.state, CLOSED
-        for name in ("_handshake_timer", "_idle_timer"):
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.connectionLost(reason)
+        for name in ("_handshake_timer", "_idle_timer", "_start_call"):
             timer = getattr(self, name)
             if timer is not None and timer.active():
                 timer.cancel()
@@ -185,8 +224,14 @@ class SupernodeTCPProtocol(Protocol):
             self.close(abort=True)
 
     def _receive(self, data):
+        if self.state == CLEAR:
+            self._inner.dataReceived(data)
+            return
+        if self.state == SWITCHING:
+            self._hold_clear(data)
+            return
         if self.state == RECORDS:
-            self._records(self._rc4_in.crypt(data))
+            self._records_from_wire(data)
             return
         self._buf += data
         self._handshake_step()
@@ -229,6 +274,9 @@ class SupernodeTCPProtocol(Protocol):
         try:
             exchange, rc4_in = parse_seed_exchange(bytes(self._buf[:EXCHANGE_SIZE]))
         except ProtocolError:
+            if not self.dh_allowed():
+                raise ProtocolError("no classic seed exchange, and DH-384 is not used "
+                                    "on this listener or after the 443 prelude")
             if len(self._buf) < DH_MIN_OPENING:
                 return False
             self.dh = True
@@ -244,8 +292,15 @@ class SupernodeTCPProtocol(Protocol):
         self.transport.write(start)
         self._handshake_done()
         if rest:
-            self._records(self._rc4_in.crypt(rest))
+            self._records_from_wire(rest)
         return False
+
+    def dh_allowed(self):
+        """Whether a failed classic greeting may be a DH-384 opening: not
+        after the SSLv2 prelude and not on the 443 listener (ERRATA: 44
+        real 443 connections, none with DH-384)."""
+        return (self.prelude != https_prelude.CLS_SSLV2_HELLO
+                and getattr(self.factory, "allow_dh", True))
 
     def _dh_step(self):
         data = bytes(self._buf)
@@ -257,7 +312,10 @@ class SupernodeTCPProtocol(Protocol):
             return False
         self._K = self._dh.K
         start, self._rc4_out = build_server_start(extra=self._K)
-        self.transport.write(out + start)
+        # Our hash alone now, the seed exchange in a later turn (ERRATA).
+        self.transport.write(out)
+        self._start_pending = start
+        self._start_call = self.node.reactor.callLater(DH_SEED_DELAY, self._flush_start)
         self._buf = bytearray(self._dh.remainder)
         self._dh = None
         self.state = CLIENT_SEED
@@ -271,7 +329,23 @@ class SupernodeTCPProtocol(Protocol):
         self._buf = bytearray()
         self._handshake_done()
         if rest:
-            self._records(self._rc4_in.crypt(rest))
+            self._records_from_wire(rest)
+
+    def _flush_start(self):
+        """Write our DH-384 seed exchange if it has not gone yet (it must
+        precede anything else we send on the RC4 stream)."""
+        if self._start_call is not None and self._start_call.active():
+            self._start_call.cancel()
+        self._start_call = None
+        start, self._start_pending = self._start_pending, None
+        if start is not None and self.state != CLOSED:
+            self.transport.write(start)
+
+    def _write_stream(self, plaintext):
+        """Encrypt and write record bytes (after our seed exchange)."""
+        if self._start_pending is not None:
+            self._flush_start()
+        self.transport.write(self._rc4_out.crypt(plaintext))
 
     def _handshake_done(self):
         self.state = RECORDS
@@ -288,6 +362,13 @@ class SupernodeTCPProtocol(Protocol):
             self._keepalive.clock = node.reactor
             self._keepalive.start(node.config.keepalive_interval, now=False)
 
+    def _records_from_wire(self, data):
+        self._records(self._rc4_in.crypt(data))
+        if self._parser.switched and self.state not in (CLOSED, CLEAR):
+            # The bytes after the client's type-4 record were never RC4.
+            rest = len(self._parser.take_rest())
+            self._hold_clear(data[len(data) - rest:] if rest else b"")
+
     def _records(self, plaintext):
         for record in self._parser.feed(plaintext):
             if self.state == CLOSED:
@@ -296,8 +377,53 @@ class SupernodeTCPProtocol(Protocol):
                 if self._idle_timer is not None and self._idle_timer.active():
                     self._idle_timer.reset(self.node.config.idle_timeout)
                 self._queue.addCallback(self._run_packet, record)
+            elif isinstance(record, ClearStreamRecord):
+                self.state = SWITCHING
+                self._queue.addCallback(self._switch_to_clear)
             # Acks, padding (incl. the 03 03 keep-alive answer), session
             # records and unknown typed records need nothing from us.
+
+    # -- the event server through this connection (cmd 7, ERRATA) -------------
+
+    def _hold_clear(self, data):
+        self._clear_buf += data
+        if len(self._clear_buf) > MAX_SWITCH_BUFFER:
+            raise ProtocolError("%d clear bytes before the switch completed"
+                                % (len(self._clear_buf),))
+
+    def _switch_to_clear(self, _=None):
+        """The client sent its type-4 record: answer ours and hand the
+        connection to the event server asked for by cmd 7."""
+        if self.state == CLOSED:
+            return
+        target, self._bridge_to = self._bridge_to, None
+        factory = self.node.event_factory_for(target) if target is not None else None
+        if factory is None:
+            self.node.throttle.warn(self.peer[0], "tcp-clear",
+                                    "{source} switched its stream to clear without a "
+                                    "served cmd 7; closing")
+            self.close(abort=True)
+            return
+        self._write_stream(ClearStreamRecord().encode())
+        self.state = CLEAR
+        for name in ("_idle_timer",):
+            timer = getattr(self, name)
+            if timer is not None and timer.active():
+                timer.cancel()
+            setattr(self, name, None)
+        if self._keepalive is not None and self._keepalive.running:
+            self._keepalive.stop()
+        self._keepalive = None
+        log.info("session {sid} from {peer}: event server {target} through this "
+                 "connection", sid=self.session_id, peer=self.peer,
+                 target="%s:%d" % tuple(target))
+        self._inner = connect_bridged(factory, self.transport, self._close_from_inner)
+        held, self._clear_buf = bytes(self._clear_buf), bytearray()
+        if held and self._inner is not None:
+            self._inner.dataReceived(held)
+
+    def _close_from_inner(self, abort):
+        self.close(abort=abort)
 
     # -- dispatch -------------------------------------------------------------------
 
@@ -313,13 +439,30 @@ class SupernodeTCPProtocol(Protocol):
                 name = "tcp_forwarded_reply"
             else:
                 continue
-            request = Request(command, decode_body(command), self.peer, self.node, TCP,
+            body = decode_body(command)
+            if command.cmd == CMD_CLIENT_ACCEPT and self.version_string is None:
+                self._provisional_from_accept(body)
+                name = self.handlers.tcp_commands.get(command.cmd, "tcp_unknown")
+            request = Request(command, body, self.peer, self.node, TCP,
                               session=self, packet_id=record.packet_id)
             results.append(defer.maybeDeferred(getattr(self.handlers, name), request))
         d = defer.gatherResults(results, consumeErrors=True)
         d.addCallback(self._reply, record)
         d.addErrback(self._handler_failed)
         return d
+
+    def _provisional_from_accept(self, body):
+        """Before cmd 30 is answered: a client whose cmd 30 carries a 5.x
+        stack version (INT 0xB = 52, SOS2) on a classic stream -- port 443
+        never uses DH-384 -- is served like the DH-384 clients until cmd 37
+        names its version.  GUESS."""
+        stack = body.value(0x0B, Int)
+        if stack is None or stack < 52 or self.dh:
+            return
+        version = self.node.dh_version()
+        if version is not self.version:
+            self.version = version
+            self.handlers = self.node.handlers_for(version)
 
     def _reply(self, results, record):
         if self.state == CLOSED:
@@ -337,7 +480,7 @@ class SupernodeTCPProtocol(Protocol):
             if commands:
                 out.append(self._packet_bytes(commands))
             close = close or close_after
-        self.transport.write(self._rc4_out.crypt(b"".join(out)))
+        self._write_stream(b"".join(out))
         if close:
             self.close()
 
@@ -359,7 +502,7 @@ class SupernodeTCPProtocol(Protocol):
 
     def _send_keepalive(self):
         if self.state == RECORDS:
-            self.transport.write(self._rc4_out.crypt(PaddingRecord(b"").encode()))
+            self._write_stream(PaddingRecord(b"").encode())
 
     # -- session API (used by handlers through request.session) -----------------
 
@@ -373,7 +516,7 @@ class SupernodeTCPProtocol(Protocol):
         """Write ``commands`` as one packet now (outside a reply)."""
         if self.state != RECORDS:
             return False
-        self.transport.write(self._rc4_out.crypt(self._packet_bytes(commands)))
+        self._write_stream(self._packet_bytes(commands))
         return True
 
     def send_request(self, cmd, objects=()):
@@ -382,6 +525,11 @@ class SupernodeTCPProtocol(Protocol):
         request_id = self._ids.next()
         self.send_packet([make_request(cmd, request_id, objects)])
         return request_id
+
+    def bridge_event_server(self, address):
+        """cmd 7 named the event server at ``address`` (ip, port), which we
+        serve: the client's next type-4 record hands it this connection."""
+        self._bridge_to = tuple(address)
 
     def accepted(self, node_id, listen_port):
         """cmd 30 accepted: remember the client and register it."""
@@ -432,8 +580,10 @@ class SupernodeTCPFactory(Factory):
     protocol = SupernodeTCPProtocol
     noisy = False
 
-    def __init__(self, node):
+    def __init__(self, node, allow_dh=True):
         self.node = node
+        #: False on the 443 listener: real clients never use DH-384 there.
+        self.allow_dh = allow_dh
 
 
 # -- connect-back (firewall test, supernode.md 4.4) ------------------------------

@@ -29,6 +29,7 @@ __all__ = [
     "GREETING_SIZE",
     "EXCHANGE_SIZE",
     "GREETING_MIDDLE",
+    "ACCEPTED_FINALS",
     "Greeting",
     "SeedExchange",
     "decode_greeting",
@@ -50,6 +51,11 @@ GREETING_MIDDLE = b"\x00\x00\x00\x01\x00\x00\x00"
 #: The final greeting byte a server sends: clients (BATO-TOOLS) check that
 #: bytes 2..9 are ``00 00 00 01 00 00 00 03``.
 SERVER_FINAL = 0x03
+
+#: Final greeting bytes real nodes sent (ERRATA, nDPI 2015: 01 from the
+#: Microsoft nodes on 443, 0F from peers; 03 from the 1.4-era nodes, which
+#: is what blissnode sends).  A client accepts any of them.
+ACCEPTED_FINALS = (0x01, 0x03, 0x0F)
 
 #: Filler sizes of a server's first padding record (observed 14..58 bytes).
 PADDING_MIN = 14
