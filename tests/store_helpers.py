@@ -30,6 +30,9 @@ class SQLiteEngine:
 
     engine = "sqlite"
 
+    def reopen_fresh(self):
+        return None  # a new file costs nothing
+
     def make_path(self):
         """Where a new, empty database will be (a file path)."""
         directory = self.mktemp()
@@ -77,6 +80,16 @@ class PostgreSQLEngine:
         self.addCleanup(db.close)
         return db
 
+    def reopen_fresh(self):
+        """The database of this test's previous :meth:`StoreTestCase.fresh`, emptied
+        (a new schema per hypothesis example would cost a migration each), or ``None``."""
+        db = getattr(self, "_fresh_db", None)
+        if db is not None:
+            with db.transaction(exclusive=True) as cursor:
+                cursor.execute("TRUNCATE accounts, contact_lists, contacts, message_queues, "
+                               "offline_messages RESTART IDENTITY CASCADE")
+        return db
+
     def make_service(self, path=None, **kwargs):
         from blissnode.store.postgresql import PostgreSQLStoreService
         kwargs.setdefault("params", FAST)
@@ -104,7 +117,9 @@ class StoreTestCase(SQLiteEngine, TestCase):
     def fresh(self, names=(ALICE, BOB, CAROL), contact_limits=None, message_limits=None,
               random_handle=None, path=None):
         """``(db, accounts, contacts, messages)`` over a new database holding ``names``."""
-        db = self.open(path)
+        db = self.reopen_fresh() if path is None else None
+        if db is None:
+            db = self._fresh_db = self.open(path)
         accounts = SyncAccountStore(db, FAST, clock=lambda: NOW)
         for name in names:
             accounts.create_account(name, bytes(16))

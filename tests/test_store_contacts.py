@@ -31,14 +31,14 @@ from blissnode.store.interfaces import IAccountSearch, IAccountStore, IContactSt
 from blissnode.store.messages import MessageLimits
 from blissnode.store.migrations import MIGRATIONS
 from blissnode.store.search import MAX_SEARCH_RESULTS, AccountMatch
-from blissnode.store.sqlite import SQLiteDatabase, StoreService
+from blissnode.store.sqlite import SQLiteDatabase
 from tests.store_helpers import (
     ALICE,
     BOB,
     CAROL,
     DAVE,
-    FAST,
     NOW,
+    PostgreSQLEngine,
     StoreTestCase,
     insert_old_account,
 )
@@ -428,23 +428,16 @@ class IsolationTests(StoreTestCase):
 
 
 class AtomicityTests(StoreTestCase):
-    def force_failure(self, db, sql):
-        with db.transaction() as cursor:
-            cursor.execute("CREATE TEMP TRIGGER boom " + sql)
-        self.addCleanup(lambda: db.read("DROP TRIGGER IF EXISTS temp.boom"))
-
     def test_request_fails_on_the_target_side(self):
         db, _, contacts, _ = self.fresh()
-        self.force_failure(db, "BEFORE INSERT ON contacts WHEN NEW.state = 'pending_in' "
-                               "BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE INSERT", "contacts", "NEW.state = 'pending_in'")
         before = self.snapshot(db)
         self.assertRaises(DatabaseError, contacts.request_authorization, ALICE, BOB)
         self.assertEqual(self.snapshot(db), before)  # Alice's pending_out rolled back too
 
     def test_request_fails_on_the_message(self):
         db, _, contacts, _ = self.fresh()
-        self.force_failure(db, "BEFORE INSERT ON offline_messages "
-                               "BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE INSERT", "offline_messages")
         before = self.snapshot(db)
         self.assertRaises(DatabaseError, contacts.request_authorization, ALICE, BOB)
         self.assertEqual(self.snapshot(db), before)
@@ -452,9 +445,8 @@ class AtomicityTests(StoreTestCase):
     def test_accept_fails_on_the_requester_side(self):
         db, _, contacts, messages = self.fresh()
         contacts.request_authorization(ALICE, BOB)
-        self.force_failure(db, "BEFORE UPDATE ON contacts WHEN NEW.contact_name = 'bob12345' "
-                               "AND NEW.state = 'authorized' "
-                               "BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE UPDATE", "contacts",
+                           "NEW.contact_name = 'bob12345' AND NEW.state = 'authorized'")
         before = self.snapshot(db)
         self.assertRaises(DatabaseError, contacts.accept_authorization, BOB, ALICE, CERT_B)
         self.assertEqual(self.snapshot(db), before)
@@ -600,7 +592,9 @@ class RandomSequenceTests(StoreTestCase):
 
     @settings(max_examples=60, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
+                                     HealthCheck.too_slow,
+                                     # the same test runs on SQLite and PostgreSQL
+                                     HealthCheck.differing_executors])
     @given(ops=_OPS)
     def test_invariants(self, ops):
         limits = ContactLimits(max_contacts=2, max_removed=1)
@@ -646,12 +640,6 @@ class RandomSequenceTests(StoreTestCase):
 
 
 class AsyncContactStoreTests(StoreTestCase):
-    def start(self, **kwargs):
-        store = StoreService(self.make_path(), params=FAST, **kwargs)
-        store.startService()
-        self.addCleanup(lambda: store.running and store.stopService())
-        return store
-
     def test_interfaces(self):
         store = self.start()
         self.assertTrue(verifyObject(IContactStore, store.contacts))
@@ -701,3 +689,37 @@ class AsyncContactStoreTests(StoreTestCase):
         self.assertEqual(results[0], [])
         self.assertEqual([m.name for m in results[1]], [ALICE])
         self.assertNotEqual(results[2], threading.get_ident())
+
+
+# -- the same tests on PostgreSQL ----------------------------------------------------------
+
+class PostgreSQLAuthorizationTests(PostgreSQLEngine, AuthorizationTests):
+    pass
+
+
+class PostgreSQLLimitTests(PostgreSQLEngine, LimitTests):
+    pass
+
+
+class PostgreSQLIsolationTests(PostgreSQLEngine, IsolationTests):
+    pass
+
+
+class PostgreSQLAtomicityTests(PostgreSQLEngine, AtomicityTests):
+    pass
+
+
+class PostgreSQLChangeTests(PostgreSQLEngine, ChangeTests):
+    pass
+
+
+class PostgreSQLSearchTests(PostgreSQLEngine, SearchTests):
+    pass
+
+
+class PostgreSQLRandomSequenceTests(PostgreSQLEngine, RandomSequenceTests):
+    pass
+
+
+class PostgreSQLAsyncContactStoreTests(PostgreSQLEngine, AsyncContactStoreTests):
+    pass

@@ -220,12 +220,14 @@ class PostgreSQLStoreService(StoreServiceBase):
 
     :param url: the database URL (``postgresql://...``).
     :param threads: database threads, each with its pooled connection.
+    :param timeout: seconds a call waits for a connection before it fails.
     """
 
     threads = DEFAULT_THREADS
 
-    def __init__(self, url, threads=None, **kwargs):
+    def __init__(self, url, threads=None, timeout=POOL_TIMEOUT, **kwargs):
         self.url = url
+        self._timeout = timeout
         if threads is not None:
             self.threads = threads
         StoreServiceBase.__init__(self, **kwargs)
@@ -235,4 +237,5 @@ class PostgreSQLStoreService(StoreServiceBase):
 
     def open_database(self):
         return PostgreSQLDatabase(self.url, migrations=self._migrations,
-                                  forbid_thread=self._reactor_thread, size=self.threads)
+                                  forbid_thread=self._reactor_thread, size=self.threads,
+                                  timeout=self._timeout)
