@@ -179,3 +179,18 @@ class MemoryDirectoryTests(DirectoryTests, unittest.TestCase):
 class RedisDirectoryTests(DirectoryTests, unittest.TestCase):
     def make_directory(self):
         return make_redis_directory(self)
+
+
+class OncePerTests(unittest.TestCase):
+    def test_one_line_per_interval_per_key(self):
+        from blissnode.store.loglimit import OncePer
+        now = [0.0]
+        limit = OncePer(lambda: now[0], 60.0, max_keys=2)
+        self.assertEqual([limit.allow("a"), limit.allow("a"), limit.allow("b")],
+                         [True, False, True])
+        now[0] = 59.0
+        self.assertFalse(limit.allow("a"))
+        now[0] = 60.0
+        self.assertTrue(limit.allow("a"))
+        limit.allow("c")  # forgets the oldest key
+        self.assertEqual(len(limit._last), 2)

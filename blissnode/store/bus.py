@@ -42,8 +42,8 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import Interface, implementer
 
-from blissnode.logthrottle import LogThrottle
 from blissnode.store.errors import StoreError
+from blissnode.store.loglimit import OncePer
 
 __all__ = ["BusError", "DEFAULT_MAX_PENDING", "IBus", "MAX_CHANNEL_LENGTH", "MAX_PAYLOAD",
            "MemoryBus", "RedisBus", "Subscription"]
@@ -140,7 +140,7 @@ class _Deliveries:
         self._scheduled = False
         self._report_scheduled = False
         self.dropped = 0
-        self._throttle = LogThrottle(reactor.seconds, 60.0)
+        self._throttle = OncePer(reactor.seconds, 60.0)
         self._name = name
 
     def put(self, channel, payload, from_thread):
@@ -170,7 +170,7 @@ class _Deliveries:
         with self._lock:
             self._report_scheduled = False
             dropped = self.dropped
-        if self._throttle.allow(self._name, "dropped"):
+        if self._throttle.allow("dropped"):
             log.warn("{bus}: {max} messages already wait for delivery; dropping new ones "
                      "({dropped} dropped so far)", bus=self._name, max=self.max_pending,
                      dropped=dropped)

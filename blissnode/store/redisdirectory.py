@@ -45,7 +45,6 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from blissnode.logthrottle import LogThrottle
 from blissnode.store.directory import (
     MAX_SEARCH_RESULTS,
     MAX_SUBSTRING_SCAN,
@@ -55,6 +54,7 @@ from blissnode.store.directory import (
     normalize_name,
 )
 from blissnode.store.errors import StoreError
+from blissnode.store.loglimit import OncePer
 
 __all__ = ["DEFAULT_PREFIX", "DEFAULT_THREADS", "DEFAULT_TTL", "DirectoryUnavailable",
            "RedisDirectory", "decode_entry", "encode_entry"]
@@ -175,7 +175,7 @@ class RedisDirectory(service.Service):
         self.prefix = prefix
         self._pool = ThreadPool(minthreads=0, maxthreads=threads, name="blissnode-redis-dir")
         self._bookkeeping = client.register_script(_NAME_BOOKKEEPING)
-        self._throttle = LogThrottle(reactor.seconds, 60.0)
+        self._throttle = OncePer(reactor.seconds, 60.0)
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class RedisDirectory(service.Service):
         try:
             return decode_entry(raw)
         except (ValueError, TypeError, KeyError, base64.binascii.Error) as e:
-            if self._throttle.allow("redis", "bad-entry"):
+            if self._throttle.allow("bad-entry"):
                 log.warn("directory: ignoring the unreadable entry of session {sid!r} "
                          "({error})", sid=str(sid)[:80], error=str(e)[:120])
             return None
