@@ -29,3 +29,14 @@ class CITests(TestCase):
         self.assertIn("apt-get install -y", script)
         self.assertIn("DEBIAN_FRONTEND=noninteractive", script)
         self.assertTrue(os.access(os.path.join(ROOT, ".ci", "packages"), os.X_OK))
+
+    def test_missing_servers_fail_naming_the_script(self):
+        from tests import services
+        self.patch(services.glob, "glob", lambda pattern: [])
+        e = self.assertRaises(services.ServiceUnavailable, services._postgresql_bin)
+        self.assertIn(".ci/packages", str(e))
+        self.assertIn(services.POSTGRESQL_ENV, str(e))
+        self.patch(services.shutil, "which", lambda name: None)
+        self.patch(services.os.path, "exists", lambda path: False)
+        e = self.assertRaises(services.ServiceUnavailable, services._start_redis)
+        self.assertIn(".ci/packages", str(e))
