@@ -61,6 +61,16 @@ class Options(usage.Options):
     optParameters = [
         ["data-dir", "d", "blissnode-data",
          "Directory for keys and the embedded database; created on first run."],
+        ["database", None, "sqlite:",
+         "Where accounts, contact lists and offline messages live: 'sqlite:' (the "
+         "file in --data-dir), sqlite:///path, or postgresql://user:password@host/db "
+         "to share one database between processes and machines (docs/scaling.rst)."],
+        ["directory", None, "memory",
+         "Where the online directory lives: 'memory' (this process only) or "
+         "redis://host:port/db to share who is online between processes."],
+        ["directory-ttl", None, "1800",
+         "Seconds a Redis directory entry lives without a keep-alive (a process that "
+         "dies leaves its clients online this long at most)."],
     ] + [[name, None, default, helptext]
          for (name, default, _role, _transport, helptext) in LISTENERS] + [
         ["public-ip", None, "127.0.0.1",
@@ -108,6 +118,22 @@ class Options(usage.Options):
             raise usage.UsageError("--registration must be 'open' or 'closed'")
         if self["unknown-versions"] not in (NEAREST, REJECT):
             raise usage.UsageError("--unknown-versions must be %r or %r" % (NEAREST, REJECT))
+        from blissnode.store.urls import InvalidDatabaseURL, parse_database_url
+        try:
+            parse_database_url(self["database"])
+        except InvalidDatabaseURL as e:
+            raise usage.UsageError("--database: %s" % (e,))
+        directory = self["directory"]
+        if directory != "memory" and not directory.split(":", 1)[0] in ("redis", "rediss",
+                                                                       "unix"):
+            raise usage.UsageError("--directory must be 'memory' or a redis:// URL, not %r"
+                                   % (directory[:60],))
+        try:
+            self["directory-ttl"] = float(self["directory-ttl"])
+        except ValueError:
+            self["directory-ttl"] = -1
+        if self["directory-ttl"] <= 0:
+            raise usage.UsageError("--directory-ttl must be a positive number")
 
 
 def _get(options, name, default):
@@ -138,9 +164,30 @@ def _port(description, transport):
         return 0
 
 
-def make_supernode(options, reactor=None):
+def make_store(options, data_dir, reactor=None):
+    """The store service of ``--database`` (SQLite by default, or PostgreSQL)."""
+    from blissnode.store.urls import make_store_service
+
+    return make_store_service(_get(options, "database", "sqlite:"), data_dir.path,
+                              reactor=reactor, fatal=True)
+
+
+def make_directory(options, reactor=None):
+    """The shared online directory of ``--directory``, or None for the
+    in-process default (the supernode makes its own MemoryDirectory)."""
+    url = _get(options, "directory", "memory")
+    if url == "memory":
+        return None
+    from blissnode.store.postgresql import redact_url
+    from blissnode.store.redisdirectory import RedisDirectory
+
+    log.info("online directory: {url}", url=redact_url(url))
+    return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
+
+
+def make_supernode(options, reactor=None, directory=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
-    listener of ``options`` shares."""
+    listener of ``options`` shares (over ``directory``, or its own in-memory one)."""
     from blissnode.supernode.node import SupernodeConfig, SupernodeNode, default_registry
 
     public_ip = _get(options, "public-ip", "127.0.0.1")
@@ -164,7 +211,8 @@ def make_supernode(options, reactor=None):
                          "answers; set --public-ip to the address they reach",
                          ip=public_ip, name=name)
                 break
-    return SupernodeNode(config, registry=default_registry(policy), reactor=reactor)
+    return SupernodeNode(config, registry=default_registry(policy), directory=directory,
+                         reactor=reactor)
 
 
 def _credential_key(data_dir):
@@ -183,7 +231,7 @@ def _credential_key(data_dir):
         return None
 
 
-def make_login(options, data_dir, reactor=None):
+def make_login(options, data_dir, reactor=None, store=None):
     """The login server's :class:`~blissnode.store.sqlite.StoreService` and
     :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
     are loaded (created on first run) here, so a bad key file stops the
@@ -191,7 +239,6 @@ def make_login(options, data_dir, reactor=None):
     from blissnode.keys import KeyFileError, load_or_create_server_keys
     from blissnode.login.auth import make_portal
     from blissnode.login.protocol import LoginServerFactory
-    from blissnode.store.sqlite import StoreService, database_path
     from blissnode.versions.registry import VersionRegistry
 
     try:
@@ -200,7 +247,8 @@ def make_login(options, data_dir, reactor=None):
         raise SystemExit("blissnode: cannot start the login server: %s" % (e,))
     log.info("login keys: login {login}, credential {cred}",
              login=keys.login.short_fingerprint, cred=keys.credential.short_fingerprint)
-    store = StoreService(database_path(data_dir.path), reactor=reactor, fatal=True)
+    if store is None:
+        store = make_store(options, data_dir, reactor)
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
         registry=VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST)),
@@ -266,13 +314,14 @@ def makeService(options, reactor=None):
         top.store, login_factory = make_login(options, data_dir, reactor)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
-        node = top.supernode = make_supernode(options, reactor)
+        directory = make_directory(options, reactor)
+        if directory is not None:
+            directory.setServiceParent(top)
+        node = top.supernode = make_supernode(options, reactor, directory)
         node.credential_key = _credential_key(data_dir)
     if not is_disabled(options["event-tcp"]):
         if top.store is None:
-            from blissnode.store.sqlite import StoreService, database_path
-
-            top.store = StoreService(database_path(data_dir.path), reactor=reactor, fatal=True)
+            top.store = make_store(options, data_dir, reactor)
         event_factory = make_event(options, data_dir, top.store, node,
                                    login_factory.limiter if login_factory else None, reactor)
         if node is not None and node.credential_key is None:

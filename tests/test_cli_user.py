@@ -2,6 +2,7 @@
 
 import getpass
 import io
+import json
 import os
 
 from twisted.trial.unittest import TestCase
@@ -182,3 +183,92 @@ class UserCommandTests(TestCase):
         from blissnode import tap
         from blissnode.cli import user
         self.assertEqual(user.DEFAULT_DATA_DIR, tap.Options()["data-dir"])
+
+    def test_suspend_unsuspend_and_json(self):
+        self.add("echo123", "pw", "--email", "e@example.org")
+        self.add("other123")
+        status, out, err = self.run_cli("user", "suspend", "Echo123", "--reason", "spam")
+        self.assertEqual((status, out, err), (0, "suspended account echo123\n", ""))
+        status, out, _ = self.run_cli("user", "list", "--json")
+        self.assertEqual(status, 0)
+        self.assertEqual(out.count("\n"), 1)
+        listed = json.loads(out)
+        self.assertEqual([a["name"] for a in listed], ["echo123", "other123"])
+        self.assertEqual([a["suspended"] for a in listed], [True, False])
+        self.assertEqual(listed[0]["suspension_reason"], "spam")
+        self.assertEqual(listed[0]["email"], "e@example.org")
+        self.assertEqual(set(listed[0]), {"name", "created", "email", "full_name",
+                                          "password_set", "hash", "suspended",
+                                          "suspended_at", "suspension_reason"})
+        _, out, _ = self.run_cli("user", "show", "echo123")
+        self.assertIn("suspended:    since ", out)
+        self.assertIn("(spam)", out)
+        self.assertTrue(json.loads(self.run_cli("user", "show", "echo123", "--json")[1])
+                        ["suspended"])
+        # The store still checks the credential; refusing is the login server's part.
+        account = self.store().check_credential("echo123", md5_credential("echo123", "pw"))
+        self.assertTrue(account.suspended)
+        status, out, _ = self.run_cli("user", "unsuspend", "echo123")
+        self.assertEqual((status, out), (0, "account echo123 may sign in again\n"))
+        self.assertFalse(self.store().get_account("echo123").suspended)
+        self.assertFails(self.run_cli("user", "suspend", "nobody123"), "no such account")
+        self.assertFails(self.run_cli("user", "suspend", "echo123", "--reason", "x" * 501),
+                         "longer than 500")
+        self.assertIn("suspended:    no\n", self.run_cli("user", "show", "echo123")[1])
+
+    def test_bad_database_url(self):
+        self.assertFails(self.run_cli("user", "list", "--database", "mysql://x"),
+                         "unknown database")
+        self.assertFails(self.run_cli("user", "list", "--database", "sqlite://host/x"),
+                         "names a file")
+
+    def test_sqlite_path_url(self):
+        path = os.path.join(self.base, "elsewhere.sqlite3")
+        status, _, err = self.run_cli("user", "add", "echo123", "--password-file",
+                                      self.password_file("pw\n"), "--database",
+                                      "sqlite://" + path)
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(os.path.exists(path))
+        self.assertFalse(os.path.exists(self.data_dir))
+        self.assertEqual(self.run_cli("user", "list", "--database", "sqlite://" + path)[1],
+                         "echo123\n")
+
+
+class PostgreSQLUserCommandTests(UserCommandTests):
+    """The same commands with --database postgresql://... (a schema of the test server)."""
+
+    def setUp(self):
+        UserCommandTests.setUp(self)
+        from tests.services import postgresql_schema_url
+        self.url = postgresql_schema_url(self)
+
+    def run_cli(self, *argv, stdin=""):
+        argv = list(argv)
+        if argv[:1] == ["user"] and "--database" not in argv:
+            argv += ["--database", self.url]
+        return UserCommandTests.run_cli(self, *argv, stdin=stdin)
+
+    def store(self):
+        from blissnode.store.postgresql import PostgreSQLDatabase
+        database = PostgreSQLDatabase(self.url, size=1)
+        self.addCleanup(database.close)
+        return SyncAccountStore(database)
+
+    # What only an SQLite file has: a data directory created on first use,
+    # a file that is not a database.
+    def test_add_creates_data_dir_and_account(self):
+        status, out, err = self.add("Echo123", "secret", "--email", "echo@example.org")
+        self.assertEqual((status, err, out), (0, "", "created account echo123\n"))
+        self.assertFalse(os.path.exists(self.data_dir))
+        self.assertEqual(self.store().get_account("echo123").email, "echo@example.org")
+
+    def test_broken_database_file(self):
+        self.assertFails(self.run_cli("user", "list", "--database",
+                                      "postgresql://nobody@127.0.0.1:1/none"),
+                         "cannot connect", "127.0.0.1:1")
+
+    def test_list_and_show(self):
+        self.add("zulu1234")
+        self.add("Alpha123", "pw", "--full-name", "Alpha Person")
+        self.assertEqual(self.run_cli("user", "list")[1], "alpha123\nzulu1234\n")
+        self.assertIn("full name:    Alpha Person\n", self.run_cli("user", "show", "alpha123")[1])

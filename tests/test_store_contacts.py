@@ -31,8 +31,17 @@ from blissnode.store.interfaces import IAccountSearch, IAccountStore, IContactSt
 from blissnode.store.messages import MessageLimits
 from blissnode.store.migrations import MIGRATIONS
 from blissnode.store.search import MAX_SEARCH_RESULTS, AccountMatch
-from blissnode.store.sqlite import SQLiteDatabase, StoreService, SyncAccountStore
-from tests.store_helpers import ALICE, BOB, CAROL, DAVE, FAST, NOW, StoreTestCase
+from blissnode.store.sqlite import SQLiteDatabase
+from tests.store_helpers import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    NOW,
+    PostgreSQLEngine,
+    StoreTestCase,
+    insert_old_account,
+)
 
 CERT_A = b"\x00\x00\x01\x04" + b"A" * 388   # stand-ins for 0x188-byte certificates
 CERT_B = b"\x00\x00\x01\x04" + b"B" * 388
@@ -43,7 +52,8 @@ class MigrationTests(StoreTestCase):
         db = self.open()
         self.assertEqual(db.schema_version(), len(MIGRATIONS))
         self.assertEqual([v for (v,) in db.read("SELECT version FROM schema_migrations "
-                                               "ORDER BY version")], [1, 2, 3])
+                                               "ORDER BY version")],
+                         list(range(1, len(MIGRATIONS) + 1)))
         tables = {r[0] for r in db.read("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self.assertTrue({"contacts", "contact_lists", "offline_messages",
                          "message_queues"} <= tables)
@@ -54,16 +64,17 @@ class MigrationTests(StoreTestCase):
     def test_from_version_1_with_accounts(self):
         path = self.make_path()
         old = SQLiteDatabase(path, migrations=MIGRATIONS[:1])
-        accounts = SyncAccountStore(old, FAST, clock=lambda: NOW)
-        accounts.create_account(ALICE, bytes(16), email="a@example.org", full_name="Alice")
-        accounts.create_account(BOB, bytes(16))
-        before = old.read("SELECT * FROM accounts ORDER BY id")
+        insert_old_account(old, ALICE, email="a@example.org", full_name="Alice")
+        insert_old_account(old, BOB)
+        columns = ("SELECT id, name, email, full_name, created_at, kdf, kdf_n, kdf_r, kdf_p, "
+                   "salt, credential_hash, credential_changed_at FROM accounts ORDER BY id")
+        before = old.read(columns)
         self.assertEqual(old.schema_version(), 1)
         old.close()
         _, accounts, contacts, messages = self.fresh(names=(), path=path)
         db = self.open(path)
-        self.assertEqual(db.schema_version(), 3)
-        self.assertEqual(db.read("SELECT * FROM accounts ORDER BY id"), before)
+        self.assertEqual(db.schema_version(), len(MIGRATIONS))
+        self.assertEqual(db.read(columns), before)
         self.assertEqual(accounts.check_credential(ALICE, bytes(16)).full_name, "Alice")
         contacts.request_authorization(ALICE, BOB, "hi")
         self.assertEqual(self.states(contacts, BOB), {ALICE: "pending_in"})
@@ -72,7 +83,7 @@ class MigrationTests(StoreTestCase):
     def test_failed_migration_keeps_version_1(self):
         path = self.make_path()
         old = SQLiteDatabase(path, migrations=MIGRATIONS[:1])
-        SyncAccountStore(old, FAST).create_account(ALICE, bytes(16))
+        insert_old_account(old, ALICE)
         # Something in the way of migration 2: it must fail as a whole.
         with old.transaction() as cursor:
             cursor.execute("CREATE TABLE contact_lists (x INTEGER)")
@@ -417,23 +428,16 @@ class IsolationTests(StoreTestCase):
 
 
 class AtomicityTests(StoreTestCase):
-    def force_failure(self, db, sql):
-        with db.transaction() as cursor:
-            cursor.execute("CREATE TEMP TRIGGER boom " + sql)
-        self.addCleanup(lambda: db.read("DROP TRIGGER IF EXISTS temp.boom"))
-
     def test_request_fails_on_the_target_side(self):
         db, _, contacts, _ = self.fresh()
-        self.force_failure(db, "BEFORE INSERT ON contacts WHEN NEW.state = 'pending_in' "
-                               "BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE INSERT", "contacts", "NEW.state = 'pending_in'")
         before = self.snapshot(db)
         self.assertRaises(DatabaseError, contacts.request_authorization, ALICE, BOB)
         self.assertEqual(self.snapshot(db), before)  # Alice's pending_out rolled back too
 
     def test_request_fails_on_the_message(self):
         db, _, contacts, _ = self.fresh()
-        self.force_failure(db, "BEFORE INSERT ON offline_messages "
-                               "BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE INSERT", "offline_messages")
         before = self.snapshot(db)
         self.assertRaises(DatabaseError, contacts.request_authorization, ALICE, BOB)
         self.assertEqual(self.snapshot(db), before)
@@ -441,9 +445,8 @@ class AtomicityTests(StoreTestCase):
     def test_accept_fails_on_the_requester_side(self):
         db, _, contacts, messages = self.fresh()
         contacts.request_authorization(ALICE, BOB)
-        self.force_failure(db, "BEFORE UPDATE ON contacts WHEN NEW.contact_name = 'bob12345' "
-                               "AND NEW.state = 'authorized' "
-                               "BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE UPDATE", "contacts",
+                           "NEW.contact_name = 'bob12345' AND NEW.state = 'authorized'")
         before = self.snapshot(db)
         self.assertRaises(DatabaseError, contacts.accept_authorization, BOB, ALICE, CERT_B)
         self.assertEqual(self.snapshot(db), before)
@@ -589,7 +592,9 @@ class RandomSequenceTests(StoreTestCase):
 
     @settings(max_examples=60, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
+                                     HealthCheck.too_slow,
+                                     # the same test runs on SQLite and PostgreSQL
+                                     HealthCheck.differing_executors])
     @given(ops=_OPS)
     def test_invariants(self, ops):
         limits = ContactLimits(max_contacts=2, max_removed=1)
@@ -635,12 +640,6 @@ class RandomSequenceTests(StoreTestCase):
 
 
 class AsyncContactStoreTests(StoreTestCase):
-    def start(self, **kwargs):
-        store = StoreService(self.make_path(), params=FAST, **kwargs)
-        store.startService()
-        self.addCleanup(lambda: store.running and store.stopService())
-        return store
-
     def test_interfaces(self):
         store = self.start()
         self.assertTrue(verifyObject(IContactStore, store.contacts))
@@ -690,3 +689,37 @@ class AsyncContactStoreTests(StoreTestCase):
         self.assertEqual(results[0], [])
         self.assertEqual([m.name for m in results[1]], [ALICE])
         self.assertNotEqual(results[2], threading.get_ident())
+
+
+# -- the same tests on PostgreSQL ----------------------------------------------------------
+
+class PostgreSQLAuthorizationTests(PostgreSQLEngine, AuthorizationTests):
+    pass
+
+
+class PostgreSQLLimitTests(PostgreSQLEngine, LimitTests):
+    pass
+
+
+class PostgreSQLIsolationTests(PostgreSQLEngine, IsolationTests):
+    pass
+
+
+class PostgreSQLAtomicityTests(PostgreSQLEngine, AtomicityTests):
+    pass
+
+
+class PostgreSQLChangeTests(PostgreSQLEngine, ChangeTests):
+    pass
+
+
+class PostgreSQLSearchTests(PostgreSQLEngine, SearchTests):
+    pass
+
+
+class PostgreSQLRandomSequenceTests(PostgreSQLEngine, RandomSequenceTests):
+    pass
+
+
+class PostgreSQLAsyncContactStoreTests(PostgreSQLEngine, AsyncContactStoreTests):
+    pass

@@ -1,7 +1,15 @@
-"""The online directory: IOnlineDirectory and MemoryDirectory."""
+"""The online directory: IOnlineDirectory, MemoryDirectory and RedisDirectory.
 
-from hypothesis import given, settings
+:class:`DirectoryTests` is the one suite; it runs on the in-memory directory
+and on a real Redis server (tests/services.py), whose directory here runs
+its Redis calls inline (:class:`InlineRedisDirectory`) so that every result
+is an already-fired Deferred, as with memory; test_store_redisdirectory
+runs the threaded one and what only Redis has (expiry, several processes).
+"""
+
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from twisted.internet import defer
 from twisted.trial import unittest
 from zope.interface.verify import verifyObject
 
@@ -11,16 +19,46 @@ from blissnode.store.directory import (
     MemoryDirectory,
     OnlineEntry,
 )
+from blissnode.store.redisdirectory import RedisDirectory
 
 
 def entry(sid, name=None, node_id=None, addr=None, **kw):
     return OnlineEntry(sid, user_name=name, node_id=node_id, public_addr=addr, **kw)
 
 
-class MemoryDirectoryTests(unittest.TestCase):
+class InlineRedisDirectory(RedisDirectory):
+    """A RedisDirectory that runs its Redis calls on the calling thread (tests only)."""
+
+    def _call(self, function, *args):
+        return defer.maybeDeferred(self._guarded, function, args)
+
+
+def make_redis_directory(testcase, directory_class=InlineRedisDirectory, **kwargs):
+    """A directory under a key prefix of its own on the test Redis server,
+    whose keys ``testcase`` deletes at its clean-up."""
+    import redis
+
+    from tests.services import redis_prefix, redis_url
+    url, prefix = redis_url(), redis_prefix()
+    directory = directory_class(url, prefix=prefix, **kwargs)
+    directory.startService()
+
+    def clean():
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        return directory.stopService()
+    testcase.addCleanup(clean)
+    return directory
+
+
+class DirectoryTests:
+    """The IOnlineDirectory contract; :meth:`make_directory` says which one."""
 
     def setUp(self):
-        self.d = MemoryDirectory()
+        self.d = self.make_directory()
 
     def result(self, deferred):
         return self.successResultOf(deferred)
@@ -105,12 +143,14 @@ class MemoryDirectoryTests(unittest.TestCase):
         self.d.register(entry("s", b"Carol"))
         self.assertEqual(len(self.result(self.d.lookup_name("carol"))), 1)
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=200, deadline=None,
+              # the same test runs on memory and on Redis
+              suppress_health_check=[HealthCheck.differing_executors])
     @given(st.lists(st.tuples(st.sampled_from(["add", "remove", "rename"]),
                               st.integers(0, 6), st.sampled_from(["a", "ab", "b", "abc"])),
                     max_size=40))
     def test_indexes_consistent(self, ops):
-        d = MemoryDirectory()
+        d = self.make_directory()
         model = {}
         for op, n, name in ops:
             sid = "s%d" % n
@@ -129,3 +169,28 @@ class MemoryDirectoryTests(unittest.TestCase):
             got = sorted(e.session_id for e in self.successResultOf(d.search(name, "prefix")))
             self.assertEqual(got, sorted(s for s, v in model.items() if v.startswith(name)))
         self.assertEqual(self.successResultOf(d.count()), len(model))
+
+
+class MemoryDirectoryTests(DirectoryTests, unittest.TestCase):
+    def make_directory(self):
+        return MemoryDirectory()
+
+
+class RedisDirectoryTests(DirectoryTests, unittest.TestCase):
+    def make_directory(self):
+        return make_redis_directory(self)
+
+
+class OncePerTests(unittest.TestCase):
+    def test_one_line_per_interval_per_key(self):
+        from blissnode.store.loglimit import OncePer
+        now = [0.0]
+        limit = OncePer(lambda: now[0], 60.0, max_keys=2)
+        self.assertEqual([limit.allow("a"), limit.allow("a"), limit.allow("b")],
+                         [True, False, True])
+        now[0] = 59.0
+        self.assertFalse(limit.allow("a"))
+        now[0] = 60.0
+        self.assertTrue(limit.allow("a"))
+        limit.allow("c")  # forgets the oldest key
+        self.assertEqual(len(limit._last), 2)

@@ -24,8 +24,7 @@ from blissnode.store.messages import (
     OfflineMessage,
     QueueCounts,
 )
-from blissnode.store.sqlite import StoreService
-from tests.store_helpers import ALICE, BOB, CAROL, FAST, StoreTestCase
+from tests.store_helpers import ALICE, BOB, CAROL, PostgreSQLEngine, StoreTestCase
 
 
 class StoreAndFetchTests(StoreTestCase):
@@ -246,16 +245,13 @@ class AtomicityTests(StoreTestCase):
     def test_failed_insert_leaves_no_sequence_gap(self):
         db, _, _, messages = self.fresh()
         messages.store_message(BOB, ALICE, "message", b"1")
-        with db.transaction() as cursor:
-            cursor.execute("CREATE TEMP TRIGGER boom BEFORE INSERT ON offline_messages "
-                           "BEGIN SELECT RAISE(ABORT, 'forced failure'); END")
+        self.force_failure(db, "BEFORE INSERT", "offline_messages", message="forced failure")
         before = self.snapshot(db)
         e = self.assertRaises(DatabaseError, messages.store_message, BOB, ALICE, "message",
                               b"2")
         self.assertIn("forced failure", str(e))
         self.assertEqual(self.snapshot(db), before)  # last_seq not advanced either
-        with db.transaction() as cursor:
-            cursor.execute("DROP TRIGGER temp.boom")
+        self.allow(db)
         self.assertEqual(messages.store_message(BOB, ALICE, "message", b"2").seq, 2)
 
     def test_failed_ack_deletes_nothing(self):
@@ -263,9 +259,7 @@ class AtomicityTests(StoreTestCase):
         for i in range(3):
             messages.store_message(BOB, ALICE, "message", bytes([i]))
         messages.fetch(BOB)
-        with db.transaction() as cursor:
-            cursor.execute("CREATE TEMP TRIGGER boom BEFORE DELETE ON offline_messages "
-                           "WHEN OLD.seq = 3 BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        self.force_failure(db, "BEFORE DELETE", "offline_messages", "OLD.seq = 3")
         self.assertRaises(DatabaseError, messages.ack, BOB, 3)
         self.assertEqual([m.seq for m in messages.fetch(BOB)], [1, 2, 3])
 
@@ -281,7 +275,9 @@ _OPS = st.lists(st.one_of(
 class ExactlyOncePropertyTests(StoreTestCase):
     @settings(max_examples=150, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
+                                     HealthCheck.too_slow,
+                                     # the same test runs on SQLite and PostgreSQL
+                                     HealthCheck.differing_executors])
     @given(ops=_OPS)
     def test_queue_matches_a_model(self, ops):
         limits = MessageLimits(max_count=6, max_bytes=40, max_fetch=4)
@@ -330,12 +326,6 @@ class ExactlyOncePropertyTests(StoreTestCase):
 
 
 class AsyncMessageStoreTests(StoreTestCase):
-    def start(self, **kwargs):
-        store = StoreService(self.make_path(), params=FAST, **kwargs)
-        store.startService()
-        self.addCleanup(lambda: store.running and store.stopService())
-        return store
-
     def test_interface(self):
         self.assertTrue(verifyObject(IMessageStore, self.start().messages))
 
@@ -369,3 +359,29 @@ class AsyncMessageStoreTests(StoreTestCase):
             store.run(lambda opened: threading.get_ident())])
         self.assertNotEqual(idents[1], threading.get_ident())
         self.assertEqual(idents[0], [])
+
+
+# -- the same tests on PostgreSQL ----------------------------------------------------------
+
+class PostgreSQLStoreAndFetchTests(PostgreSQLEngine, StoreAndFetchTests):
+    pass
+
+
+class PostgreSQLQuotaTests(PostgreSQLEngine, QuotaTests):
+    pass
+
+
+class PostgreSQLIsolationTests(PostgreSQLEngine, IsolationTests):
+    pass
+
+
+class PostgreSQLAtomicityTests(PostgreSQLEngine, AtomicityTests):
+    pass
+
+
+class PostgreSQLExactlyOncePropertyTests(PostgreSQLEngine, ExactlyOncePropertyTests):
+    pass
+
+
+class PostgreSQLAsyncMessageStoreTests(PostgreSQLEngine, AsyncMessageStoreTests):
+    pass

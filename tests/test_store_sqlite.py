@@ -23,16 +23,16 @@ from blissnode.store.errors import (
     UnknownAccount,
     WrongCredential,
 )
+from blissnode.store.accounts import Hasher
 from blissnode.store.hashing import DEFAULT_PARAMS, ScryptParams
 from blissnode.store.interfaces import IAccountStore
 from blissnode.store.migrations import MIGRATIONS, Migration, check_migrations
 from blissnode.store.sqlite import (
     DATABASE_FILENAME,
     SQLiteDatabase,
-    StoreService,
     SyncAccountStore,
-    database_path,
 )
+from tests.store_helpers import PostgreSQLEngine, SQLiteEngine
 
 FAST = ScryptParams(n=2 ** 4, r=8, p=1)
 NOW = 1_700_000_000
@@ -42,17 +42,7 @@ def md5_credential(name, password):
     return hashlib.md5(name.lower().encode() + b"\nskyper\n" + password.encode()).digest()
 
 
-class _Base(TestCase):
-    def make_path(self):
-        directory = self.mktemp()
-        os.makedirs(directory)
-        return database_path(directory)
-
-    def open(self, path=None, **kwargs):
-        db = SQLiteDatabase(path or self.make_path(), **kwargs)
-        self.addCleanup(db.close)
-        return db
-
+class _Base(SQLiteEngine, TestCase):
     def accounts(self, db=None, params=FAST, now=NOW):
         return SyncAccountStore(db or self.open(), params, clock=lambda: now)
 
@@ -413,10 +403,70 @@ class SyncAccountStoreTests(_Base):
                           md5_credential("echo123", "pw"))
 
 
+    def test_suspend_and_unsuspend(self):
+        accounts = self.accounts()
+        cred = md5_credential("echo123", "pw")
+        created = accounts.create_account("echo123", cred)
+        self.assertFalse(created.suspended)
+        self.assertIsNone(created.suspended_at)
+        later = SyncAccountStore(accounts._db, FAST, clock=lambda: NOW + 60)
+        account = later.suspend_account("ECHO123", reason="spam from this account")
+        self.assertTrue(account.suspended)
+        self.assertEqual(account.suspension_reason, "spam from this account")
+        self.assertEqual(account.suspended_at - account.created, datetime.timedelta(seconds=60))
+        self.assertEqual(accounts.get_account("echo123"), account)
+        # The credential still checks: refusing is the login server's decision,
+        # and a wrong password learns nothing about the suspension.
+        self.assertTrue(accounts.check_credential("echo123", cred).suspended)
+        self.assertRaises(WrongCredential, accounts.check_credential, "echo123", bytes(16))
+        # Suspending again keeps the first time and replaces the reason.
+        again = SyncAccountStore(accounts._db, FAST, clock=lambda: NOW + 120).suspend_account(
+            "echo123")
+        self.assertEqual((again.suspended_at, again.suspension_reason),
+                         (account.suspended_at, None))
+        self.assertEqual([a.suspended for a in accounts.list_accounts()], [True])
+        back = accounts.unsuspend_account("echo123")
+        self.assertEqual((back.suspended, back.suspended_at, back.suspension_reason),
+                         (False, None, None))
+        self.assertEqual(accounts.unsuspend_account("echo123"), back)  # idempotent
+
+    def test_suspend_refusals(self):
+        accounts = self.accounts()
+        accounts.create_account("echo123", md5_credential("echo123", "pw"))
+        self.assertRaises(NoSuchAccount, accounts.suspend_account, "nobody123")
+        self.assertRaises(NoSuchAccount, accounts.unsuspend_account, "nobody123")
+        self.assertRaises(InvalidName, accounts.suspend_account, "1bad")
+        for reason in ["x" * 501, "two\nlines", b"bytes"]:
+            self.assertRaises(InvalidField, accounts.suspend_account, "echo123", reason)
+        self.assertFalse(accounts.get_account("echo123").suspended)
+
+
+class BlockingHasher(Hasher):
+    """A Hasher whose verifications wait for :attr:`release` (at most a minute, so a
+    broken test fails instead of hanging), and that records the threads it ran on."""
+
+    def __init__(self, params=FAST):
+        Hasher.__init__(self, params)
+        self.release = threading.Event()
+        self.threads = set()
+        self._count_lock = threading.Lock()
+        self.waiting = 0
+
+    def hash(self, credential16):
+        self.threads.add(threading.current_thread().name)
+        return Hasher.hash(self, credential16)
+
+    def verify(self, stored, credential16):
+        self.threads.add(threading.current_thread().name)
+        with self._count_lock:
+            self.waiting += 1
+        self.release.wait(60)
+        return Hasher.verify(self, stored, credential16)
+
+
 class StoreServiceTests(_Base):
     def start(self, path=None, **kwargs):
-        kwargs.setdefault("params", FAST)
-        store = StoreService(path or self.make_path(), **kwargs)
+        store = self.make_service(path, **kwargs)
         store.startService()
         self.addCleanup(lambda: store.running and store.stopService())
         return store
@@ -463,7 +513,7 @@ class StoreServiceTests(_Base):
 
     @defer.inlineCallbacks
     def test_calls_before_start_wait(self):
-        store = StoreService(self.make_path(), params=FAST)
+        store = self.make_service()
         d = store.accounts.list_accounts()
         self.assertFalse(d.called)
         store.startService()
@@ -486,7 +536,7 @@ class StoreServiceTests(_Base):
     @defer.inlineCallbacks
     def test_open_failure(self):
         path = self.make_path()
-        db = SQLiteDatabase(path)
+        db = self.open(path)
         with db.transaction() as cursor:
             cursor.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
         db.close()
@@ -495,3 +545,96 @@ class StoreServiceTests(_Base):
         self.assertIsInstance(store.open_error, SchemaTooNew)
         self.assertEqual(len(self.flushLoggedErrors(SchemaTooNew)), 1)
         yield self.assertFailure(store.accounts.list_accounts(), SchemaTooNew)
+
+    @defer.inlineCallbacks
+    def test_hashing_does_not_hold_the_database(self):
+        hasher = BlockingHasher()
+        store = self.start(hasher=hasher, hash_threads=2)
+        cred = md5_credential("echo123", "pw")
+        yield store.accounts.create_account("echo123", cred)
+        checks = [store.accounts.check_credential("echo123", cred) for _ in range(4)]
+        checks += [store.accounts.check_credential("nobody123", cred) for _ in range(2)]
+        checks += [store.accounts.check_credential("echo123", bytes(16)) for _ in range(2)]
+        # Every check has read its row and now waits for a hash thread (two
+        # are blocked in scrypt, six queue behind them): the database is free.
+        self.assertEqual((yield store.accounts.get_account("echo123")).name, "echo123")
+        self.assertEqual(len((yield store.accounts.list_accounts())), 1)
+        self.assertEqual((yield store.contacts.list_contacts("echo123")), [])
+        self.assertFalse([d for d in checks if d.called])
+        hasher.release.set()
+        results = yield defer.DeferredList(checks, consumeErrors=True)
+        self.assertEqual([ok for ok, _ in results], [True] * 4 + [False] * 4)
+        self.assertEqual([r.type for ok, r in results if not ok],
+                         [UnknownAccount] * 2 + [WrongCredential] * 2)
+        self.assertEqual(hasher.waiting, 8)  # an unknown name costs one hash too
+        self.assertTrue(hasher.threads)
+        for name in hasher.threads:
+            self.assertIn("blissnode-hash", name)
+
+    @defer.inlineCallbacks
+    def test_async_suspension_and_rehash(self):
+        store = self.start(params=ScryptParams(n=2 ** 5, r=8, p=1))
+        cred = md5_credential("echo123", "pw")
+        yield store.accounts.create_account("echo123", cred)
+        account = yield store.accounts.suspend_account("echo123", "why")
+        self.assertTrue(account.suspended)
+        self.assertTrue((yield store.accounts.check_credential("echo123", cred)).suspended)
+        self.assertFalse((yield store.accounts.unsuspend_account("echo123")).suspended)
+        yield self.assertFailure(store.accounts.suspend_account("nobody123"), NoSuchAccount)
+        yield self.assertFailure(store.accounts.set_credential("echo123", b"short"),
+                                 InvalidField)
+        yield self.assertFailure(store.accounts.create_account("1bad", cred), InvalidName)
+        # A row hashed with other parameters is re-hashed at its next login.
+        opened = yield store.run(lambda opened: opened)
+        old = SyncAccountStore(opened.database, FAST)
+        yield store.run(lambda opened: old.set_credential("echo123", cred))
+        self.assertEqual((yield store.accounts.get_account("echo123")).kdf, "scrypt n=16 r=8 p=1")
+        self.assertEqual((yield store.accounts.check_credential("echo123", cred)).kdf,
+                         "scrypt n=16 r=8 p=1")
+        self.assertEqual((yield store.accounts.get_account("echo123")).kdf, "scrypt n=32 r=8 p=1")
+
+
+# -- the same tests on PostgreSQL ----------------------------------------------------------
+
+class PostgreSQLSyncAccountStoreTests(PostgreSQLEngine, SyncAccountStoreTests):
+    def test_neither_password_nor_md5_is_stored(self):
+        db = self.open()
+        accounts = self.accounts(db)
+        password = "correct horse battery"
+        cred = md5_credential("echo123", password)
+        accounts.create_account("echo123", cred)
+        accounts.set_credential("echo123", cred)
+        rows = db.read("SELECT * FROM accounts")
+        self.assertEqual(len(rows), 1)
+        for value in rows[0]:
+            if isinstance(value, str):
+                value = value.encode()
+            if isinstance(value, bytes):
+                self.assertNotIn(cred, value)
+                self.assertNotIn(cred.hex().encode(), value)
+                self.assertNotIn(password.encode(), value)
+
+    def test_rehash_failure_does_not_fail_the_login(self):
+        db = self.open()
+        cred = md5_credential("echo123", "pw")
+        self.accounts(db, params=FAST).create_account("echo123", cred)
+        self.force_failure(db, "BEFORE UPDATE", "accounts")
+        stronger = self.accounts(db, params=ScryptParams(n=2 ** 5, r=8, p=1))
+        self.assertEqual(stronger.check_credential("echo123", cred).name, "echo123")
+        self.assertEqual(len(self.flushLoggedErrors(DatabaseError)), 1)
+        self.allow(db)
+        self.assertEqual(stronger.get_account("echo123").kdf, "scrypt n=16 r=8 p=1")
+
+
+class PostgreSQLStoreServiceTests(PostgreSQLEngine, StoreServiceTests):
+    @defer.inlineCallbacks
+    def test_calls_run_off_the_reactor_thread(self):
+        store = self.start()
+        idents = yield defer.gatherResults([
+            store.run(lambda opened: threading.get_ident()) for _ in range(8)])
+        self.assertNotIn(threading.get_ident(), idents)
+        self.assertLessEqual(len(set(idents)), store.threads)
+        opened = yield store.run(lambda opened: opened)
+        self.assertRaises(StoreError, opened.database.read, "SELECT 1")
+        self.assertRaises(StoreError, opened.database.transaction().__enter__)
+        yield store.accounts.create_account("echo123", md5_credential("echo123", "pw"))

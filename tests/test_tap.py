@@ -107,3 +107,57 @@ class ServiceTests(TestCase):
             self.assertEqual(b"".join(received), b"HTTP/1.0 404 Not Found\r\n\r\n")
         finally:
             yield svc.stopService()
+
+
+class SharedBackendOptionsTests(TestCase):
+    def test_defaults(self):
+        options = tap.Options()
+        options.parseOptions([])
+        self.assertEqual((options["database"], options["directory"]), ("sqlite:", "memory"))
+
+    def test_bad_values_refused(self):
+        for extra in (["--database", "mysql://x"], ["--database", "sqlite://host/x"],
+                      ["--directory", "memcached://x"], ["--directory-ttl", "0"],
+                      ["--directory-ttl", "soon"]):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, extra)
+
+
+class SharedBackendServiceTests(TestCase):
+    """The server on PostgreSQL and Redis: what one process writes, another sees."""
+
+    @defer.inlineCallbacks
+    def test_postgresql_and_redis(self):
+        from blissnode.store.directory import OnlineEntry
+        from blissnode.store.postgresql import PostgreSQLStoreService
+        from blissnode.store.redisdirectory import RedisDirectory
+        from tests.services import postgresql_schema_url, redis_url
+
+        database, directory = postgresql_schema_url(self), redis_url()
+        data_dir = os.path.join(self.mktemp(), "data")
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO + ["--data-dir", data_dir, "--database", database,
+                                         "--directory", directory, "--directory-ttl", "60"])
+        svc = tap.makeService(options)
+        self.assertIsInstance(svc.store, PostgreSQLStoreService)
+        svc.privilegedStartService()
+        svc.startService()
+        try:
+            yield svc.store.ready
+            self.assertIsNone(svc.store.open_error)
+            yield svc.store.accounts.create_account("echo123", bytes(16))
+            # Another process's view of the same database and directory.
+            other = PostgreSQLStoreService(database)
+            other.startService()
+            self.addCleanup(other.stopService)
+            self.assertEqual((yield other.accounts.check_credential("echo123", bytes(16))).name,
+                             "echo123")
+            sid = "tap-test-%s" % (os.getpid(),)
+            yield svc.supernode.directory.register(OnlineEntry(sid, user_name="echo123"))
+            view = RedisDirectory(directory)
+            view.startService()
+            self.addCleanup(view.stopService)
+            self.assertEqual([e.session_id for e in (yield view.lookup_name("echo123"))
+                              if e.session_id == sid], [sid])
+            yield view.remove(sid)
+        finally:
+            yield svc.stopService()

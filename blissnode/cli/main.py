@@ -10,7 +10,9 @@ import argparse
 import sys
 
 from blissnode import __version__
+from blissnode.cli import backup as backup_cmd
 from blissnode.cli import client as client_cmd
+from blissnode.cli import db as db_cmd
 from blissnode.cli import decode as decode_cmd
 from blissnode.cli import keys as keys_cmd
 from blissnode.cli import patch_client as patch_client_cmd
@@ -29,7 +31,9 @@ def build_parser():
     parser.add_argument("--version", action="version", version="blissnode " + __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    backup_cmd.add_parser(commands)
     client_cmd.add_parser(commands)
+    db_cmd.add_parser(commands)
     decode_cmd.add_parser(commands)
     keys_cmd.add_parser(commands)
     patch_client_cmd.add_parser(commands)

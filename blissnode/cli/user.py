@@ -6,12 +6,16 @@
     blissnode user add NAME [--password-file F] [--email E] [--full-name N]
     blissnode user passwd NAME [--password-file F]
     blissnode user del NAME [--yes]
-    blissnode user list
-    blissnode user show NAME
+    blissnode user list [--json]
+    blissnode user show NAME [--json]
+    blissnode user suspend NAME [--reason TEXT]
+    blissnode user unsuspend NAME
 
 Every command takes ``--data-dir`` (default ``blissnode-data``, as the twistd
-plugin).  It works on the same SQLite file as a running server (WAL mode lets
-both at once) through the synchronous store, with no reactor.  The password
+plugin) and ``--database`` (default ``sqlite:``, the file in the data
+directory; or ``postgresql://...``, as the server's option).  It works on the
+same database as a running server (SQLite's WAL mode lets both at once)
+through the synchronous store, with no reactor.  The password
 is read from a prompt (twice) or from the first line of a file (``-`` for
 stdin), turned into the client's MD5 credential over the lower-cased name,
 and only a slow hash of that is stored.
@@ -19,6 +23,7 @@ and only a slow hash of that is stored.
 
 import functools
 import getpass
+import json
 import os
 
 from blissnode.cli.common import (
@@ -26,9 +31,10 @@ from blissnode.cli.common import (
     command_error as _error,
     read_password_file,
 )
+from blissnode.store.accounts import MAX_SUSPENSION_REASON_LENGTH, SyncAccountStore
 from blissnode.store.errors import StoreError
-from blissnode.store.sqlite import SQLiteDatabase, SyncAccountStore, database_path
 from blissnode.store.names import validate_skype_name
+from blissnode.store.urls import DEFAULT_DATABASE, SQLITE, open_database, parse_database_url
 from blissnode.wire.credentials import credential_name, md5_credential
 
 DEFAULT_DATA_DIR = "blissnode-data"  # the twistd plugin's default (blissnode/tap.py)
@@ -51,14 +57,13 @@ def _store_errors(action):
 
 def add_parser(commands):
     user = commands.add_parser(
-        "user", help="manage accounts (add, passwd, del, list, show)",
+        "user", help="manage accounts (add, passwd, del, list, show, suspend, unsuspend)",
         description="Manage the accounts in the data directory's database.")
     actions = user.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
 
     def common(p):
-        p.add_argument("--data-dir", "-d", default=DEFAULT_DATA_DIR, metavar="DIR",
-                       help="the server's data directory (default: %(default)s)")
+        add_database_arguments(p)
 
     p = actions.add_parser("add", help="create an account")
     p.add_argument("name", metavar="NAME", help="the Skype name (6-32 characters)")
@@ -81,28 +86,62 @@ def add_parser(commands):
     p.set_defaults(run=_delete)
 
     p = actions.add_parser("list", help="list the accounts, one name per line")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON list of every account's fields instead")
     common(p)
     p.set_defaults(run=_list)
 
     p = actions.add_parser("show", help="show one account (never the password hash)")
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the account as one JSON object")
     common(p)
     p.set_defaults(run=_show)
 
+    p = actions.add_parser("suspend", help="stop an account from signing in (kept, reversible)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--reason", metavar="TEXT",
+                   help="a note for the operators (at most %d characters; never sent to "
+                        "the client)" % (MAX_SUSPENSION_REASON_LENGTH,))
+    common(p)
+    p.set_defaults(run=_suspend)
+
+    p = actions.add_parser("unsuspend", help="let a suspended account sign in again")
+    p.add_argument("name", metavar="NAME")
+    common(p)
+    p.set_defaults(run=_unsuspend)
+
+
+def add_database_arguments(p):
+    """``--data-dir`` and ``--database``, as the twistd plugin has them."""
+    p.add_argument("--data-dir", "-d", default=DEFAULT_DATA_DIR, metavar="DIR",
+                   help="the server's data directory (default: %(default)s)")
+    p.add_argument("--database", default=DEFAULT_DATABASE, metavar="URL",
+                   help="sqlite: (the file in the data directory, the default), "
+                        "sqlite:///path or postgresql://user@host/dbname")
+
+
+def open_database_of(args, create=False):
+    """The database of ``--database`` / ``--data-dir``, opened and migrated.  Only
+    ``create`` may create the data directory and an SQLite file."""
+    url = parse_database_url(args.database)  # InvalidDatabaseURL is a StoreError
+    if url.engine == SQLITE:
+        path = url.sqlite_path(args.data_dir)
+        if not create and not os.path.exists(path):
+            where = args.data_dir if url.path is None else path
+            raise _error("no account database in %s (add a user first, or give --data-dir "
+                         "or --database)" % (where,))
+        if create and url.path is None:
+            from blissnode.datadir import ensure_data_dir
+            try:
+                ensure_data_dir(args.data_dir)
+            except (OSError, ValueError) as e:
+                raise _error("cannot use data directory %s: %s" % (args.data_dir, e))
+    return open_database(url, args.data_dir)  # a StoreError says what is wrong with it
+
 
 def _open(args, create=False):
-    """The account store of ``--data-dir``; only ``add`` may create the directory and file."""
-    path = database_path(os.path.abspath(args.data_dir))
-    if not create and not os.path.exists(path):
-        raise _error("no account database in %s (add a user first, or give --data-dir)"
-                     % (args.data_dir,))
-    if create:
-        from blissnode.datadir import ensure_data_dir
-        try:
-            ensure_data_dir(args.data_dir)
-        except (OSError, ValueError) as e:
-            raise _error("cannot use data directory %s: %s" % (args.data_dir, e))
-    database = SQLiteDatabase(path)  # a StoreError says what is wrong with it
+    """The account store of ``--database``; only ``add`` may create the directory and file."""
+    database = open_database_of(args, create)
     return database, SyncAccountStore(database)
 
 
@@ -175,14 +214,29 @@ def _delete(args, stdin, stdout):
     stdout.write("deleted account %s\n" % (name,))
 
 
+def _fields(account):
+    """An account as JSON-ready fields (never a hash or a salt: the Account has none)."""
+    def when(value):
+        return None if value is None else value.isoformat()
+    return {"name": account.name, "created": when(account.created), "email": account.email,
+            "full_name": account.full_name,
+            "password_set": when(account.credential_changed), "hash": account.kdf,
+            "suspended": account.suspended, "suspended_at": when(account.suspended_at),
+            "suspension_reason": account.suspension_reason}
+
+
 @_store_errors
 def _list(args, stdin, stdout):
     database, accounts = _open(args)
     try:
-        for account in accounts.list_accounts():
-            stdout.write(account.name + "\n")
+        found = accounts.list_accounts()
     finally:
         database.close()
+    if args.json:
+        stdout.write(json.dumps([_fields(a) for a in found]) + "\n")
+        return
+    for account in found:
+        stdout.write(account.name + "\n")
 
 
 @_store_errors
@@ -195,6 +249,14 @@ def _show(args, stdin, stdout):
         database.close()
     if account is None:
         raise _error("no such account: %s" % (name,))
+    if args.json:
+        stdout.write(json.dumps(_fields(account)) + "\n")
+        return
+    suspended = "no"
+    if account.suspended:
+        suspended = "since %s" % (account.suspended_at.isoformat(),)
+        if account.suspension_reason:
+            suspended += " (%s)" % (account.suspension_reason,)
     for label, value in [
         ("name", account.name),
         ("created", account.created.isoformat()),
@@ -202,5 +264,28 @@ def _show(args, stdin, stdout):
         ("full name", account.full_name or "-"),
         ("password set", account.credential_changed.isoformat()),
         ("hash", account.kdf),
+        ("suspended", suspended),
     ]:
         stdout.write("%-13s %s\n" % (label + ":", value))
+
+
+@_store_errors
+def _suspend(args, stdin, stdout):
+    name = _name(args)
+    database, accounts = _open(args)
+    try:
+        accounts.suspend_account(name, reason=args.reason)
+    finally:
+        database.close()
+    stdout.write("suspended account %s\n" % (name,))
+
+
+@_store_errors
+def _unsuspend(args, stdin, stdout):
+    name = _name(args)
+    database, accounts = _open(args)
+    try:
+        accounts.unsuspend_account(name)
+    finally:
+        database.close()
+    stdout.write("account %s may sign in again\n" % (name,))

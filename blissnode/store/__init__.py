@@ -1,10 +1,13 @@
 """
 Storage behind interfaces that know no protocol (docs/accounts.rst).
 
-Accounts, contact lists and offline messages live in one database
-(SQLite by default, :mod:`blissnode.store.sqlite`), migrated on first use
+Accounts, contact lists and offline messages live in one database (SQLite
+by default, :mod:`blissnode.store.sqlite`; PostgreSQL to share it between
+processes, :mod:`blissnode.store.postgresql`), migrated on first use
 (:mod:`blissnode.store.migrations`); the online directory
-(:mod:`blissnode.store.directory`) is in memory.
+(:mod:`blissnode.store.directory`) is in memory, or in Redis
+(:mod:`blissnode.store.redisdirectory`); :mod:`blissnode.store.bus` carries
+messages between processes (docs/scaling.rst).
 """
 
 from blissnode.store.account import Account

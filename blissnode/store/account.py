@@ -28,6 +28,10 @@ class Account:
     :ivar credential_changed: when the password was last set.
     :ivar kdf: description of how the credential is hashed, e.g.
         ``"scrypt n=16384 r=8 p=1"`` (parameters only, nothing secret).
+    :ivar suspended: an operator suspended the account (``blissnode user
+        suspend``): the credential still checks, the login server refuses it.
+    :ivar suspended_at: when it was first suspended (aware UTC datetime), or ``None``.
+    :ivar suspension_reason: the operator's note, or ``None``; never sent to a client.
     """
 
     name = attr.ib()
@@ -36,3 +40,6 @@ class Account:
     full_name = attr.ib(default=None)
     credential_changed = attr.ib(default=None)
     kdf = attr.ib(default=None)
+    suspended = attr.ib(default=False)
+    suspended_at = attr.ib(default=None)
+    suspension_reason = attr.ib(default=None)

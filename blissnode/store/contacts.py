@@ -360,14 +360,15 @@ class SyncContactStore:
         self._set(change, owner_id, name, REMOVED, display_name=None, group_id=None,
                   group_name=None, certificate=None, request_text=None)
         cursor = change.cursor
-        old = cursor.execute(
-            "SELECT id, change_seq FROM contacts WHERE owner_id = ? AND state = 'removed' "
-            "ORDER BY change_seq DESC, id DESC LIMIT -1 OFFSET ?",
-            (owner_id, self.limits.max_removed)).fetchall()
-        if old:
-            cursor.executemany("DELETE FROM contacts WHERE id = ?", [(i,) for i, _ in old])
-            cursor.execute("UPDATE contact_lists SET pruned_seq = max(pruned_seq, ?) "
-                           "WHERE owner_id = ?", (max(s for _, s in old), owner_id))
+        pruned = cursor.execute(
+            "DELETE FROM contacts WHERE owner_id = ? AND state = 'removed' AND id NOT IN "
+            "(SELECT id FROM contacts WHERE owner_id = ? AND state = 'removed' "
+            " ORDER BY change_seq DESC, id DESC LIMIT ?) RETURNING change_seq",
+            (owner_id, owner_id, self.limits.max_removed)).fetchall()
+        if pruned:
+            highest = max(seq for (seq,) in pruned)
+            cursor.execute("UPDATE contact_lists SET pruned_seq = ? "
+                           "WHERE owner_id = ? AND pruned_seq < ?", (highest, owner_id, highest))
 
     def _reply(self, change, recipient_id, sender, body):
         try:
@@ -410,7 +411,7 @@ class SyncContactStore:
         owner = validate_skype_name(owner)
         if state is not None and state not in LIVE_STATES:
             raise InvalidField("unknown contact state %r" % (state,))
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             owner_id = account_id(cursor, owner)
             if state is None:
                 rows = cursor.execute(
@@ -424,7 +425,7 @@ class SyncContactStore:
 
     def get_contact(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             entry = self._row(cursor, account_id(cursor, owner), name)
         if entry is None or entry.state == REMOVED:
             raise NoSuchContact("%r is not in your contact list" % (name,))
@@ -434,7 +435,7 @@ class SyncContactStore:
         owner = validate_skype_name(owner)
         if isinstance(handle, bool) or not isinstance(handle, int):
             raise InvalidField("a handle must be an integer")
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             row = cursor.execute(
                 "SELECT %s FROM contacts WHERE owner_id = ? AND handle = ? "
                 "AND state != 'removed'" % (_COLUMNS,),
@@ -445,7 +446,7 @@ class SyncContactStore:
 
     def change_seq(self, owner):
         owner = validate_skype_name(owner)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             row = cursor.execute("SELECT change_seq FROM contact_lists WHERE owner_id = ?",
                                  (account_id(cursor, owner),)).fetchone()
         return row[0] if row else 0
@@ -454,7 +455,7 @@ class SyncContactStore:
         owner = validate_skype_name(owner)
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise InvalidField("a change number is an integer >= 0")
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             owner_id = account_id(cursor, owner)
             row = cursor.execute(
                 "SELECT change_seq, pruned_seq FROM contact_lists WHERE owner_id = ?",
@@ -477,12 +478,12 @@ class SyncContactStore:
 
     def is_blocked(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             return self._state(cursor, account_id(cursor, owner), name) == BLOCKED
 
     def watchers(self, owner):
         owner = validate_skype_name(owner)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             owner_id = account_id(cursor, owner)
             rows = cursor.execute(
                 "SELECT mine.contact_name FROM contacts AS mine "
@@ -499,7 +500,7 @@ class SyncContactStore:
         owner, target = validate_skype_name(owner), validate_skype_name(target)
         text = _text("the request text", text, self.limits.max_request_text, newlines=True)
         certificate = _blob("the certificate", certificate, self.limits.max_certificate)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, target)) as cursor:
             owner_id, target_id = self._two(cursor, owner, target)
             change = self._change(cursor)
             mine = self._state(cursor, owner_id, target)
@@ -535,7 +536,7 @@ class SyncContactStore:
     def accept_authorization(self, owner, requester, certificate=None):
         owner, requester = validate_skype_name(owner), validate_skype_name(requester)
         certificate = _blob("the certificate", certificate, self.limits.max_certificate)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, requester)) as cursor:
             owner_id, requester_id = self._two(cursor, owner, requester)
             self._pending_in(cursor, owner_id, requester)
             change = self._change(cursor)
@@ -550,7 +551,7 @@ class SyncContactStore:
 
     def deny_authorization(self, owner, requester, block=False):
         owner, requester = validate_skype_name(owner), validate_skype_name(requester)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, requester)) as cursor:
             owner_id, requester_id = self._two(cursor, owner, requester)
             self._pending_in(cursor, owner_id, requester)
             change = self._change(cursor)
@@ -575,7 +576,7 @@ class SyncContactStore:
 
     def remove_contact(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, name)) as cursor:
             owner_id, state = self._listed(cursor, owner, name)
             change = self._change(cursor)
             other = cursor.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()
@@ -589,7 +590,7 @@ class SyncContactStore:
 
     def block_contact(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, name)) as cursor:
             owner_id, other_id = self._two(cursor, owner, name)
             change = self._change(cursor)
             if self._state(cursor, other_id, owner) == PENDING_IN:
@@ -603,7 +604,7 @@ class SyncContactStore:
 
     def unblock_contact(self, owner, name):
         owner, name = validate_skype_name(owner), validate_skype_name(name)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, name)) as cursor:
             owner_id, state = self._listed(cursor, owner, name)
             if state != BLOCKED:
                 raise ContactStateError("%r is not blocked (the entry is %s)" % (name, state))
@@ -624,7 +625,7 @@ class SyncContactStore:
         if certificate is not UNSET:
             fields["certificate"] = _blob("the certificate", certificate,
                                           self.limits.max_certificate)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(owner, name)) as cursor:
             owner_id, state = self._listed(cursor, owner, name)
             if not fields:
                 return self._row(cursor, owner_id, name)

@@ -228,7 +228,7 @@ class SyncMessageStore:
         kind = check_kind(kind)
         body = check_body(body, self.limits.max_body_bytes)
         now = int(self._clock())
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(recipient,)) as cursor:
             rid = account_id(cursor, recipient)
             if cursor.execute(
                     "SELECT 1 FROM contacts WHERE owner_id = ? AND contact_name = ? "
@@ -249,7 +249,7 @@ class SyncMessageStore:
         limit = self.limits.max_fetch if limit is None else min(
             _check_int("the fetch limit", limit, 1), self.limits.max_fetch)
         now = int(self._clock())
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(recipient,)) as cursor:
             rid = account_id(cursor, recipient)
             rows = cursor.execute(
                 "UPDATE offline_messages SET fetch_count = fetch_count + 1, "
@@ -265,7 +265,7 @@ class SyncMessageStore:
         """Delete ``recipient``'s delivered messages with ``seq <= up_to_seq``; return how many."""
         recipient = validate_skype_name(recipient)
         up_to_seq = _check_int("the acknowledged sequence number", up_to_seq)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(accounts=(recipient,)) as cursor:
             rid = account_id(cursor, recipient)
             cursor.execute(
                 "DELETE FROM offline_messages WHERE recipient_id = ? AND seq <= ? "
@@ -275,7 +275,7 @@ class SyncMessageStore:
     def counts(self, recipient):
         """A :class:`QueueCounts` for ``recipient``'s queue."""
         recipient = validate_skype_name(recipient)
-        with self._db.transaction() as cursor:
+        with self._db.transaction(readonly=True) as cursor:
             rid = account_id(cursor, recipient)
             count, size, delivered = cursor.execute(
                 "SELECT count(*), coalesce(sum(length(body)), 0), count(delivered_at) "

@@ -12,14 +12,19 @@ Adding a table (contacts, offline messages, ...): append a
 edit a migration that has been released: databases in the field already have
 it.  Rows of other users' data reference ``accounts(id)`` with
 ``ON DELETE CASCADE`` so that deleting an account deletes what it owns.
-SQLite DDL is transactional; a step may also be a callable taking the cursor,
-for changes that need data copying (SQLite's "12-step" table rebuild).
+The same list and the same runner serve both engines (SQLite and
+PostgreSQL, whose DDL is transactional too): a step is SQL in SQLite's
+spelling, which :meth:`blissnode.store.dialects.Dialect.ddl` turns into
+PostgreSQL's (types only), a :class:`~blissnode.store.dialects.PerEngine`
+pair where the two really differ, or a callable taking the cursor, for
+changes that need data copying (SQLite's "12-step" table rebuild).
 """
 
 import time
 
 import attr
 
+from blissnode.store.dialects import SQLITE, PerEngine
 from blissnode.store.errors import SchemaTooNew, StoreError
 
 
@@ -115,7 +120,7 @@ MIGRATIONS = (
         # removal, so those owners see it in their changes): otherwise a new
         # account registered under the same name would inherit the old one's
         # authorisations.  Its own rows go by ON DELETE CASCADE.
-        """
+        PerEngine(sqlite="""
         CREATE TRIGGER contacts_forget_deleted_account AFTER DELETE ON accounts
         BEGIN
             UPDATE contact_lists SET change_seq = change_seq + 1
@@ -129,7 +134,28 @@ MIGRATIONS = (
                                   WHERE l.owner_id = contacts.owner_id)
              WHERE contact_name = OLD.name AND state != 'removed';
         END
-        """,
+""", postgresql="""
+        CREATE FUNCTION contacts_forget_deleted_account() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE contact_lists SET change_seq = change_seq + 1
+             WHERE owner_id IN (SELECT owner_id FROM contacts
+                                 WHERE contact_name = OLD.name AND state != 'removed');
+            UPDATE contacts
+               SET state = 'removed', display_name = NULL, group_id = NULL,
+                   group_name = NULL, certificate = NULL, request_text = NULL,
+                   updated_at = CAST(extract(epoch FROM now()) AS BIGINT),
+                   change_seq = (SELECT l.change_seq FROM contact_lists AS l
+                                  WHERE l.owner_id = contacts.owner_id)
+             WHERE contact_name = OLD.name AND state != 'removed';
+            RETURN OLD;
+        END
+        $$
+        """),
+        PerEngine(sqlite=None, postgresql="""
+        CREATE TRIGGER contacts_forget_deleted_account AFTER DELETE ON accounts
+        FOR EACH ROW EXECUTE FUNCTION contacts_forget_deleted_account()
+        """),
     ]),
     Migration(3, "offline_messages", [
         # last_seq: the last delivery sequence number given to a message for
@@ -162,7 +188,22 @@ MIGRATIONS = (
         """,
         "CREATE INDEX offline_messages_sender ON offline_messages (recipient_id, sender)",
     ]),
+    Migration(4, "account_suspension", [
+        # An operator's "this account may not sign in" (blissnode user
+        # suspend): suspended is the flag, suspended_at (Unix seconds) and
+        # suspension_reason (free text for the operators, never sent to a
+        # client) say when and why.  Cleared together by unsuspending.
+        "ALTER TABLE accounts ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (suspended IN (0, 1))",
+        "ALTER TABLE accounts ADD COLUMN suspended_at INTEGER",
+        "ALTER TABLE accounts ADD COLUMN suspension_reason TEXT "
+        "CHECK (suspension_reason IS NULL OR length(suspension_reason) <= 500)",
+    ]),
 )
+
+#: The tables the stores write, parents before children (the order to copy
+#: them in, blissnode.store.copy).
+DATA_TABLES = ("accounts", "contact_lists", "contacts", "message_queues", "offline_messages")
 
 
 def check_migrations(migrations):
@@ -173,44 +214,51 @@ def check_migrations(migrations):
                              % (migration.version, expected))
 
 
-def schema_version(cursor):
+def schema_version(cursor, dialect=SQLITE):
     """The highest migration applied to the database (0 for a new one)."""
-    row = cursor.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    if row is None:
+    if not dialect.table_exists(cursor, "schema_migrations"):
         return 0
     (version,) = cursor.execute(
         "SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return version
 
 
-def migrate(database, migrations=MIGRATIONS, clock=time.time):
-    """Bring ``database`` (a :class:`~blissnode.store.sqlite.SQLiteDatabase`) up to date.
-
-    Each pending migration runs in its own write transaction, which also
-    re-reads the version, so two processes opening a new database at once
-    apply every migration exactly once.  Returns the versions applied.
-    """
-    check_migrations(migrations)
+def check_not_newer(current, migrations):
+    """Raise :class:`SchemaTooNew` if a database at version ``current`` is newer than ``migrations``."""
     latest = len(migrations)
-    applied = []
-    with database.transaction() as cursor:
-        cursor.execute(_SCHEMA_MIGRATIONS)
-        current = schema_version(cursor)
     if current > latest:
         raise SchemaTooNew(
             "the database is at schema version %d but this blissnode only knows "
             "versions up to %d; use a newer blissnode" % (current, latest))
+
+
+def migrate(database, migrations=MIGRATIONS, clock=time.time):
+    """Bring ``database`` up to date (an :class:`~blissnode.store.sqlite.SQLiteDatabase`
+    or a :class:`~blissnode.store.postgresql.PostgreSQLDatabase`).
+
+    Each pending migration runs in its own transaction, which holds the
+    database exclusively and re-reads the version, so two processes opening
+    a new database at once apply every migration exactly once.  Returns the
+    versions applied.
+    """
+    check_migrations(migrations)
+    dialect = database.dialect
+    applied = []
+    with database.transaction(exclusive=True) as cursor:
+        cursor.execute(dialect.ddl(_SCHEMA_MIGRATIONS))
+        current = schema_version(cursor, dialect)
+    check_not_newer(current, migrations)
     for migration in migrations[current:]:
-        with database.transaction() as cursor:
-            if schema_version(cursor) >= migration.version:
+        with database.transaction(exclusive=True) as cursor:
+            if schema_version(cursor, dialect) >= migration.version:
                 continue  # another process was quicker
             for step in migration.steps:
                 if callable(step):
                     step(cursor)
-                else:
-                    cursor.execute(step)
+                    continue
+                sql = dialect.ddl(step)
+                if sql is not None:
+                    cursor.execute(sql)
             cursor.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, int(clock())))

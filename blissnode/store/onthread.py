@@ -1,8 +1,9 @@
 """
-The one way the asynchronous SQLite stores work: every call runs the
-synchronous store's method of the same name on the
-:class:`~blissnode.store.sqlite.StoreService` thread and returns a Deferred,
-so the reactor never waits for the disk.
+The one way the asynchronous contact and message stores work: every call
+runs the synchronous store's method of the same name on a database thread
+of the store service (:class:`~blissnode.store.sqlite.StoreService` or
+:class:`~blissnode.store.postgresql.PostgreSQLStoreService`) and returns a
+Deferred, so the reactor never waits for the disk or the network.
 """
 
 __all__ = ["OnStoreThread"]
