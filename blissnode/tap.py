@@ -85,6 +85,11 @@ class Options(usage.Options):
         ["registration", None, "open",
          "Whether clients may create accounts from their sign-up screen "
          "(login request 5018): 'open' or 'closed'."],
+        ["event-addresses", None, "known",
+         "Event-server addresses (ip:port, comma-separated) a client may ask "
+         "the supernode to carry to our event server over its own connection "
+         "(cmd 7, as real 7.x clients did): 'known' = Skype's original event "
+         "servers, 'none' = only our own event listener."],
         ["unknown-versions", None, NEAREST,
          "What to do with a client version no module knows: 'nearest' "
          "(serve it as the nearest older known version, with a warning; the "
@@ -116,6 +121,7 @@ class Options(usage.Options):
             self[name] = value
         if self["registration"] not in ("open", "closed"):
             raise usage.UsageError("--registration must be 'open' or 'closed'")
+        self["event-addresses"] = parse_event_addresses(self["event-addresses"])
         if self["unknown-versions"] not in (NEAREST, REJECT):
             raise usage.UsageError("--unknown-versions must be %r or %r" % (NEAREST, REJECT))
         from blissnode.store.urls import InvalidDatabaseURL, parse_database_url
@@ -134,6 +140,36 @@ class Options(usage.Options):
             self["directory-ttl"] = -1
         if self["directory-ttl"] <= 0:
             raise usage.UsageError("--directory-ttl must be a positive number")
+
+
+def parse_event_addresses(text):
+    """``known`` / ``none`` / ``ip:port,ip:port`` -> tuple of (ip, port)."""
+    if not isinstance(text, str):
+        return tuple(text)
+    text = text.strip().lower()
+    if text == "none":
+        return ()
+    if text == "known":
+        from blissnode.patch.known import event_server_addresses
+
+        return event_server_addresses()
+    out = []
+    for part in text.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        try:
+            out.append((str(ipaddress.IPv4Address(host)), int(port)))
+        except ValueError:
+            raise usage.UsageError("--event-addresses: %r is not ip:port" % (part,))
+    return tuple(out)
+
+
+def _own_event_address(options):
+    """Our event listener as clients reach it: the public IP and the port
+    of ``--event-tcp`` (None when it has no fixed port)."""
+    parts = options["event-tcp"].split(":")
+    if len(parts) >= 2 and parts[0] == "tcp" and parts[1].isdigit() and int(parts[1]):
+        return (options["public-ip"], int(parts[1]))
+    return None
 
 
 def _get(options, name, default):
@@ -324,6 +360,12 @@ def makeService(options, reactor=None):
             top.store = make_store(options, data_dir, reactor)
         event_factory = make_event(options, data_dir, top.store, node,
                                    login_factory.limiter if login_factory else None, reactor)
+        if node is not None:
+            # cmd 7: the supernode carries the event server over its connection.
+            node.event_factory = event_factory
+            own = _own_event_address(options)
+            addresses = tuple(parse_event_addresses(_get(options, "event-addresses", "known")))
+            node.config.event_servers = frozenset(addresses + ((own,) if own else ()))
         if node is not None and node.credential_key is None:
             node.credential_key = _credential_key(data_dir)
     for name, _default, role, transport, _help in LISTENERS:

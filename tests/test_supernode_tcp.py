@@ -318,7 +318,7 @@ class AcceptTests(unittest.TestCase):
         self.assertEqual(proto.version_string, "2/1.2.0.18/")
         self.assertEqual(len(warnings), 1, warnings)
         self.assertEqual((warnings[0]["requested"], warnings[0]["served"]),
-                         ("1.2.0.18", "1.4.0.84"))
+                         ("2/1.2.0.18/", "1.4.0.84"))
         # The session goes on: cmd 30 is answered by the 1.4.0.84 handlers.
         proto.dataReceived(client.packet(2, [make_request(30, 3, ACCEPT_BODY)]))
         client.receive(drain(transport))

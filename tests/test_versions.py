@@ -113,7 +113,7 @@ class RegistryTests(TestCase):
                                        (b"0/6.16.0.105//", 0, (6, 16, 0, 105))]:
             self.assertEqual(parse_version_string(text), (platform, number), text)
         self.assertEqual(self.registry.resolve(parse_version_string("0/6.16.0.10//")[1])
-                         .version.label, "5.9.66.114")
+                         .version.label, "6.16.0.105")
         self.assertEqual(self.registry.resolve(parse_version_string("0/1.4.0.84")[1])
                          .version.label, "1.4.0.84")
         for bad in ("", "0/", "0/abc//", "0/1.x.0.1/"):
@@ -216,3 +216,63 @@ class ClientVersionTests(TestCase):
         v = ClientVersion("1.2.3.4", ["1", "2", "3", "4"])
         self.assertEqual(v.number, (1, 2, 3, 4))
         self.assertEqual(repr(v), "<ClientVersion 1.2.3.4>")
+
+
+class RealVersionStringTests(TestCase):
+    """ERRATA: the only 6.x version string seen on the wire is
+    ``0/6.16.0.10//`` (a real 6.16 login, SOS2 log).  It was served as
+    5.9.66.114 and refused under ``reject``; an unknown build of a known
+    major.minor belongs to that version's module."""
+
+    def setUp(self):
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def warnings(self):
+        return [e for e in self.events if e.get("log_level") == LogLevel.warn]
+
+    def test_real_616_string_is_616_under_both_policies(self):
+        for policy in ("nearest", "reject"):
+            registry = VersionRegistry.from_plugins(policy)
+            resolution = registry.resolve_text("0/6.16.0.10//")
+            self.assertEqual(resolution.version.label, "6.16.0.105", policy)
+            self.assertTrue(resolution.exact, policy)  # a declared alias
+        self.assertEqual(self.warnings(), [])
+
+    def test_unknown_build_of_a_known_major_minor(self):
+        registry = VersionRegistry.from_plugins("reject")
+        resolution = registry.resolve_text("0/5.5.0.999//")
+        self.assertEqual(resolution.version.label, "5.5.0.124")
+        self.assertFalse(resolution.exact)
+        resolution = registry.resolve((4, 1, 0, 7))
+        self.assertEqual(resolution.version.label, "4.1.0.130")
+        # A truly unknown version is still refused under reject.
+        self.assertRaises(UnknownVersion, registry.resolve_text, "0/7.7.0.335//")
+
+    def test_a_module_declares_strings_and_builds(self):
+        base = ClientVersion("1.4.0.84", (1, 4, 0, 84), {"supernode": SupernodeHandlers})
+        new = ClientVersion("6.30.0.1", (6, 30, 0, 1), {"supernode": SupernodeHandlers},
+                            aliases=("3/6.30.0.1x//", (6, 29, 9, 9)))
+        registry = VersionRegistry([base, new], "reject")
+        self.assertIs(registry.resolve_text("3/6.30.0.1x//").version, new)
+        self.assertIs(registry.resolve((6, 29, 9, 9)).version, new)
+        other = ClientVersion("6.31.0.1", (6, 31, 0, 1), {}, aliases=((6, 29, 9, 9),))
+        self.assertRaises(ValueError, registry.register, other)
+
+    def test_unknown_version_warned_once_per_string(self):
+        registry = VersionRegistry.from_plugins()
+        for _ in range(8):
+            self.assertEqual(registry.resolve_text("3/7.7.0.335").version.label, "6.16.0.105")
+        self.assertEqual(len(self.warnings()), 1)
+        registry.resolve_text("0/7.0.0.102//")
+        self.assertEqual(len(self.warnings()), 2)
+
+    def test_warned_strings_are_bounded(self):
+        from blissnode.versions import registry as module
+
+        registry = VersionRegistry.from_plugins()
+        for i in range(module.MAX_WARNED + 50):
+            registry.resolve_text("0/9.%d.0.1//" % (i,))
+        self.assertEqual(len(self.warnings()), module.MAX_WARNED)
+        self.assertEqual(registry.unwarned, 50)

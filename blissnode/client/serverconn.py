@@ -70,7 +70,8 @@ class ServerConnectionCore(object):
     error = Exception
     #: Classic hellos sent: 1 (the 1.x-4.x samples), or 2 like the real
     #: 7.x client of 2015 (ERRATA: hello, its answer, then the second hello
-    #: right before the key exchange; the server answers each).
+    #: right before the key exchange; the server answers each); 0 on a
+    #: connection a node carries after cmd 7 (the key exchange comes first).
     hellos = 1
     #: Most empty ``17 03 01 00 00`` answers skipped before the first record.
     MAX_SERVER_HELLOS = 4
@@ -126,6 +127,10 @@ class ServerConnectionCore(object):
         if self._dh is not None:
             self.state = "dh"
             return self._dh.start()
+        if self.hellos == 0:
+            # Carried by a node after cmd 7: no hello, the key exchange first.
+            self.state = "up"
+            return self._transport_up()
         self.state = "hello"
         return CLIENT_HELLO
 

@@ -180,15 +180,17 @@ class EventService(object):
             instance = self._instances[key] = cls(version)
         return instance
 
-    def handlers_for_number(self, number):
-        """``(handlers, label)`` serving a client of version ``number``;
+    def handlers_for_number(self, number, text=None):
+        """``(handlers, label)`` serving a client of version ``number`` (whose
+        version string was ``text``, if known: aliases are strings);
         EventRefusal("version_too_old") if none does."""
         label = ".".join(map(str, number))
         registry = self.registry
         if registry is not None and len(registry):
             try:
                 # Too old is refused here (the supernode serves it as the oldest).
-                resolution = registry.resolve(number, older=REJECT)
+                resolution = (registry.resolve_text(text, older=REJECT) if text is not None
+                              else registry.resolve(number, older=REJECT))
             except UnknownVersion as e:
                 raise EventRefusal("version_too_old", str(e))
             version = resolution.version
@@ -375,7 +377,7 @@ class EventServerFactory(Factory):
                 raise EventRefusal("version_too_old",
                                    "unreadable version string %r" % (version_text[:40],),
                                    strike=True)
-        return self.service.handlers_for_number(number)
+        return self.service.handlers_for_number(number, version_text)
 
     def startFactory(self):
         self.service.start()

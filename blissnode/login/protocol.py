@@ -242,7 +242,9 @@ class LoginServerFactory(Factory):
         if registry is not None and len(registry):
             try:
                 # Too old is refused here (the supernode serves it as the oldest).
-                resolution = registry.resolve(number, older=REJECT)
+                resolution = (registry.resolve_text(version_text, older=REJECT)
+                              if version_text is not None
+                              else registry.resolve(number, older=REJECT))
             except UnknownVersion as e:
                 raise _Refuse(VERSION_TOO_OLD, str(e))
             try:

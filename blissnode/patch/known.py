@@ -83,6 +83,12 @@ def _many(hosts, port, role, versions, source, guess=False):
     return tuple(KnownAddress(h, port, role, versions, source, guess) for h in hosts)
 
 
+def event_server_addresses():
+    """``(ip, port)`` of every known original event server (for the
+    supernode's cmd 7: a client asks a node to carry one of them)."""
+    return tuple((a.host, a.port) for a in SKYPE_ADDRESSES if a.role == EVENT and a.is_ipv4)
+
+
 #: Every address known to be compiled into some client (login.md 1,
 #: event.md 1, ERRATA).
 SKYPE_ADDRESSES = (
@@ -103,6 +109,9 @@ SKYPE_ADDRESSES = (
     + _many(["194.165.188.76"], 12350, EVENT, "1.4", "BATO")
     + _many(["212.72.49.142"], 12350, EVENT, "1.2", "IRC06")
     + _many(["91.190.216.125"], 12350, EVENT, "5.5-6.16", "SOS2 skycontact3")
+    # Event servers the 2015 client (7.7) connected to or named in cmd 7.
+    + _many(["91.190.218.125", "91.190.216.23", "157.56.53.47"], 12350, EVENT, "7.7",
+            "nDPI 2015 (connections to 12350; 91.190.218.125 in a cmd 7)")
     # The 5.5+/6.x main supernode and its alternative (ERRATA).
     + (KnownAddress("157.55.235.147", 40030, SUPERNODE, "5.5-6.16", "SOS2 skysearch3 (main)"),
        KnownAddress("65.55.223.14", 40016, SUPERNODE, "5.5-6.16",

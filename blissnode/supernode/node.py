@@ -205,10 +205,9 @@ class SupernodeNode(object):
         A client older than every known version (the real 1.2.0.18 of the
         IRC06 capture) keeps its session, served as the oldest known version
         with a warning, unless the policy is ``reject``."""
-        from blissnode.versions.registry import OLDEST, parse_version_string
+        from blissnode.versions.registry import OLDEST
 
-        _, number = parse_version_string(text)
-        return self.registry.resolve(number, older=OLDEST).version
+        return self.registry.resolve_text(text, older=OLDEST).version
 
     def handlers_for_udp_peer(self, peer):
         """GUESS: datagrams from an IP with a TCP session here are served by

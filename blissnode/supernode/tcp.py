@@ -364,10 +364,12 @@ class SupernodeTCPProtocol(Protocol):
 
     def _records_from_wire(self, data):
         self._records(self._rc4_in.crypt(data))
-        if self._parser.switched and self.state not in (CLOSED, CLEAR):
+        if self.state == SWITCHING:
             # The bytes after the client's type-4 record were never RC4.
             rest = len(self._parser.take_rest())
             self._hold_clear(data[len(data) - rest:] if rest else b"")
+            # After the packets before it have been answered.
+            self._queue.addCallback(self._switch_to_clear)
 
     def _records(self, plaintext):
         for record in self._parser.feed(plaintext):
@@ -378,8 +380,7 @@ class SupernodeTCPProtocol(Protocol):
                     self._idle_timer.reset(self.node.config.idle_timeout)
                 self._queue.addCallback(self._run_packet, record)
             elif isinstance(record, ClearStreamRecord):
-                self.state = SWITCHING
-                self._queue.addCallback(self._switch_to_clear)
+                self.state = SWITCHING  # the parser returns nothing after it
             # Acks, padding (incl. the 03 03 keep-alive answer), session
             # records and unknown typed records need nothing from us.
 

@@ -33,6 +33,10 @@ class ClientVersion:
     beta = attr.ib(default=False)
     facts = attr.ib(factory=dict)
     notes = attr.ib(default="")
+    #: Other version strings (``"0/6.16.0.10//"``) and numbers (``(6, 16, 0,
+    #: 10)``, a truncated or other build) this version answers to, as if
+    #: they were its own: no warning, served under ``reject`` too.
+    aliases = attr.ib(default=(), converter=tuple)
     #: Optional :class:`blissnode.patch.builds.PatchKnowledge`: known builds
     #: of this version and extra addresses for ``blissnode patch-client``.
     patch_knowledge = attr.ib(default=None)

@@ -24,6 +24,9 @@ class IClientVersion(Interface):
         "Mapping of feature name to one of 'tested', 'guessed', 'unknown': "
         "what is verified for this version, shown in docs/versions.rst.")
     notes = Attribute("Free text: where this version differs, and why we think so.")
+    aliases = Attribute(
+        "Optional: version strings ('0/6.16.0.10//') and number tuples ((6, 16, "
+        "0, 10)) this version answers to as its own (see VersionRegistry.resolve).")
     patch_knowledge = Attribute(
         "Optional (may be absent or None): a blissnode.patch.builds.PatchKnowledge "
         "with known builds of this version (SHA-256, expected key counts) and "

@@ -5,9 +5,20 @@ Clients reveal their version late and in different ways (the version string
 of TCP cmd 37 or of the login request, the DH-384 handshake of 5.5+, the
 stack version in cmd 30), so the registry answers two questions: "which
 version is this string?" (:func:`parse_version_string`) and "which known
-version do we treat it as?" (:meth:`VersionRegistry.resolve`).  An unknown
-version falls back to the nearest known *older* one with a logged warning,
-or is refused when the operator asks for that (``unknown_policy="reject"``).
+version do we treat it as?" (:meth:`VersionRegistry.resolve`).  In order:
+
+1. an exact match, or a string / number a version declares in its
+   ``aliases`` (the real 6.16 client said ``0/6.16.0.10//``, ERRATA);
+2. an unknown build of a known major.minor (6.16.0.10 without an alias) is
+   served by the newest known version of that major.minor, not by an older
+   one, under either policy (it is a build of a version we know);
+3. anything else falls back to the nearest known *older* version with a
+   warning, or is refused when the operator asks for that
+   (``unknown_policy="reject"``).
+
+Warnings about a version are logged once per version string and process
+(a bounded set: a peer sending random versions cannot grow it), not on every
+request.
 A version older than every known one has no nearest older version: each
 caller says what to do with it (``older=``): the supernode serves it as the
 oldest known version (real 1.2 clients must keep their sessions), the login
@@ -31,6 +42,10 @@ REJECT = "reject"
 OLDEST = "oldest"
 
 _NUMBER = re.compile(r"^\d+(\.\d+){1,3}$")
+
+#: Distinct version strings warned about per process; later ones are
+#: counted, not logged.
+MAX_WARNED = 1024
 
 
 class UnknownVersion(LookupError):
@@ -80,6 +95,9 @@ class VersionRegistry:
             raise ValueError("unknown_policy must be %r or %r" % (NEAREST, REJECT))
         self.unknown_policy = unknown_policy
         self._by_number = {}
+        self._aliases = {}  # alias string or number -> version
+        self._warned = set()
+        self.unwarned = 0
         for version in versions:
             self.register(version)
 
@@ -99,6 +117,13 @@ class VersionRegistry:
         if number in self._by_number and self._by_number[number] is not version:
             raise ValueError("version %s registered twice" % (version.label,))
         self._by_number[number] = version
+        for alias in getattr(version, "aliases", None) or ():
+            key = tuple(alias) if not isinstance(alias, str) else alias.strip()
+            other = self._aliases.get(key)
+            if other is not None and other is not version:
+                raise ValueError("alias %r of %s is already %s's" % (alias, version.label,
+                                                                    other.label))
+            self._aliases[key] = version
 
     def __iter__(self):
         return iter(self.versions())
@@ -115,7 +140,29 @@ class VersionRegistry:
         number = self._number(label_or_number)
         return self._by_number.get(number)
 
-    def resolve(self, label_or_number, older=REJECT):
+    def warn_once(self, key, format, **kw):
+        """Log ``format`` once per ``key`` (a version string) and process."""
+        if key in self._warned:
+            return
+        if len(self._warned) >= MAX_WARNED:
+            self.unwarned += 1
+            return
+        self._warned.add(key)
+        log.warn(format, **kw)
+
+    def resolve_text(self, text, older=REJECT):
+        """:meth:`resolve` for a client's version string (``0/6.16.0.10//``):
+        a declared alias string first, then its number.  ValueError if it
+        holds no number."""
+        if isinstance(text, bytes):
+            text = text.decode("latin-1")
+        version = self._aliases.get(text.strip())
+        if version is not None:
+            return Resolution(tuple(version.number), version, True)
+        _platform, number = parse_version_string(text)
+        return self.resolve(number, older=older, text=text)
+
+    def resolve(self, label_or_number, older=REJECT, text=None):
         """The version to serve a client that says it is ``label_or_number``.
 
         Exact match first; otherwise the nearest older known version (with a
@@ -129,25 +176,33 @@ class VersionRegistry:
         if older not in (OLDEST, REJECT):
             raise ValueError("older must be %r or %r" % (OLDEST, REJECT))
         number = self._number(label_or_number)
-        version = self._by_number.get(number)
+        version = self._by_number.get(number) or self._aliases.get(number)
         if version is not None:
             return Resolution(number, version, True)
         requested = ".".join(map(str, number))
+        key = text[:64] if text is not None else requested
+        same = [n for n in self._by_number if n[:2] == number[:2]]
+        if same:
+            version = self._by_number[max(same)]
+            self.warn_once(key, "client version {requested} is an unknown build of "
+                           "{major}; serving it as {served}", requested=key,
+                           major=".".join(map(str, number[:2])), served=version.label)
+            return Resolution(number, version, False)
         if self.unknown_policy == REJECT or not self._by_number:
             raise UnknownVersion("client version %s is not supported" % (requested,))
         below = [n for n in self._by_number if n < number]
         if below:
             version = self._by_number[max(below)]
-            log.warn("unknown client version {requested}; serving it as {served}",
-                     requested=requested, served=version.label)
+            self.warn_once(key, "unknown client version {requested}; serving it as {served}",
+                           requested=key, served=version.label)
             return Resolution(number, version, False)
         if older == REJECT:
             raise UnknownVersion("client version %s is older than every supported "
                                  "version" % (requested,))
         version = self.oldest()
-        log.warn("client version {requested} is older than every known version; "
-                 "serving it as the oldest, {served}",
-                 requested=requested, served=version.label)
+        self.warn_once(key, "client version {requested} is older than every known "
+                       "version; serving it as the oldest, {served}",
+                       requested=key, served=version.label)
         return Resolution(number, version, False)
 
     def handlers(self, version, role):
