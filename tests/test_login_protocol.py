@@ -36,6 +36,8 @@ from blissnode.login.handlers import (
 )
 from blissnode.login.interfaces import ILoginHandlers
 from blissnode.login.protocol import MAX_HELLOS, LoginServerFactory
+from blissnode.login.protocol import log as login_log
+from blissnode.logthrottle import LogThrottle
 from blissnode.login.ratelimit import FailedLoginLimiter, Limit
 from blissnode.store.errors import AccountExists, UnknownAccount, WrongCredential
 from blissnode.store.hashing import ScryptParams
@@ -449,6 +451,63 @@ class LoginTests(LoopbackMixin, TestCase):
         self.assertFalse(t.disconnecting)
 
 
+class SOS2ReplyTests(LoopbackMixin, TestCase):
+    """SOS2 (skyauth3 skype_login.c) reads the reply with one recv() and
+    treats any plaintext other than exactly 285 bytes as a failed login
+    ("285 == successful login, returned credentials"); it knows only 8401
+    as a refusal."""
+
+    @defer.inlineCallbacks
+    def test_6x_success_plaintext_is_285_bytes(self):
+        for version in ("5.5.0.124", "5.9.66.114", "6.16.0.105"):
+            name = self.user_name(version)
+            yield self.store.create_account(name, md5_credential(name, "pw"))
+            core = self.core(version, name, "pw")
+            result = yield login(reactor, "127.0.0.1", self.portnum, core, timeout=20)
+            self.assertTrue(result.ok, version)
+            self.assertEqual(len(core.reply_plaintext), 285, version)
+
+    @defer.inlineCallbacks
+    def test_6x_wrong_password_is_8401(self):
+        name = self.user_name("6.16.0.105")
+        yield self.store.create_account(name, md5_credential(name, "pw"))
+        core = self.core("6.16.0.105", name, "wrong")
+        result = yield login(reactor, "127.0.0.1", self.portnum, core, timeout=20)
+        self.assertEqual(result.code, 8401)
+        self.assertNotEqual(len(core.reply_plaintext), 285)
+
+
+class KeyExchangeExtrasTests(LoopbackMixin, TestCase):
+    """ERRATA (7 real key exchanges, 2015): after BLOB 8, INT 9 and INT 0xC
+    the client adds extra items with random ids and random types (STRING,
+    INT, BLOB), not login.md 3's 0..2 BLOBs.  The server must ignore them."""
+
+    @defer.inlineCallbacks
+    def test_random_extras_of_every_type(self):
+        import random
+
+        rng = random.Random(2015)
+        for version in ("4.2.0.187", "6.16.0.105"):
+            for trial in range(4):
+                name = "extras%d%s" % (trial, version.replace(".", "")[:4])
+                yield self.store.create_account(name, md5_credential(name, "pw"))
+                core = self.core(version, name, "pw")
+                extras = []
+                for _ in range(rng.randrange(1, 5)):
+                    item_id = rng.randrange(0x10, 0x2000000)
+                    kind = rng.choice(("string", "int", "blob"))
+                    if kind == "string":
+                        extras.append(objects.String(item_id, b"x" * rng.randrange(0, 20)))
+                    elif kind == "int":
+                        extras.append(objects.Int(item_id, rng.randrange(0, 2 ** 31)))
+                    else:
+                        extras.append(objects.Blob(item_id, bytes(rng.randrange(0, 20))))
+                base = core.key_exchange_items
+                core.key_exchange_items = lambda base=base, extras=extras: base() + extras
+                result = yield login(reactor, "127.0.0.1", self.portnum, core, timeout=20)
+                self.assertTrue(result.ok, (version, extras))
+
+
 class TwoHelloTests(LoopbackMixin, TestCase):
     """ERRATA (7 of 7 real plain connections of 2015 past the first hello):
     the client sends ``16 03 01 00 00`` twice -- the second sometimes in the
@@ -821,6 +880,34 @@ class LogLineTests(LoopbackMixin, TestCase):
             for secret in (password, credential.hex(), credential.hex().upper(),
                            repr(credential)[2:-1]):
                 self.assertNotIn(secret, text, event)
+
+    @defer.inlineCallbacks
+    def test_client_with_skypes_login_key_gets_the_patch_hint(self):
+        # ERRATA: 5.5+ clients got no such line (a wrong key showed as "not
+        # an object list: marker byte 0x0b"); every version must.
+        from blissnode.patch.known import SKYPE_LOGIN_MODULUS
+
+        for i, version in enumerate(VERSIONS):
+            name = self.user_name(version, "unpatched")
+            yield self.store.create_account(name, md5_credential(name, self.PASSWORD))
+            del self.events[:]
+            self.factory.throttle = LogThrottle(self.factory.clock.seconds, 60.0,
+                                                logger=login_log)
+            core = LoginClientCore(version, name, self.PASSWORD,
+                                   login_modulus=SKYPE_LOGIN_MODULUS,
+                                   credential_modulus=KEYS.credential.private.n,
+                                   user_key=USER_KEYS[i % 4])
+            # The client cannot read the answer: it is sealed with a key only
+            # the real RSA key would have given (no oracle), as a real
+            # unpatched client sees it.
+            with self.assertRaises(LoginClientError):
+                yield login(reactor, "127.0.0.1", self.portnum, core, timeout=20)
+            self.assertEqual(self.factory.built[-1].result, "wrong_password")
+            hints = [t for t in login_lines(self.events)
+                     if "the client encrypted to another RSA key" in t]
+            self.assertEqual(len(hints), 1, (version, login_lines(self.events)))
+            self.assertIn("docs/clients.rst", hints[0])
+            self.assertIn("patch-client", hints[0])
 
     @defer.inlineCallbacks
     def test_success_line(self):

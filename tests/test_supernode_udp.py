@@ -424,3 +424,29 @@ class FuzzTests(unittest.TestCase):
         for out, addr in proto.transport.take():
             self.assertEqual(addr, PEER)
             wire_udp.parse_datagram(out)
+
+
+class RealProbeBodyTests(unittest.TestCase):
+    """ERRATA (682 real probes, 2015 and 2022): 7.x clients send cmd 27 with
+    ``{BLOB 0 = 1..14 bytes, INT 0xB = 52}`` (0x41 or 0x42), not the empty
+    ``42 15`` of udp.md 8; every one must get the 18-byte cmd 28 answer."""
+
+    def setUp(self):
+        self.node = make_node()
+        self.proto = udp_protocol(self.node)
+
+    def test_probes_with_a_blob_and_a_stack_version(self):
+        from blissnode.wire.objects import Blob, Int, encode_objects
+
+        rid = 0x2000
+        for size in (1, 2, 7, 14):
+            for compressed in (False, True):
+                rid += 1
+                body = encode_objects([Blob(0, bytes(range(size))), Int(0x0B, 52)],
+                                      compressed=compressed)
+                datagram = client_datagram(request_plaintext(27, rid, body), rid + 1, PEER[0])
+                self.proto.datagramReceived(datagram, PEER)
+                (data, addr), = self.proto.transport.take()
+                replies = open_reply(data, PEER[0])
+                self.assertEqual([(r.cmd, r.kind, r.request_id, r.body) for r in replies],
+                                 [(28, KIND_REPLY, rid, b"\x42\x15")], (size, compressed))

@@ -361,15 +361,22 @@ class EventSession(object):
         return C.parse_entry(key.text, value, handle)
 
     @defer.inlineCallbacks
-    def contacts(self):
+    def entries(self):
         """6028, then 6024 for every handle (FakeSkype's rule: all of them,
-        notes 2.1).  Fires with the list of entries."""
+        notes 2.1).  Fires with the list of entries (contacts ``u/`` and the
+        own profile ``p/``)."""
         handles, _seq, _removed, _full = yield self.handles()
         out = []
         for handle in handles:
             entry = yield self.entry(handle)
             out.append(entry)
         return out
+
+    @defer.inlineCallbacks
+    def contacts(self):
+        """:meth:`entries`, the contacts (``u/``) only."""
+        entries = yield self.entries()
+        return [e for e in entries if e.key.startswith("u/")]
 
     @defer.inlineCallbacks
     def pending_events(self, cursor=0, other=False):

@@ -116,6 +116,13 @@ class EventHandlers(object):
     #: requires it in the 6030 answer and ignores it elsewhere ("obsolete
     #: authentication answer"), so it costs nothing to add.
     AUTH_OK_IN_EVERY_REPLY = True
+    #: GUESS: a full 6028 answer lists at least this many handles, padding a
+    #: short list with the own-profile entries (empty values when unset).
+    #: SOS2 (skycontact3) requests every handle but the last and then waits
+    #: for one 6024 answer per request: with fewer than two handles it waits
+    #: for ever (ERRATA: "SOS2 hangs on an empty contact list").  Real
+    #: accounts always had entries (echo123 at least).  0 switches it off.
+    MIN_LISTED = 2
     #: GUESS (E10): the 6016 cursor is the contact list's change number
     #: plus this base.
     CURSOR_BASE = 0
@@ -168,6 +175,25 @@ class EventHandlers(object):
 
     def refusal_code(self, reason):
         return self.REFUSAL_CODES.code(reason)
+
+    def refusal_answer(self, request_code, reason):
+        """What a refusal of ``request_code`` (None: unreadable) for
+        ``reason`` sends: a reason whose code the client knows, or None for
+        a clean close of the connection.
+
+        Real clients know one refusal code, 8401 (SOS2 stops on it and waits
+        for anything else, ERRATA): a failed authentication is 8401 for
+        every request; any other refusal of a request real clients send --
+        or of one we cannot read -- closes the connection instead of
+        answering a code that leaves them waiting.  blissnode's own
+        requests (only our client sends them) get blissnode's codes.  GUESS
+        for what the real server did in the other cases.
+        """
+        if reason == "auth_failed":
+            return reason
+        if request_code in C.GUESS_REQUESTS:
+            return reason
+        return None
 
     def build_refusal(self, request_id, reason):
         """``{INT 1 = code, INT 2 = id}`` + ``41 00`` (event.md 6)."""
@@ -278,6 +304,11 @@ class EventHandlers(object):
                 h = profile_handle(key)
                 if key in profile and h not in taken:
                     handles.append(h)
+            for key in PROFILE_ENTRIES:
+                # Pad a short list with empty profile entries (see MIN_LISTED).
+                h = profile_handle(key)
+                if len(handles) < self.MIN_LISTED and h not in handles:
+                    handles.append(h)
         else:
             removed = [c.handle for c in changes.entries if c.state == "removed"]
             items.append(Blob(C.GUESS_I_REMOVED, C.pack_handles(removed)))
@@ -299,8 +330,9 @@ class EventHandlers(object):
             return self.entry_items(contact)[1:]
         profile = yield self.profile_entries(call)
         for key in PROFILE_ENTRIES:
-            if handle == profile_handle(key) and key in profile:
-                return [String(C.I_KEY, key.encode("ascii")), Blob(C.I_VALUE, profile[key])]
+            if handle == profile_handle(key) and (key in profile or self.MIN_LISTED):
+                return [String(C.I_KEY, key.encode("ascii")),
+                        Blob(C.I_VALUE, profile.get(key, b""))]
         raise EventRefusal("not_in_list", "no entry %d in your list" % (handle,))
 
     @defer.inlineCallbacks

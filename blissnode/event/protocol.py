@@ -464,7 +464,8 @@ class EventServerProtocol(LoginServerProtocol):
         plaintext, close = reply
         if self._closed:
             return
-        self._write(self._tx.seal(plaintext))
+        if plaintext is not None:
+            self._write(self._tx.seal(plaintext))
         if close:
             self._closed = True
             self._cancel_timer()
@@ -486,6 +487,7 @@ class EventServerProtocol(LoginServerProtocol):
         factory = self.factory
         handlers = self.handlers_or_default()
         request_id = 0
+        request_code = None
         self.requests += 1
         try:
             if not self._seed_ok:
@@ -495,6 +497,7 @@ class EventServerProtocol(LoginServerProtocol):
             except ProtocolError as e:
                 raise EventRefusal("malformed", "unreadable request: %s" % (e,), strike=True)
             request_id = request.header.seq
+            request_code = request.header.code
             handlers, label = factory.handlers_for(request.version or self.version,
                                                    self.transport_kind)
             if request.version:
@@ -510,16 +513,23 @@ class EventServerProtocol(LoginServerProtocol):
             if refusal.strike:
                 self._strikes += 1
                 close = close or self._strikes >= factory.max_strikes
+            answer = handlers.refusal_answer(request_code, refusal.reason)
+            close = close or answer is None
             factory.throttle.info(
                 self.peer, "refused " + refusal.reason,
                 "event: refused request {rid} from {peer}: {why} ({reason}){closing}",
                 rid=request_id, peer=self.peer, why=refusal.why, reason=refusal.reason,
                 closing="; closing" if close else "")
-            return handlers.build_refusal(request_id, refusal.reason), close
+            if answer is None:
+                return None, True
+            return handlers.build_refusal(request_id, answer), close
         except Exception:
             factory.throttle.failure(self.peer, "bug", "event: {peer}: request {rid} failed",
                                      peer=self.peer, rid=request_id)
-            return handlers.build_refusal(request_id, "server_error"), False
+            answer = handlers.refusal_answer(request_code, "server_error")
+            if answer is None:
+                return None, True
+            return handlers.build_refusal(request_id, answer), False
 
     @defer.inlineCallbacks
     def _authenticate(self, request, label):
