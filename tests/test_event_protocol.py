@@ -1035,3 +1035,28 @@ class SOS2ExpectationTests(EventServerMixin, TestCase):
         self.assertIsNone(handlers.refusal_answer(None, "malformed"))
         self.assertEqual(handlers.refusal_answer(C.GUESS_ADD_CONTACT, "unknown_user"),
                          "unknown_user")
+
+
+class RealTransportTests(EventServerMixin, TestCase):
+    """The plain transport as the real 2015 client ran it (ERRATA): two
+    hellos, each answered; TCP_NODELAY on the accepted connection."""
+
+    @defer.inlineCallbacks
+    def test_two_hellos(self):
+        yield self.account("alice01")
+        core = self.core("4.2.0.187", "alice01")
+        core.hellos = 2
+        session = yield connect_event(reactor, LOOPBACK, self.portnum, core)
+        self.addCleanup(session.close)
+        yield session.start()
+        self.assertEqual(self.factory.built[-1]._hellos, 2)
+        self.assertEqual(self.factory.built[-1].users, {"alice01"})
+
+    def test_no_delay_on_accept(self):
+        from tests.supernode_helpers import WriteLog, _Addr
+
+        proto = self.factory.buildProtocol(None)
+        transport = WriteLog(peerAddress=_Addr("127.0.0.1", 4000))
+        proto.makeConnection(transport)
+        self.assertTrue(transport.no_delay)
+        proto.connectionLost(None)

@@ -1225,3 +1225,15 @@ def _run_with_stdin(executable, argv, env, path, stdin):
 
     reactor.spawnProcess(P(), executable, [executable] + argv, env=env, path=path)
     return d
+
+
+class NoDelayTests(TestCase):
+    def test_login_listener_sets_no_delay(self):
+        from tests.supernode_helpers import WriteLog, _Addr
+
+        factory = LoginServerFactory(KEYS, None, None, clock=task.Clock())
+        proto = factory.buildProtocol(None)
+        transport = WriteLog(peerAddress=_Addr("127.0.0.1", 4000))
+        proto.makeConnection(transport)
+        self.assertTrue(transport.no_delay)
+        proto.connectionLost(None)
