@@ -14,6 +14,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import usage
 
+from blissnode.core.hub import Core
 from blissnode.datadir import ensure_data_dir
 from blissnode.listeners import (
     StreamListenerService,
@@ -221,9 +222,9 @@ def make_directory(options, reactor=None):
     return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
 
 
-def make_supernode(options, reactor=None, directory=None):
+def make_supernode(options, reactor=None, core=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
-    listener of ``options`` shares (over ``directory``, or its own in-memory one)."""
+    listener of ``options`` shares, over the process's ``core``."""
     from blissnode.supernode.node import SupernodeConfig, SupernodeNode, default_registry
 
     public_ip = _get(options, "public-ip", "127.0.0.1")
@@ -247,7 +248,7 @@ def make_supernode(options, reactor=None, directory=None):
                          "answers; set --public-ip to the address they reach",
                          ip=public_ip, name=name)
                 break
-    return SupernodeNode(config, registry=default_registry(policy), directory=directory,
+    return SupernodeNode(config, registry=default_registry(policy), core=core,
                          reactor=reactor)
 
 
@@ -292,12 +293,11 @@ def make_login(options, data_dir, reactor=None, store=None):
     return store, factory
 
 
-def make_event(options, data_dir, store, node, limiter=None, reactor=None):
+def make_event(options, data_dir, store, core, limiter=None, reactor=None):
     """The event server's :class:`~blissnode.event.protocol.EventServerFactory`
     over the shared ``store``: the login key decrypts its session seeds
     (event.md 2), the login server's failed-login ``limiter`` is shared, and
-    the supernode ``node`` (if any) is where presence comes from (its
-    directory is wrapped) and where broadcasts are pushed."""
+    the process's ``core`` is where presence comes from and broadcasts go."""
     from blissnode.event.protocol import EventServerFactory, EventService
     from blissnode.keys import KeyFileError, load_or_create_server_keys
     from blissnode.versions.registry import VersionRegistry
@@ -307,10 +307,12 @@ def make_event(options, data_dir, store, node, limiter=None, reactor=None):
     except KeyFileError as e:
         raise SystemExit("blissnode: cannot start the event server: %s" % (e,))
     event = EventService.from_store(
-        store, clock=reactor, limiter=limiter, node=node,
+        store, clock=reactor, limiter=limiter, core=core,
         registry=VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST)))
-    event.watch_directory()
-    return EventServerFactory(keys, event, clock=reactor)
+    factory = EventServerFactory(keys, event, clock=reactor)
+    # cmd 7: the supernode hands connections it carries to the event server.
+    core.offer_stream("event", factory)
+    return factory
 
 
 class BlissnodeService(service.MultiService):
@@ -322,6 +324,7 @@ class BlissnodeService(service.MultiService):
 
     supernode = None
     store = None
+    core = None
 
     def startService(self):
         if self.store is not None:
@@ -346,23 +349,23 @@ def makeService(options, reactor=None):
     top = BlissnodeService()
     node = None
     login_factory = event_factory = None
+    directory = make_directory(options, reactor)
+    if directory is not None:
+        directory.setServiceParent(top)
+    core = top.core = Core(directory=directory, clock=reactor)
     if not is_disabled(options["login-tcp"]):
         top.store, login_factory = make_login(options, data_dir, reactor)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
-        directory = make_directory(options, reactor)
-        if directory is not None:
-            directory.setServiceParent(top)
-        node = top.supernode = make_supernode(options, reactor, directory)
+        node = top.supernode = make_supernode(options, reactor, core)
         node.credential_key = _credential_key(data_dir)
     if not is_disabled(options["event-tcp"]):
         if top.store is None:
             top.store = make_store(options, data_dir, reactor)
-        event_factory = make_event(options, data_dir, top.store, node,
+        event_factory = make_event(options, data_dir, top.store, core,
                                    login_factory.limiter if login_factory else None, reactor)
         if node is not None:
-            # cmd 7: the supernode carries the event server over its connection.
-            node.event_factory = event_factory
+            # The addresses cmd 7 may name for our event server.
             own = _own_event_address(options)
             addresses = tuple(parse_event_addresses(_get(options, "event-addresses", "known")))
             node.config.event_servers = frozenset(addresses + ((own,) if own else ()))

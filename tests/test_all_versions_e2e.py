@@ -19,7 +19,7 @@ from twisted.trial.unittest import TestCase
 from blissnode.client.event import EventClientError, sign_in
 from blissnode.client.login import generate_user_key
 from blissnode.event import codes as C
-from blissnode.event.handlers import EventHandlers
+from blissnode.supernode.handlers import SupernodeHandlers
 from tests.event_helpers import LABELS, LOOPBACK
 
 PASSWORD = "correct horse"
@@ -29,7 +29,7 @@ def _presence_commands(supernode):
     """The presence states pushed on a supernode session (GUESS cmd 100)."""
     out = []
     for command in supernode.protocol.received:
-        if command.cmd == EventHandlers.SUPERNODE_PUSH_CMD:
+        if command.cmd == SupernodeHandlers.PRESENCE_PUSH_CMD:
             out.extend(C.parse_presence(command.objects()))
     return out
 
@@ -107,7 +107,7 @@ class AllVersionsTests(TestCase):
             states = yield me.event.presence()
             self.assertEqual(states[other].status, C.STATUS_ONLINE, (label, me.name))
             yield me.event.wait_presence(other, online=True)
-            yield me.supernode.wait_for(EventHandlers.SUPERNODE_PUSH_CMD) \
+            yield me.supernode.wait_for(SupernodeHandlers.PRESENCE_PUSH_CMD) \
                 if not _presence_commands(me.supernode) else None
             self.assertIn(other, [s.name for s in _presence_commands(me.supernode)
                                   if s.online], (label, me.name))
@@ -119,7 +119,7 @@ class AllVersionsTests(TestCase):
         yield b.close()
         yield a.event.wait_presence(nb, online=False)
         while len(_presence_commands(a.supernode)) == pushes_before:
-            yield a.supernode.wait_for(EventHandlers.SUPERNODE_PUSH_CMD)
+            yield a.supernode.wait_for(SupernodeHandlers.PRESENCE_PUSH_CMD)
         self.assertFalse(_presence_commands(a.supernode)[-1].online, label)
         self.assertFalse(self.event.presence.connected(nb), label)
 

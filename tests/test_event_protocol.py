@@ -33,7 +33,9 @@ from blissnode.event.handlers import (
     profile_handle,
 )
 from blissnode.event.interfaces import EventRefusal, IEventHandlers
-from blissnode.event.presence import Broadcaster, Presence, PresenceDirectory
+from blissnode.core.directory import AnchoringDirectory
+from blissnode.core.presence import Presence
+from blissnode.event.presence import Broadcaster
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.login.auth import make_portal
 from blissnode.login.interfaces import TRANSPORT_CLASSIC
@@ -934,7 +936,7 @@ class BroadcasterTests(TestCase):
         presence = Presence(task.Clock())
         changes = []
         presence.on_change = changes.append
-        d = PresenceDirectory(MemoryDirectory(), presence)
+        d = AnchoringDirectory(MemoryDirectory(), presence)
         d.register(OnlineEntry("s1", public_addr=("1.2.3.4", 5)))
         self.assertEqual(changes, [])
         d.update("s1", user_name="Alice01")
@@ -946,41 +948,6 @@ class BroadcasterTests(TestCase):
         self.assertFalse(presence.connected("alice01"))
         self.assertEqual(changes, ["alice01", "alice01"])
         self.assertEqual(self.successResultOf(d.count()), 0)
-
-
-class SupernodePushTests(TestCase):
-    """Broadcasts reach a watcher's supernode TCP session (GUESS cmd 100)."""
-
-    def test_push_on_the_session(self):
-        from blissnode.supernode.node import SupernodeNode
-
-        class Session:
-            accepted_at = 1.0
-            session_id = "s1"
-
-            def __init__(self):
-                self.packets = []
-
-            def send_packet(self, commands):
-                self.packets.append(commands)
-                return True
-
-        node = SupernodeNode(reactor=task.Clock())
-        session = Session()
-        node._sessions["s1"] = session
-        service = EventService(None, _FakeContacts([]), _FakeMessages(), None,
-                               clock=task.Clock(), node=node)
-        service.watch_directory()
-        node.directory.register(OnlineEntry("s1", user_name="alice01",
-                                            client_version="6.16.0.105"))
-        self.assertTrue(service.presence.connected("alice01"))
-        sent = service.deliver("alice01", C.PresenceState("bobby01", C.STATUS_AWAY, "x"))
-        self.assertEqual(sent, 1)
-        (command,) = session.packets[0]
-        self.assertEqual((command.cmd, command.kind), (100, KIND_NOTIFICATION))
-        self.assertEqual(C.parse_presence(command.objects()),
-                         [C.PresenceState("bobby01", C.STATUS_AWAY, "x")])
-        node.stop()
 
 
 class SOS2ExpectationTests(EventServerMixin, TestCase):

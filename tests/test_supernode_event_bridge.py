@@ -54,7 +54,7 @@ class Cmd7SansIOTests(TestCase):
                 proto = _Recorder()
                 self.inner.append(proto)
                 return proto
-        node.event_factory = Factory()
+        node.core.offer_stream("event", Factory())
 
     def open(self):
         proto, transport = tcp_session(self.node)
@@ -107,7 +107,7 @@ class Cmd7SansIOTests(TestCase):
         self.assertEqual(self.inner, [])
 
     def test_without_an_event_server_cmd7_is_not_served(self):
-        self.node.event_factory = None
+        self.node.core.offer_stream("event", None)
         proto, transport, client = self.open()
         proto.dataReceived(client.packet(1, [real_cmd7(2)]))
         self.assertEqual([c for r in client.receive(transport.value())
@@ -137,8 +137,9 @@ class ThroughTheNodeTests(EventServerMixin, TestCase):
         yield EventServerMixin.setUp(self)
         cfg = SupernodeConfig(public_ip=LOOPBACK, seed_pool_size=8,
                               event_servers=[REAL_EVENT_SERVER])
-        self.node = SupernodeNode(cfg, registry=fallback_registry(), reactor=reactor)
-        self.node.event_factory = self.factory
+        self.node = SupernodeNode(cfg, registry=fallback_registry(), reactor=reactor,
+                                  core=self.service.core)
+        self.node.core.offer_stream("event", self.factory)
         self.sn_port = reactor.listenTCP(0, SupernodeTCPFactory(self.node), interface=LOOPBACK)
         self.addCleanup(self.sn_port.stopListening)
         self.node.config.tcp_port = self.sn_port.getHost().port

@@ -29,6 +29,20 @@ import attr
 from blissnode.wire import objects
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import Blob, Int, NestedList, ObjectList, String
+from blissnode.wire.presence import (  # noqa: F401  (re-exported)
+    SETTABLE_STATUSES,
+    STATUS_AWAY,
+    STATUS_DND,
+    STATUS_INVISIBLE,
+    STATUS_NA,
+    STATUS_NAMES,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    PresenceState,
+    parse_presence,
+    presence_list,
+)
+
 
 # -- request codes ---------------------------------------------------------------
 
@@ -195,17 +209,8 @@ SEARCH_MODES = {0: "exact", 1: "prefix", 2: "substring"}
 BUDDY_STATUS = {"pending_in": 0, "blocked": 1, "pending_out": 2, "authorized": 3}
 _STATE_BY_STATUS = {v: k for k, v in BUDDY_STATUS.items()}
 
-#: Online status values.  FAKE: 2 online, 3 away, 5 do-not-disturb.
-#: GUESS: 1 offline, 4 not available, 6 invisible (the desktop API's order).
-STATUS_OFFLINE = 1
-STATUS_ONLINE = 2
-STATUS_AWAY = 3
-STATUS_NA = 4
-STATUS_DND = 5
-STATUS_INVISIBLE = 6
-STATUS_NAMES = {STATUS_OFFLINE: "offline", STATUS_ONLINE: "online", STATUS_AWAY: "away",
-                STATUS_NA: "na", STATUS_DND: "dnd", STATUS_INVISIBLE: "invisible"}
-SETTABLE_STATUSES = (STATUS_ONLINE, STATUS_AWAY, STATUS_NA, STATUS_DND, STATUS_INVISIBLE)
+#: Online status values and PresenceState: see blissnode.wire.presence
+#: (imported above; the supernode's pushes carry the same list).
 
 # -- headers --------------------------------------------------------------------------
 
@@ -357,44 +362,6 @@ def parse_messages(body):
 
 
 # -- presence ----------------------------------------------------------------------------------
-
-@attr.s(frozen=True, slots=True)
-class PresenceState:
-    """What a watcher learns about a contact."""
-
-    name = attr.ib()
-    status = attr.ib()
-    mood = attr.ib(default=None)
-    last_online = attr.ib(default=None)
-
-    @property
-    def online(self):
-        return self.status not in (STATUS_OFFLINE, STATUS_INVISIBLE)
-
-
-def presence_list(state):
-    """``LIST 0x49 {STRING 0x10 name, INT 0x89 status, [STRING 0x68 mood],
-    [INT 0x8D last online]}`` (GUESS layout with FAKE's property ids)."""
-    items = [String(V_NAME, state.name.encode("utf-8")), Int(V_STATUS, state.status)]
-    if state.mood:
-        items.append(String(V_MOOD, state.mood.encode("utf-8")))
-    if state.last_online is not None:
-        items.append(Int(V_LAST_ONLINE, int(state.last_online)))
-    return NestedList(GUESS_P_LIST, items)
-
-
-def parse_presence(body):
-    out = []
-    for lst in body.get_all(GUESS_P_LIST, NestedList):
-        lst = lst.value
-        name = _text(lst.get(V_NAME, String))
-        status = lst.value(V_STATUS, Int)
-        if name is None or status is None:
-            raise ProtocolError("presence entry without name or status")
-        out.append(PresenceState(name, status, _text(lst.get(V_MOOD, String)),
-                                 lst.value(V_LAST_ONLINE, Int)))
-    return out
-
 
 @attr.s(frozen=True, slots=True)
 class SearchHit:

@@ -45,7 +45,7 @@ from blissnode.store.errors import (
 from blissnode.store.names import validate_skype_name
 from blissnode.wire import objects
 from blissnode.wire.login_messages import parse_event_request
-from blissnode.wire.objects import Blob, Int, ObjectList, String
+from blissnode.wire.objects import Blob, Int, String
 
 log = Logger()
 
@@ -143,10 +143,6 @@ class EventHandlers(object):
     #: GUESS (event.md E9): push presence changes on the watcher's event
     #: connection (records with header {INT 0 = 6190, INT 2 = 0}).
     PUSH_ON_EVENT_CONNECTION = True
-    #: GUESS: the supernode command that carries a presence broadcast to a
-    #: watcher's supernode session (no public capture shows one; 100 is
-    #: unused by every known command, supernode.md).  None: no supernode push.
-    SUPERNODE_PUSH_CMD = 100
 
     def __init__(self, version=None):
         self.version = version
@@ -569,12 +565,6 @@ class EventHandlers(object):
         if not self.PUSH_ON_EVENT_CONNECTION:
             return None
         return self.build_push(C.GUESS_PUSH_INBOX, [Int(C.GUESS_I_PENDING, pending)])
-
-    def supernode_push(self, state):
-        """GUESS: ``(SUPERNODE_PUSH_CMD, {LIST 0x49 presence})``."""
-        if self.SUPERNODE_PUSH_CMD is None:
-            return None
-        return self.SUPERNODE_PUSH_CMD, ObjectList([C.presence_list(state)])
 
 
 class EventHandlers4x(EventHandlers):

@@ -141,6 +141,3 @@ class IEventHandlers(Interface):
         """The plaintext of an "inbox changed" record (``pending`` messages
         queued), or ``None``."""
 
-    def supernode_push(state):
-        """``(cmd, ObjectList)`` of the notification the supernode sends a
-        watcher for one PresenceState, or ``None`` for no supernode push."""

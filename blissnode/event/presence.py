@@ -1,37 +1,27 @@
 """
-Presence and broadcasts: who is online, and telling their contacts.
+Broadcasts: telling a user's contacts that their visible state changed.
 
-:class:`Presence`
-    per user: the *anchors* that make them online (a supernode session whose
-    published record names them -- seen through :class:`PresenceDirectory`
-    -- or an open, authenticated event connection), their status and mood.
-    A user is online while they have at least one anchor.
-:class:`PresenceDirectory`
-    wraps the supernode's :class:`~blissnode.store.directory.IOnlineDirectory`
-    and turns "an entry got / lost a user name" into anchors: the hook that
-    makes a supernode sign-in and sign-out (session closed, entry expired)
-    visible to the event server without changing the supernode.
-:class:`Broadcaster`
-    on every change of a user's visible state (sign-in, sign-out, status,
-    mood) delivers one broadcast to each of their online, mutually
-    authorised contacts (``IContactStore.watchers``).  Bounded and coalesced:
+Who is online (anchors, status, mood) is the core's
+(:class:`blissnode.core.presence.Presence`), shared with the supernode.
+:class:`Broadcaster`, on every change of a user's visible state (sign-in,
+sign-out, status, mood), delivers one broadcast to each of their online,
+mutually authorised contacts (``IContactStore.watchers``).  Bounded and
+coalesced:
 
-    * a change only *schedules* a broadcast ``delay`` seconds later, and at
-      most one broadcast per user goes out per ``min_interval``; changes in
-      between are merged (a user flapping between away and online a
-      hundred times a second causes one broadcast per interval, with the
-      last state);
-    * nothing is sent when the state at flush time equals the last one sent
-      (a sign-out followed by a sign-in within ``delay`` sends nothing);
-    * at most ``max_pending`` users wait for a broadcast (further changes
-      are counted as ``dropped``; their watchers still see the truth through
-      the presence query), at most ``max_fanout`` watchers receive one
-      broadcast, and the remembered last states are bounded.
+* a change only *schedules* a broadcast ``delay`` seconds later, and at
+  most one broadcast per user goes out per ``min_interval``; changes in
+  between are merged (a user flapping between away and online a hundred
+  times a second causes one broadcast per interval, with the last state);
+* nothing is sent when the state at flush time equals the last one sent (a
+  sign-out followed by a sign-in within ``delay`` sends nothing);
+* at most ``max_pending`` users wait for a broadcast (further changes are
+  counted as ``dropped``; their watchers still see the truth through the
+  presence query), at most ``max_fanout`` watchers receive one broadcast,
+  and the remembered last states are bounded.
 
-Delivery itself (what bytes go where) is the caller's ``deliver(watcher,
-state)`` function: :class:`blissnode.event.protocol.EventService` pushes on
-the watcher's event connections and, through the supernode, on their
-supernode TCP sessions.
+Delivery itself is the caller's ``deliver(watcher, state)`` (an int or a
+Deferred of one): :class:`blissnode.event.protocol.EventService` hands the
+change to the core, which reaches every session of the watcher in any role.
 """
 
 import collections
@@ -40,221 +30,13 @@ import time
 import attr
 from twisted.internet import defer
 from twisted.logger import Logger
-from zope.interface import implementer
 
-from blissnode.event.codes import (
-    STATUS_INVISIBLE,
-    STATUS_OFFLINE,
-    STATUS_ONLINE,
-    PresenceState,
-)
-from blissnode.store.directory import IOnlineDirectory, normalize_name
+from blissnode.store.directory import normalize_name
+from blissnode.wire.presence import STATUS_OFFLINE, PresenceState
 
 log = Logger()
 
-__all__ = ["Presence", "PresenceDirectory", "Broadcaster", "BroadcastStats",
-           "SUPERNODE_ANCHOR", "EVENT_ANCHOR"]
-
-SUPERNODE_ANCHOR = "supernode"
-EVENT_ANCHOR = "event"
-
-
-class _User(object):
-    __slots__ = ("anchors", "status", "mood", "last_online")
-
-    def __init__(self):
-        self.anchors = set()
-        self.status = STATUS_ONLINE
-        self.mood = None
-        self.last_online = None
-
-
-class Presence(object):
-    """Online users, their anchors, status and mood (in memory).
-
-    ``on_change(name)`` is called whenever the visible state of ``name`` may
-    have changed.  Offline users' mood and last-online time are remembered
-    for at most ``max_remembered`` users (least recently changed dropped):
-    GUESS, the mood is not persisted (the client re-sends it).
-    """
-
-    def __init__(self, clock=None, on_change=None, max_remembered=100000):
-        self.clock = clock
-        self.on_change = on_change
-        self.max_remembered = max_remembered
-        self._online = {}
-        self._offline = collections.OrderedDict()
-
-    def _now(self):
-        return self.clock.seconds() if self.clock is not None else time.time()
-
-    def _changed(self, name):
-        if self.on_change is not None:
-            try:
-                self.on_change(name)
-            except Exception:
-                log.failure("presence: change handler failed for {name}", name=name)
-
-    def anchor(self, name, anchor):
-        """``anchor`` (any hashable) makes ``name`` online."""
-        name = normalize_name(name)
-        user = self._online.get(name)
-        if user is None:
-            user = self._offline.pop(name, None) or _User()
-            user.status = STATUS_ONLINE
-            self._online[name] = user
-            user.anchors.add(anchor)
-            self._changed(name)
-            return True
-        user.anchors.add(anchor)
-        return False
-
-    def release(self, name, anchor):
-        """Drop ``anchor``; the last one takes ``name`` offline."""
-        name = normalize_name(name)
-        user = self._online.get(name)
-        if user is None or anchor not in user.anchors:
-            return False
-        user.anchors.discard(anchor)
-        if user.anchors:
-            return False
-        del self._online[name]
-        user.last_online = int(self._now())
-        user.status = STATUS_ONLINE  # the next sign-in starts online
-        self._offline[name] = user
-        while len(self._offline) > self.max_remembered:
-            self._offline.popitem(last=False)
-        self._changed(name)
-        return True
-
-    def set_status(self, name, status, mood=None, set_mood=False):
-        """Change an online user's status (and mood when ``set_mood``)."""
-        name = normalize_name(name)
-        user = self._online.get(name)
-        if user is None:
-            return False
-        changed = user.status != status or (set_mood and user.mood != mood)
-        user.status = status
-        if set_mood:
-            user.mood = mood
-        if changed:
-            self._changed(name)
-        return changed
-
-    def connected(self, name):
-        """True while ``name`` has an anchor (whatever its status)."""
-        return normalize_name(name) in self._online
-
-    def anchors(self, name):
-        user = self._online.get(normalize_name(name))
-        return set() if user is None else set(user.anchors)
-
-    def state(self, name):
-        """The :class:`PresenceState` others may see (invisible reads offline)."""
-        name = normalize_name(name)
-        user = self._online.get(name)
-        if user is None:
-            old = self._offline.get(name)
-            return PresenceState(name, STATUS_OFFLINE, None,
-                                 None if old is None else old.last_online)
-        if user.status == STATUS_INVISIBLE:
-            return PresenceState(name, STATUS_OFFLINE, None, user.last_online)
-        # Online: the last-online time says nothing (and must not make two
-        # equal states differ, which would defeat the coalescing).
-        return PresenceState(name, user.status, user.mood, None)
-
-    def own_state(self, name):
-        """The state as its owner set it (invisible stays invisible)."""
-        user = self._online.get(normalize_name(name))
-        if user is None:
-            return self.state(name)
-        return PresenceState(normalize_name(name), user.status, user.mood, user.last_online)
-
-    def online_count(self):
-        return len(self._online)
-
-
-@implementer(IOnlineDirectory)
-class PresenceDirectory(object):
-    """An :class:`IOnlineDirectory` that forwards to ``inner`` and anchors
-    :class:`Presence` on the entries that carry a user name."""
-
-    def __init__(self, inner, presence):
-        self.inner = inner
-        self.presence = presence
-
-    @staticmethod
-    def _anchor(entry):
-        return (SUPERNODE_ANCHOR, entry.session_id)
-
-    def _diff(self, old, new):
-        old_name = normalize_name(old.user_name) if old is not None and old.user_name else None
-        new_name = normalize_name(new.user_name) if new is not None and new.user_name else None
-        if old_name == new_name:
-            return
-        if old_name is not None:
-            self.presence.release(old_name, self._anchor(old))
-        if new_name is not None:
-            self.presence.anchor(new_name, self._anchor(new))
-
-    def _around(self, session_id, call):
-        d = self.inner.get(session_id)
-
-        def got(old):
-            d2 = call()
-
-            def done(new):
-                self._diff(old, new)
-                return new
-            return d2.addCallback(done)
-        return d.addCallback(got)
-
-    def register(self, entry):
-        return self._around(entry.session_id, lambda: self.inner.register(entry))
-
-    def update(self, session_id, **changes):
-        return self._around(session_id, lambda: self.inner.update(session_id, **changes))
-
-    def touch(self, session_id, when):
-        return self.inner.touch(session_id, when)
-
-    def remove(self, session_id):
-        d = self.inner.remove(session_id)
-
-        def removed(old):
-            self._diff(old, None)
-            return old
-        return d.addCallback(removed)
-
-    def remove_stale(self, before):
-        d = self.inner.remove_stale(before)
-
-        def removed(stale):
-            for entry in stale:
-                self._diff(entry, None)
-            return stale
-        return d.addCallback(removed)
-
-    def get(self, session_id):
-        return self.inner.get(session_id)
-
-    def lookup_name(self, name):
-        return self.inner.lookup_name(name)
-
-    def lookup_node_id(self, node_id):
-        return self.inner.lookup_node_id(node_id)
-
-    def lookup_address(self, ip, port=None):
-        return self.inner.lookup_address(ip, port)
-
-    def search(self, text, mode="prefix", limit=50, with_record=False):
-        return self.inner.search(text, mode=mode, limit=limit, with_record=with_record)
-
-    def count(self):
-        return self.inner.count()
-
-    def count_users(self):
-        return self.inner.count_users()
+__all__ = ["Broadcaster", "BroadcastStats"]
 
 
 @attr.s(slots=True)
@@ -277,7 +59,8 @@ class Broadcaster(object):
 
     :param presence: the :class:`Presence`.
     :param watchers: ``name -> Deferred(list of names)`` allowed to see ``name``.
-    :param deliver: ``(watcher, PresenceState) -> int`` deliveries made.
+    :param deliver: ``(watcher, PresenceState) -> int`` (or a Deferred of
+        it): deliveries made.
     :param clock: ``IReactorTime``.
     """
 
@@ -345,14 +128,15 @@ class Broadcaster(object):
             if len(targets) > self.max_fanout:
                 self.stats.truncated += 1
                 targets = targets[:self.max_fanout]
-            sent = 0
-            for watcher in targets:
-                sent += self.deliver(watcher, state) or 0
-            self.stats.broadcasts += 1
-            self.stats.messages += sent
-            self.stats.last_fanout = len(targets)
-            self.stats.last_seconds = time.perf_counter() - started
-            return sent
+            d = _sum([defer.maybeDeferred(self.deliver, watcher, state) for watcher in targets])
+
+            def done(sent):
+                self.stats.broadcasts += 1
+                self.stats.messages += sent
+                self.stats.last_fanout = len(targets)
+                self.stats.last_seconds = time.perf_counter() - started
+                return sent
+            return d.addCallback(done)
         return d.addCallback(fan_out)
 
     def _remember(self, name, state):
@@ -363,21 +147,25 @@ class Broadcaster(object):
 
     def tell(self, watcher, subject):
         """Deliver ``subject``'s current state to one ``watcher`` now (a new
-        authorisation, a removal); returns the number of deliveries."""
+        authorisation, a removal); a Deferred of the number of deliveries."""
         if not self.presence.connected(watcher):
-            return 0
-        sent = self.deliver(normalize_name(watcher), self.presence.state(subject)) or 0
-        self.stats.messages += sent
-        return sent
+            return defer.succeed(0)
+        return self._count(self.deliver(normalize_name(watcher), self.presence.state(subject)))
 
     def hide(self, watcher, subject):
         """Tell ``watcher`` that ``subject`` is offline (no longer visible to them)."""
         if not self.presence.connected(watcher):
-            return 0
-        sent = self.deliver(normalize_name(watcher),
-                            PresenceState(normalize_name(subject), STATUS_OFFLINE)) or 0
-        self.stats.messages += sent
-        return sent
+            return defer.succeed(0)
+        return self._count(self.deliver(normalize_name(watcher),
+                                        PresenceState(normalize_name(subject), STATUS_OFFLINE)))
+
+    def _count(self, result):
+        d = _sum([defer.maybeDeferred(lambda: result)])
+
+        def counted(sent):
+            self.stats.messages += sent
+            return sent
+        return d.addCallback(counted)
 
     def idle(self):
         """Deferred firing once nothing is pending or being fanned out."""
@@ -401,3 +189,16 @@ class Broadcaster(object):
             if call.active():
                 call.cancel()
         self._pending.clear()
+
+
+def _sum(deferreds):
+    """A Deferred of the sum of ``deferreds``' results (a failed delivery
+    is logged and counts 0: one broken target must not stop a broadcast)."""
+    def one(d):
+        return d.addCallback(lambda n: n or 0).addErrback(_failed)
+    return defer.gatherResults([one(d) for d in deferreds]).addCallback(sum)
+
+
+def _failed(failure):
+    log.failure("presence delivery failed", failure)
+    return 0

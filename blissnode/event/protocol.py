@@ -53,11 +53,10 @@ from twisted.logger import Logger
 from blissnode.event import codes as C
 from blissnode.event.handlers import ROLE, EventHandlers, fallback_event_handlers
 from blissnode.event.interfaces import EventRefusal
-from blissnode.event.presence import (
-    EVENT_ANCHOR,
-    Broadcaster,
-    Presence,
-)
+from blissnode.core.delivery import InboxChanged, PresenceChanged
+from blissnode.core.hub import Core
+from blissnode.core.presence import EVENT_ANCHOR
+from blissnode.event.presence import Broadcaster
 from blissnode.login.auth import ISkypeUser, SkypeCredentials
 from blissnode.login.interfaces import TRANSPORT_DH384
 # The DH-384 filler between B and the hash: the login server's (GUESS L2, 6 random bytes).
@@ -122,16 +121,15 @@ class EventService(object):
     :param portal: the ``twisted.cred`` portal (login.auth.make_portal).
     :param limiter: a :class:`FailedLoginLimiter` (share the login server's).
     :param registry: the version registry (role ``"event"``).
-    :param node: the :class:`~blissnode.supernode.node.SupernodeNode`, or None:
-        its directory is searched and its TCP sessions get presence pushes.
-        Wrap its directory with :meth:`watch_directory` so that supernode
-        sign-ins and sign-outs count as presence.
+    :param core: the :class:`~blissnode.core.hub.Core` shared with the other
+        roles (presence, the online directory that is searched, delivery to
+        a watcher's sessions in every role); a private one by default.
     :param broadcast: keyword arguments of :class:`Broadcaster` (``delay``,
         ``min_interval``, ``max_pending``, ``max_fanout``).
     """
 
     def __init__(self, accounts, contacts, messages, portal, clock=None, limiter=None,
-                 registry=None, node=None, broadcast=None):
+                 registry=None, core=None, broadcast=None):
         if clock is None:
             from twisted.internet import reactor as clock
         self.accounts = accounts
@@ -141,11 +139,11 @@ class EventService(object):
         self.clock = clock
         self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
         self.registry = registry
-        self.node = node
-        self.presence = Presence(clock, on_change=self._presence_changed)
+        self.core = core if core is not None else Core(clock=clock)
+        self.presence = self.core.presence
+        self.core.on_presence_change(self._presence_changed)
         self.broadcaster = Broadcaster(self.presence, contacts.watchers, self.deliver, clock,
                                        **(broadcast or {}))
-        self._connections = {}
         self._instances = {}
 
     @classmethod
@@ -157,19 +155,9 @@ class EventService(object):
         return cls(store_service.accounts, store_service.contacts, store_service.messages,
                    portal, **kw)
 
-    def watch_directory(self, node=None):
-        """Wrap ``node``'s online directory so that entries naming a user
-        anchor their presence (the supernode sign-in / sign-out hook)."""
-        from blissnode.event.presence import PresenceDirectory
-
-        node = node or self.node
-        if node is not None and not isinstance(node.directory, PresenceDirectory):
-            node.directory = PresenceDirectory(node.directory, self.presence)
-        return node
-
     @property
     def directory(self):
-        return None if self.node is None else self.node.directory
+        return self.core.directory
 
     # -- versions -------------------------------------------------------------------
 
@@ -219,69 +207,35 @@ class EventService(object):
     # -- connections and presence ------------------------------------------------------
 
     def signed_in(self, name, connection):
-        """``name`` authenticated on ``connection``: an event anchor."""
-        self._connections.setdefault(name, set()).add(connection)
+        """``name`` authenticated on ``connection``: an event anchor, and a
+        delivery target of the core."""
+        self.core.sessions.add_user(connection, name)
         self.presence.anchor(name, (EVENT_ANCHOR, connection.connection_id))
 
     def signed_out(self, name, connection):
-        conns = self._connections.get(name)
-        if conns is not None:
-            conns.discard(connection)
-            if not conns:
-                del self._connections[name]
+        self.core.sessions.forget_user(connection, name)
         self.presence.release(name, (EVENT_ANCHOR, connection.connection_id))
 
     def connections_of(self, name):
-        return list(self._connections.get(normalize_name(name), ()))
+        return self.core.sessions.for_user(name, role="event")
 
     def _presence_changed(self, name):
         self.broadcaster.changed(name)
 
     def deliver(self, watcher, state):
-        """Push ``state`` to every event connection and supernode session of
-        ``watcher``; the number of records / packets written."""
-        sent = 0
-        for conn in self.connections_of(watcher):
-            data = conn.handlers_or_default().presence_push(state)
-            if data is not None and conn.push(data):
-                sent += 1
-        return sent + self._push_supernode(watcher, state)
-
-    def _push_supernode(self, watcher, state):
-        node = self.node
-        if node is None:
-            return 0
-        from blissnode.supernode.request import notification
-
-        entries = []
-        node.directory.lookup_name(watcher).addCallback(entries.extend).addErrback(
-            lambda f: log.failure("directory lookup failed", f))
-        sent = 0
-        for entry in entries:
-            session = node.session(entry.session_id)
-            if session is None or getattr(session, "accepted_at", None) is None:
-                continue
-            push = self.handlers_for_label(entry.client_version).supernode_push(state)
-            if push is None:
-                continue
-            cmd, body = push
-            if session.send_packet([notification(cmd, body)]):
-                sent += 1
-        return sent
+        """Hand ``state`` to every session of ``watcher`` in every role (event
+        connections, supernode sessions) through the core; a Deferred of the
+        number of records / packets written."""
+        return self.core.deliver(watcher, PresenceChanged(state))
 
     def notify_inbox(self, name):
-        """Tell ``name``'s open event connections that something was queued."""
-        conns = self.connections_of(name)
-        if not conns:
-            return
+        """Tell ``name``'s sessions that something was queued for them."""
+        if not self.connections_of(name):
+            return defer.succeed(0)
         d = self.messages.counts(normalize_name(name))
-
-        def push(counts):
-            for conn in conns:
-                data = conn.handlers_or_default().inbox_push(counts.count)
-                if data is not None:
-                    conn.push(data)
-        d.addCallbacks(push, lambda f: log.failure("inbox notification failed", f))
+        d.addCallback(lambda counts: self.core.deliver(name, InboxChanged(counts.count)))
+        d.addErrback(lambda f: log.failure("inbox notification failed", f))
+        return d
 
     def authorized(self, a, b):
         """``a`` and ``b`` now see each other: exchange their states."""
@@ -391,9 +345,13 @@ class EventServerProtocol(LoginServerProtocol):
 
     LOG_ROLE = "event"
 
+    #: Delivery target role (:class:`~blissnode.core.delivery.IDeliveryTarget`).
+    role = "event"
+
     def __init__(self):
         LoginServerProtocol.__init__(self)
         self.connection_id = next(_connection_ids)
+        self.session_id = "e%d" % (self.connection_id,)
         self.handlers = None
         self.version = None
         self.users = set()
@@ -412,6 +370,19 @@ class EventServerProtocol(LoginServerProtocol):
         users, self.users = self.users, set()
         for name in users:
             self.factory.service.signed_out(name, self)
+        self.factory.service.core.sessions.remove(self)
+
+    def deliver(self, message):
+        """:class:`~blissnode.core.delivery.IDeliveryTarget`: a presence change
+        or an inbox count as this version's push record."""
+        handlers = self.handlers_or_default()
+        if isinstance(message, PresenceChanged):
+            data = handlers.presence_push(message.state)
+        elif isinstance(message, InboxChanged):
+            data = handlers.inbox_push(message.pending)
+        else:
+            return False
+        return data is not None and self.push(data)
 
     def handlers_or_default(self):
         if self.handlers is not None:

@@ -46,6 +46,7 @@ from blissnode.supernode.interfaces import (
 from blissnode.supernode.request import notification
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.node_record import decode_node_record
+from blissnode.wire.presence import presence_list
 from blissnode.wire.objects import (
     Addr,
     Blob,
@@ -133,6 +134,10 @@ class SupernodeHandlers(object):
     PUSH_OFFLINE_CODE = 3
     #: GUESS: most hits one cmd 15 reply carries (bounded reply size, Q10).
     SEARCH_LIMIT = 50
+    #: GUESS: the command that carries a contact's presence change to a
+    #: watcher's supernode session (no public capture shows one; 100 is
+    #: unused by every known command, supernode.md).  None: no such push.
+    PRESENCE_PUSH_CMD = 100
     #: GUESS: delay between our cmd 42 reply and the cmd 43 connect-back,
     #: so the client has processed cmd 42 (IRC06: "within a few seconds").
     FIREWALL_TEST_DELAY = 0.5
@@ -430,6 +435,15 @@ class SupernodeHandlers(object):
 
     def tcp_unknown(self, request):
         return []
+
+    # -- pushes from other roles (through the core) -------------------------------
+
+    def presence_push(self, state):
+        """GUESS: ``(PRESENCE_PUSH_CMD, [LIST 0x49 presence])`` for a
+        :class:`~blissnode.wire.presence.PresenceState`, or None."""
+        if self.PRESENCE_PUSH_CMD is None:
+            return None
+        return self.PRESENCE_PUSH_CMD, [presence_list(state)]
 
     # -- shared pieces -------------------------------------------------------
 

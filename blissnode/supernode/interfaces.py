@@ -127,5 +127,9 @@ class ISupernodeHandlers(Interface):
         """A reply (82, 70, 57) to a push we forwarded: pass it back to the
         node that pushed."""
 
+    def presence_push(state):
+        """``(cmd, items)`` of the notification that tells this version's
+        client a contact's presence changed (a PresenceState), or None."""
+
     def tcp_unknown(request):
         """Any other TCP command."""

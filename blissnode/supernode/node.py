@@ -22,7 +22,8 @@ import attr
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from blissnode.store.directory import MemoryDirectory, OnlineEntry
+from blissnode.core.hub import Core
+from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
 from blissnode.versions.registry import NEAREST, UnknownVersion
 from blissnode.wire.errors import ProtocolError
@@ -118,15 +119,17 @@ class SupernodeNode(object):
     """Shared state of one supernode (see the module docstring)."""
 
     def __init__(self, config=None, registry=None, directory=None, reactor=None,
-                 rng=None, credential_key=None):
+                 rng=None, credential_key=None, core=None):
         if reactor is None:
             from twisted.internet import reactor
         if registry is None:
             registry = default_registry(config.unknown_versions if config else NEAREST)
         self.config = config if config is not None else SupernodeConfig()
         self.registry = registry
-        self.directory = directory if directory is not None else MemoryDirectory()
         self.reactor = self.clock = reactor
+        #: What the roles share (:class:`~blissnode.core.hub.Core`): the online
+        #: directory, presence, delivery targets, the event server's stream.
+        self.core = core if core is not None else Core(directory=directory, clock=reactor)
         self.rng = rng if rng is not None else random.SystemRandom()
         #: Public key that opens published credentials (to learn user names
         #: from records); None: names come from elsewhere (the login server).
@@ -135,9 +138,6 @@ class SupernodeNode(object):
         self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
         self.half_open = Counters()
         self.udp = None  # the SupernodeDatagramProtocol, once listening
-        #: The event server's protocol factory that cmd 7 connections are
-        #: handed to (set by ``blissnode.tap``; None: cmd 7 is not served).
-        self.event_factory = None
         self._sessions = {}
         self._by_ip = {}
         self._handlers = {}
@@ -145,6 +145,17 @@ class SupernodeNode(object):
         self._online = 0
         self._seed_loop = None
         self.seeds = self._make_seeds()
+
+    @property
+    def directory(self):
+        """The online directory, the core's (shared with the other roles)."""
+        return self.core.directory
+
+    @property
+    def event_factory(self):
+        """The event server's factory a cmd 7 connection is handed to (offered
+        to the core as ``"event"``; None: cmd 7 is not served)."""
+        return self.core.stream_factory("event")
 
     # -- clock, randomness ----------------------------------------------------
 
@@ -224,11 +235,13 @@ class SupernodeNode(object):
 
     def add_session(self, session):
         self._sessions[session.session_id] = session
+        self.core.sessions.add(session)
         self._by_ip.setdefault(session.peer[0], {})[session.session_id] = session
 
     def remove_session(self, session):
         if self._sessions.pop(session.session_id, None) is None:
             return defer.succeed(None)
+        self.core.sessions.remove(session)
         by_ip = self._by_ip.get(session.peer[0])
         if by_ip is not None:
             by_ip.pop(session.session_id, None)

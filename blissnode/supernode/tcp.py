@@ -36,9 +36,11 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
+from blissnode.core.delivery import PresenceChanged
 from blissnode.nodelay import set_no_delay
 from blissnode.streambridge import connect_bridged
 from blissnode.supernode.request import TCP, Request
+from blissnode.supernode.request import notification
 from blissnode.supernode.request import request as make_request
 from blissnode.supernode.udp import decode_body
 from blissnode.versions.registry import UnknownVersion
@@ -101,7 +103,10 @@ MAX_HANDSHAKE_BUFFER = 512
 
 
 class SupernodeTCPProtocol(Protocol):
-    """One client session (see the module docstring)."""
+    """One client session (see the module docstring); also a delivery target
+    of the core (:class:`~blissnode.core.delivery.IDeliveryTarget`)."""
+
+    role = "supernode"
 
     def __init__(self):
         self.state = PRELUDE
@@ -526,6 +531,17 @@ class SupernodeTCPProtocol(Protocol):
         request_id = self._ids.next()
         self.send_packet([make_request(cmd, request_id, objects)])
         return request_id
+
+    def deliver(self, message):
+        """A presence change for this session's user, as the notification its
+        version's handlers choose (:meth:`SupernodeHandlers.presence_push`)."""
+        if not isinstance(message, PresenceChanged) or self.accepted_at is None:
+            return False
+        push = self.handlers.presence_push(message.state)
+        if push is None:
+            return False
+        cmd, items = push
+        return self.send_packet([notification(cmd, items)])
 
     def bridge_event_server(self, address):
         """cmd 7 named the event server at ``address`` (ip, port), which we
