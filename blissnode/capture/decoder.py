@@ -283,13 +283,16 @@ def decode_capture(open_frames, hints=DecodeHints()):
         error = e
     first.finish()
     second = CaptureDecoder(hints, first.survey())
+    origin = first.start or 0.0
     try:
         for frame in open_frames():
             for event in second.feed_frame(frame):
+                event.origin = origin
                 yield event
     except CaptureFormatError:
         pass
     for event in second.finish():
+        event.origin = origin
         yield event
     summary = second.summary()
     if error is not None:

@@ -42,8 +42,12 @@ class CaptureEvent(object):
     layer = attr.ib()
     fields = attr.ib(factory=dict)
     decoded = attr.ib(default=True)
+    #: Time origin of ``to_json`` (the capture's first frame, set by
+    #: :func:`~blissnode.capture.decoder.decode_capture`).
+    origin = attr.ib(default=0.0)
 
-    def to_json(self, start=0.0):
+    def to_json(self, start=None):
+        start = self.origin if start is None else start
         out = {
             "flow": self.flow,
             "frame": self.frame,
