@@ -162,7 +162,7 @@ def classify_opening(client, server=b"", final=False, server_port=None, server_s
         if kind:
             return Classification(kind, "checked with the --dh-secret given for this flow",
                                   SERVER_PORTS.get(server_port))
-        if kind is False:
+        if kind is False or kind is None:
             return Classification(KIND_UNKNOWN, "a DH-384 opening that the --dh-secret given "
                                   "for this flow does not open")
     if len(c) >= dh384.VALUE_SIZE:

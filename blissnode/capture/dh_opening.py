@@ -39,6 +39,15 @@ class DhOpening(object):
         self.done = False
         self.consumed = None  # bytes of the opening, once done
 
+    def unfinished(self):
+        """Why the opening never completed (None if it did or never started)."""
+        if self.done or not self._buf or self.why is not None:
+            return self.why
+        if self.secret is None:
+            return "the stream ended inside the %s's DH-384 public value" % self.side
+        return ("the stream ended before the %s's hash: the --dh-secret does not match, or "
+                "the capture stops inside the opening" % self.side)
+
     def feed(self, data):
         if self.why is not None:
             return [], b"", "stuck"

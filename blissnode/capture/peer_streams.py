@@ -78,6 +78,9 @@ class PeerStreamDecoder(object):
 
     def undecoded(self):
         out = [(d.direction, d.stopped) for d in self._dirs.values() if d.stopped]
+        out.extend((d.direction, "DH-384 peer stream: " + d.dh.unfinished())
+                   for d in self._dirs.values()
+                   if not d.stopped and d.dh is not None and d.dh.unfinished())
         if self.inner is not None:
             out.extend((direction, "inner " + why) for direction, why in self.inner.undecoded())
         return out

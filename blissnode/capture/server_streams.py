@@ -182,6 +182,8 @@ class ServerTransportDecoder(object):
             side = self._sides[d]
             if side.stopped:
                 out.append((d, side.stopped))
+            elif side.dh is not None and side.dh.unfinished():
+                out.append((d, "DH-384 server transport: " + side.dh.unfinished()))
             elif side.undecoded_why:
                 out.append((d, side.undecoded_why))
         return out
