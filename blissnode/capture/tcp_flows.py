@@ -80,7 +80,12 @@ class TcpFlowDecoder(object):
     def gap(self, direction, gap):
         events = []
         if self.classification is None:
-            self._classify(final=True)
+            if gap.offset == 0:
+                self._set_class(C.Classification(
+                    C.KIND_UNKNOWN, "the first %d bytes of the %s direction are not decoded (%s): "
+                    "the opening is missing" % (gap.length, direction, gap.reason)))
+            else:
+                self._classify(final=True)
             events.extend(self._replay())
         why = ("%d bytes at stream offset %d are missing (%s): the rest of this direction is "
                "not decoded" % (gap.length, gap.offset, gap.reason))
@@ -118,6 +123,11 @@ class TcpFlowDecoder(object):
                                    dh_secret=secret)
         if found is None:
             return False
+        self._set_class(found, secret)
+        return True
+
+    def _set_class(self, found, secret=None):
+        server_key = "%s:%d" % self.server
         self.classification = found
         report = self.report
         report.kind = found.kind
@@ -144,7 +154,6 @@ class TcpFlowDecoder(object):
                                                   role=found.role, keys_label=label)
         if secret is not None and found.kind not in (C.KIND_DH_PEER, C.KIND_SERVER_DH):
             report.note("--dh-secret given for this flow, but it has no DH-384 opening")
-        return True
 
     def _replay(self):
         held, self._held = self._held, []
