@@ -143,7 +143,7 @@ class HandshakeTests(unittest.TestCase):
         dh = dh384.ClientHandshake()
         proto.dataReceived(dh.start())
         drain(transport)
-        proto.dataReceived(b"\x00" * 60)
+        proto.dataReceived(b"\x00" * (dh384.MAX_FILLER + dh384.HASH_SIZE))
         self.assertTrue(transport.disconnecting or proto.state == "closed")
 
     def test_handshake_timeout(self):
