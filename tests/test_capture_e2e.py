@@ -85,7 +85,7 @@ class LoopbackCaptureTests(TestCase):
         conv.open()
         conv.replay(recorder.chunks, mss=100)
         conv.close()
-        defer.returnValue((cap, core, result))
+        return cap, core, result
 
     def decode(self, cap, *options):
         path = cap.write(self.mktemp())
