@@ -229,6 +229,25 @@ class PreludeTests(TestCase):
         self.assertIn("ERRATA", server["meaning"])
 
 
+    def test_lost_server_hello_segment(self):
+        # Real captures lost the node's 79-byte ServerHello segment and kept
+        # its seed exchange behind it: decoding goes on after the hole.
+        cap = CaptureBuilder()
+        conv = cap.tcp(CLIENT, ("192.0.2.11", 443))
+        conv.open()
+        chunks = T.prelude_stream(True)
+        conv.replay(chunks[:2])
+        hello, rest = conv.send("s2c", chunks[2][1][:79]), conv.send("s2c", chunks[2][1][79:])
+        cap.packets.remove(hello[0])
+        events, summary = decoded(self, cap)
+        (gap,) = [e for e in layer(events, "prelude") if e["direction"] == "s2c"]
+        self.assertEqual(gap["missing_bytes"], 79)
+        self.assertIn("GUESS", gap["meaning"])
+        (seed,) = layer(events, "seed-exchange", direction="s2c")
+        self.assertEqual((seed["seed"], seed["offset"]), ("dadb19eb", 79))
+        self.assertEqual(summary["undecoded"], [])
+
+
 class ServerTransportTests(TestCase):
     def setUp(self):
         self.data_dir, self.keys = T.server_keys()

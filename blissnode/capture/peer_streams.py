@@ -24,6 +24,7 @@ from blissnode.wire.errors import ProtocolError
 from blissnode.wire.https_prelude import (
     CLIENT_HELLO_LENGTH,
     CLIENT_HELLO_TEMPLATE,
+    SERVER_HELLO_LENGTH,
     SERVER_HELLO_TEMPLATE,
     parse_client_hello,
 )
@@ -84,6 +85,24 @@ class PeerStreamDecoder(object):
         if self.inner is not None:
             out.extend((direction, "inner " + why) for direction, why in self.inner.undecoded())
         return out
+
+    def resume_after_gap(self, direction, offset, length):
+        """A hole in the stream: a :class:`Unit` if decoding can go on after
+        it, else None.  GUESS: a hole of exactly 79 bytes at the start of
+        the node's direction of a port-443 connection is its ServerHello
+        (real captures lost that segment and kept the seed exchange after
+        it); nothing in it is needed to decode the rest."""
+        d = self._dirs[direction]
+        if (d.side == "server" and d.stage == "prelude" and not d.buf and offset == 0
+                and length == SERVER_HELLO_LENGTH):
+            d.base = length
+            d.stage = "dh" if d.dh is not None else "seed"
+            return Unit("prelude", {"server_hello": None, "missing_bytes": length,
+                                    "meaning": "GUESS: the %d bytes missing from the capture at "
+                                               "the start of the node's direction are its "
+                                               "ServerHello; decoding goes on after them"
+                                               % length})
+        return None
 
     def feed(self, direction, data):
         d = self._dirs[direction]

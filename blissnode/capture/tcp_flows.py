@@ -87,6 +87,13 @@ class TcpFlowDecoder(object):
             else:
                 self._classify(final=True)
             events.extend(self._replay())
+        resume = getattr(self.decoder, "resume_after_gap", None)
+        unit = resume(direction, gap.offset, gap.length) if resume else None
+        if unit is not None:
+            self.report.note("%s: %d bytes at stream offset %d are missing (%s); decoding went "
+                             "on after them" % (direction, gap.length, gap.offset, gap.reason))
+            events.append(self._event(direction, gap, unit))
+            return events
         why = ("%d bytes at stream offset %d are missing (%s): the rest of this direction is "
                "not decoded" % (gap.length, gap.offset, gap.reason))
         self.report.note("%s: %s" % (direction, why))
