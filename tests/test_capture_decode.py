@@ -435,8 +435,10 @@ class UdpTests(TestCase):
                 udp.encrypt_payload("203.0.113.99", "192.0.2.77", 1, 1, payload))
         events, summary = decoded(self, cap, expect=3)
         self.assertEqual(events, [])
-        self.assertEqual(summary["flow_kinds"], {"udp-other": 1})
-        self.assertIn("no datagram opened as Skype", summary["undecoded"][0])
+        self.assertEqual(summary["flow_kinds"], {"udp-unopened": 1})
+        self.assertIn("no datagram opened with any keying address (1 Skype-shaped, 0 not)",
+                      summary["undecoded"][0])
+        self.assertIn("--public-ip", summary["undecoded"][0])
 
 
 class OtherFlowTests(TestCase):

@@ -39,7 +39,7 @@ from blissnode.wire.server_transport import CLIENT_HELLO, server_rc4_keys
 
 __all__ = ["KIND_CLASSIC", "KIND_DH_PEER", "KIND_PRELUDE", "KIND_SERVER_PLAIN",
            "KIND_SERVER_DH", "KIND_TLS", "KIND_TLS_MIDSTREAM", "KIND_HTTP", "KIND_UNKNOWN",
-           "KIND_EMPTY", "KIND_UDP_SKYPE", "KIND_UDP_OTHER", "DESCRIPTIONS", "SERVER_PORTS",
+           "KIND_EMPTY", "KIND_UDP_SKYPE", "KIND_UDP_OTHER", "KIND_UDP_UNOPENED", "DESCRIPTIONS", "SERVER_PORTS",
            "Classification", "classify_opening", "MAX_UNDECIDED"]
 
 KIND_CLASSIC = "classic-peer"
@@ -54,6 +54,7 @@ KIND_UNKNOWN = "unknown"
 KIND_EMPTY = "empty"
 KIND_UDP_SKYPE = "udp-skype"
 KIND_UDP_OTHER = "udp-other"
+KIND_UDP_UNOPENED = "udp-unopened"
 
 DESCRIPTIONS = {
     KIND_CLASSIC: "classic peer stream",
@@ -68,6 +69,7 @@ DESCRIPTIONS = {
     KIND_EMPTY: "no payload",
     KIND_UDP_SKYPE: "UDP obfuscated datagrams",
     KIND_UDP_OTHER: "UDP, not Skype",
+    KIND_UDP_UNOPENED: "UDP, Skype-shaped datagrams that no keying address opens",
 }
 
 #: GUESS: default ports of the login (33033) and event (12350) servers

@@ -233,13 +233,15 @@ class CaptureDecoder(object):
             report.kind = C.KIND_UDP_SKYPE
             if flow.not_skype:
                 report.note("%d datagrams are not Skype-shaped" % flow.not_skype)
+        elif flow.failed:
+            report.kind = C.KIND_UDP_UNOPENED
+            report.why("both", "no datagram opened with any keying address (%d Skype-shaped, "
+                               "%d not): the sender keyed them with a public address the "
+                               "capture does not show; try --public-ip" % (flow.failed,
+                                                                          flow.not_skype))
         else:
             report.kind = C.KIND_UDP_OTHER
-            if flow.why is not None:
-                report.note(flow.why + ": not Skype")
-            else:
-                report.why("both", "no datagram opened as Skype with any keying address "
-                                   "(%d Skype-shaped, %d not)" % (flow.failed, flow.not_skype))
+            report.note((flow.why or "no datagram has a Skype header") + ": not Skype")
         report.description = C.DESCRIPTIONS[report.kind]
 
     # -- the end ----------------------------------------------------------------------------

@@ -70,7 +70,8 @@ class FlowReport(object):
 
     ``kind`` is a short class name (``classic-peer``, ``dh384-peer``,
     ``https-prelude-peer``, ``server-plain``, ``server-dh384``, ``tls``,
-    ``http``, ``udp-skype``, ``udp-other``, ``unknown``); ``description`` says
+    ``http``, ``udp-skype``, ``udp-unopened``, ``udp-other``, ``empty``, ``unknown``);
+    ``description`` says
     the same for people; ``undecoded`` lists ``{"direction", "why"}`` for
     what could not be decoded; ``notes`` anything else worth knowing.
     """
