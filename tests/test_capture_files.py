@@ -213,7 +213,7 @@ class ReassemblyTests(TestCase):
         seg(r, 6, b"zz", time=2.0, frame=9)
         (gap, data) = r.finish(3.0, 10)
         self.assertEqual((gap.offset, gap.length, gap.reason), (2, 3, GAP_NOT_CAPTURED))
-        self.assertEqual((data.offset, data.data, data.frame), (5, b"zz", 9))
+        self.assertEqual((data.offset, data.data, data.frame), (5, b"zz", 10))  # released at the end
 
     def test_per_stream_bound(self):
         r = self.stream(per_stream=4)

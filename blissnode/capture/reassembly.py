@@ -54,7 +54,9 @@ class PendingBudget(object):
 @attr.s(frozen=True, slots=True)
 class Data(object):
     """In-order bytes at stream ``offset``, with the time and frame number
-    of the segment that carried them."""
+    of the segment that made them deliverable (the one that filled the last
+    hole before them), so that what is decoded from them appears in capture
+    order."""
 
     offset = attr.ib()
     data = attr.ib(repr=False)
@@ -150,7 +152,7 @@ class StreamReassembler(object):
             start = min(self._pending)
             if start > self.delivered:
                 break
-            data, t, f = self._pending.pop(start)
+            data = self._pending.pop(start)[0]
             self._release(len(data))
             skip = self.delivered - start
             if skip >= len(data):
@@ -158,7 +160,7 @@ class StreamReassembler(object):
                 continue
             self.retransmitted += skip
             piece = data[skip:]
-            out.append(Data(self.delivered, piece, t, f))
+            out.append(Data(self.delivered, piece, time, frame))
             self.delivered += len(piece)
         return out
 
