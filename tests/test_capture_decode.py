@@ -138,6 +138,25 @@ class ClassicStreamTests(TestCase):
         self.assertNotIn("layer udp", out.split("summary")[0])
         self.assertIn("flow 2  frame", out)
 
+    def test_the_worked_example_of_the_docs(self):
+        # docs/decoding.rst shows this capture's --pretty output: its lines
+        # (those not elided) must be what the command prints, in order.
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with open(os.path.join(root, "docs", "decoding.rst"), encoding="utf-8") as f:
+            text = f.read()
+        block = text.split("The output, shortened (``...``)::\n\n", 1)[1].split("\n\n", 1)[0]
+        shown = [line[4:] for line in block.splitlines() if line.strip() != "..."]
+        path = self.build().write(self.mktemp())
+        status, out, err = run("decode", "pcap", path, "--pretty")
+        self.assertEqual(status, 0, err)
+        lines = out.splitlines()
+        pos = 0
+        for line in shown:
+            while pos < len(lines) and lines[pos] != line:
+                pos += 1
+            self.assertLess(pos, len(lines), "docs line not in the output (in order): %r" % line)
+        self.assertGreater(len(shown), 40)
+
     def test_time_is_relative_to_the_first_frame(self):
         events, summary = decoded(self, self.build())
         self.assertEqual(events[0]["time"], 0.0)

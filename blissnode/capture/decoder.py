@@ -65,6 +65,7 @@ class _TcpFlow(object):
         self.streams = {DIR_C2S: StreamReassembler(budget, limits),
                         DIR_S2C: StreamReassembler(budget, limits)}
         self.closed = False
+        self.last = (None, None)  # time and frame of the last packet
 
 
 class _UdpFlow(object):
@@ -159,6 +160,7 @@ class CaptureDecoder(object):
                                               self.hints.limits)
         direction = DIR_C2S if a == flow.client else DIR_S2C
         flow.report.packets += 1
+        flow.last = (packet.time, packet.number)
         flow.report.payload_bytes[direction] += len(packet.payload)
         stream = flow.streams[direction]
         items = stream.segment(packet.seq, packet.payload, packet.time, packet.number,
@@ -181,7 +183,7 @@ class CaptureDecoder(object):
         flow = self._tcp.pop(key)
         events = []
         for direction, stream in flow.streams.items():
-            events.extend(self._tcp_items(flow, direction, stream.finish()))
+            events.extend(self._tcp_items(flow, direction, stream.finish(*flow.last)))
             if stream.retransmitted:
                 flow.report.note("%s: %d bytes retransmitted (seen twice, kept once)"
                                  % (direction, stream.retransmitted))
