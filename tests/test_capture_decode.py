@@ -447,6 +447,29 @@ class UdpTests(TestCase):
         self.assertEqual(summary["flow_kinds"], {"udp-other": 1, "udp-skype": 1})
         self.assertIn("UDP port 5353 (mDNS): not Skype", flow_report(summary, 2)["notes"])
 
+    def test_cmd36_in_a_resend_keys_the_rest_and_fragments_reassemble(self):
+        from blissnode.wire.udp_commands import address_reply
+        cap = CaptureBuilder()
+        me, node = ("10.0.0.2", 3000), ("192.0.2.77", 40002)
+        # A cmd 36 reply in a resend (keyed by its challenge, no address
+        # needed) tells the client its public address ...
+        cap.udp(node, me, udp.encrypt_resend(0x0101, 0x0BADF00D, me[0],
+                                             address_reply(0x0E18, "203.0.113.36", 3000)))
+        # ... which keys a message the node sends in two fragments.
+        message = build_payload([Command(45, 3, 0x5A80, b"\x41\x02\x00\x01\x05\x00\x02\x06")])
+        for index, chunk in enumerate((message[:4], message[4:])):
+            cap.udp(node, me, udp.encrypt_fragment(node[0], "203.0.113.36", 0x0200 + index,
+                                                   0x5A80, index, index == 1, 7 + index, chunk))
+        events, summary = decoded(self, cap)
+        resend, first, second = events
+        self.assertEqual(resend["commands"][0]["decoded"], {"your_address": "203.0.113.36:3000"})
+        self.assertEqual((first["index"], first["reassembly"]), (0, "waiting for more fragments"))
+        self.assertEqual((second["keyed_dst"], second["keying"]["dst"]),
+                         ("203.0.113.36", "cmd 36 reply (the address a node saw)"))
+        self.assertEqual(second["reassembled_length"], len(message))
+        self.assertEqual(second["message_commands"][0]["objects"],
+                         [{"type": 0, "id": 1, "value": 5}, {"type": 0, "id": 2, "value": 6}])
+
     def test_unkeyable_datagram_is_reported(self):
         cap = CaptureBuilder()
         payload = build_payload([Command(27, 2, 1, b"\x42\x15")])
