@@ -256,7 +256,8 @@ class PreludeTests(TestCase):
         conv.open()
         chunks = T.prelude_stream(True)
         conv.replay(chunks[:2])
-        hello, rest = conv.send("s2c", chunks[2][1][:79]), conv.send("s2c", chunks[2][1][79:])
+        hello = conv.send("s2c", chunks[2][1][:79])
+        conv.send("s2c", chunks[2][1][79:])
         cap.packets.remove(hello[0])
         events, summary = decoded(self, cap)
         (gap,) = [e for e in layer(events, "prelude") if e["direction"] == "s2c"]

@@ -18,7 +18,7 @@ ERRATA):
 
 from blissnode.capture.annotate import commands_json
 from blissnode.capture.dh_opening import DhOpening
-from blissnode.capture.events import DIR_C2S, Unit
+from blissnode.capture.events import DIR_C2S, DIR_S2C, Unit
 from blissnode.capture.server_streams import OPENING_INNER, ROLE_EVENT, ServerTransportDecoder
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.https_prelude import (
@@ -60,7 +60,7 @@ class PeerStreamDecoder(object):
                  keys=None, keys_label="--data-dir"):
         self.client_ip, self.server_ip = client_ip, server_ip
         self.keys, self.keys_label = keys, keys_label
-        self._dirs = {d: _Direction(d, prelude, dh, dh_secret) for d in (DIR_C2S, "s2c")}
+        self._dirs = {d: _Direction(d, prelude, dh, dh_secret) for d in (DIR_C2S, DIR_S2C)}
         self.inner = None
         self.learned = []
 
