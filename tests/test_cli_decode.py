@@ -55,7 +55,9 @@ class ObjectsTests(TestCase):
     def test_pretty(self):
         status, out, _ = run("decode", "objects", "--pretty", "410300039f490300786f745f69616d00001b01")
         self.assertEqual(status, 0)
-        self.assertIn("value: 9375", out)
+        # Items as "TYPE id = value", strings as text (not hex).
+        self.assertIn("INT 0x3 = 9375", out)
+        self.assertIn('STRING 0x0 = "xot_iam"', out)
         self.assertRaises(ValueError, json.loads, out)
 
 

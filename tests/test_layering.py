@@ -74,6 +74,11 @@ class LayeringTests(TestCase):
     def test_wire_imports_nothing_else_of_ours(self):
         self.assertOnlyImports("blissnode.wire", ["blissnode.wire"])
 
+    def test_capture_sits_on_the_wire_layer_only(self):
+        # Keys come in as an object (ServerKeys or anything alike); no
+        # server, client or command-line module is needed to decode.
+        self.assertOnlyImports("blissnode.capture", ["blissnode.wire", "blissnode.capture"])
+
     def test_store_knows_no_protocol(self):
         self.assertOnlyImports("blissnode.store", ["blissnode.store"])
 

@@ -55,7 +55,7 @@ def main(argv=None, stdin=None, stdout=None, stderr=None):
         return args.run(args, stdin, stdout) or 0
     except decode_cmd.DecodeFailed as e:
         stderr.write("blissnode %s: %s\n" % (args.command, e))
-        return 1
+        return e.status
     except CommandError as e:
         stderr.write("blissnode %s: %s\n" % (args.command, e))
         return 1
