@@ -62,7 +62,7 @@ async def run(reactor, args):
     from blissnode.event import codes as C
     from blissnode.event.protocol import EventServerFactory, EventService
     from blissnode.keys import generate_private_key, ServerKey, ServerKeys
-    from blissnode.login.ratelimit import FailedLoginLimiter, Limit
+    from blissnode.auth.limiter import FailedLoginLimiter, Limit
     from blissnode.store.contacts import ContactLimits
     from blissnode.store.hashing import ScryptParams
     from blissnode.store.messages import MessageLimits

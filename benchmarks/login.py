@@ -78,7 +78,7 @@ def serve(cpu, repeats):
     from twisted.internet import reactor
 
     from blissnode.keys import load_or_create_server_keys
-    from blissnode.login.auth import make_portal
+    from blissnode.auth.cred import make_portal
     from blissnode.login.protocol import LoginServerFactory
     from blissnode.store.sqlite import StoreService, database_path
     from blissnode.versions.registry import VersionRegistry

@@ -274,7 +274,7 @@ def make_login(options, data_dir, reactor=None, store=None):
     are loaded (created on first run) here, so a bad key file stops the
     start with one clear line."""
     from blissnode.keys import KeyFileError, load_or_create_server_keys
-    from blissnode.login.auth import make_portal
+    from blissnode.auth.cred import make_portal
     from blissnode.login.protocol import LoginServerFactory
     from blissnode.versions.registry import VersionRegistry
 

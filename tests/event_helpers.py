@@ -8,7 +8,7 @@ from twisted.internet import defer, reactor, task
 from blissnode.client.event import EventClientCore, connect_event
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import ServerKey, ServerKeys
-from blissnode.login.ratelimit import FailedLoginLimiter
+from blissnode.auth.limiter import FailedLoginLimiter
 from blissnode.store.hashing import ScryptParams
 from blissnode.store.sqlite import StoreService, database_path
 from blissnode.versions.registry import VersionRegistry

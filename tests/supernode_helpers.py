@@ -20,15 +20,10 @@ from blissnode.wire import udp as wire_udp
 from blissnode.wire import udp_commands
 from blissnode.wire.fragments import Reassembler
 from blissnode.wire.objects import decode_objects
-from blissnode.wire.seed_exchange import (
-    EXCHANGE_SIZE,
-    Greeting,
-    build_seed_exchange,
-    parse_seed_exchange,
-    random_seed,
-)
+from blissnode.wire.peer_session import Established, PeerClient, RecordIn
+from blissnode.wire.seed_exchange import Greeting
 from blissnode.wire.tcp_commands import KIND_REQUEST, Command
-from blissnode.wire.tcp_records import PacketRecord, RecordParser
+from blissnode.wire.tcp_records import PacketRecord
 
 SERVER_IP = "127.0.0.1"
 CLIENT_IP = "127.0.0.1"
@@ -137,45 +132,42 @@ class UDPClient(DatagramProtocol):
 # -- client side of TCP ---------------------------------------------------------
 
 class ClassicTCPClient(object):
-    """Drives the client half of a classic session over any transport.
+    """Drives the client half of a classic session over any transport, on
+    the shared sans-IO stream (:class:`blissnode.wire.peer_session.PeerClient`).
 
-    ``opening()`` -> the 14 bytes; ``receive(data)`` -> records decoded;
-    ``packet(commands)`` -> bytes of one encrypted packet.
+    ``opening()`` -> the 14 bytes (+ padding); ``receive(data)`` -> records
+    decoded; ``packet(commands)`` -> bytes of one encrypted packet.  ``K``:
+    a DH-384 secret agreed beforehand (the seed exchange is keyed with it).
     """
 
     def __init__(self, K=b"", greeting_final=3):
-        self.seed = random_seed()
         self.K = K
         self.greeting_final = greeting_final
-        self.rc4_out = None
-        self.rc4_in = None
-        self.parser = RecordParser()
+        self.stream = PeerClient(greeting=Greeting(1, greeting_final))
+        self.stream.K = bytes(K)
         self.records = []
-        self._buf = bytearray()
         self.server_greeting = None
 
     def opening(self, padding=b""):
-        data, self.rc4_out = build_seed_exchange(
-            self.seed, Greeting(1, self.greeting_final), padding, self.K)
-        return data
+        self.stream.first_record = bytes(padding)
+        return self.stream.start()
 
     def receive(self, data):
-        if self.rc4_in is None:
-            self._buf += data
-            if len(self._buf) < EXCHANGE_SIZE:
-                return []
-            exchange, self.rc4_in = parse_seed_exchange(bytes(self._buf[:EXCHANGE_SIZE]), self.K)
-            self.server_greeting = exchange.greeting
-            data, self._buf = bytes(self._buf[EXCHANGE_SIZE:]), bytearray()
-        records = self.parser.feed(self.rc4_in.crypt(data))
+        _out, events = self.stream.receive(data)
+        records = []
+        for event in events:
+            if isinstance(event, Established):
+                self.server_greeting = event.exchange.greeting
+            elif isinstance(event, RecordIn):
+                records.append(event.record)
         self.records.extend(records)
         return records
 
     def packet(self, packet_id, commands):
-        return self.rc4_out.crypt(PacketRecord(packet_id, commands).encode())
+        return self.stream.encode(PacketRecord(packet_id, commands).encode())
 
     def raw(self, record_bytes):
-        return self.rc4_out.crypt(record_bytes)
+        return self.stream.encode(record_bytes)
 
     def packets(self):
         return [r for r in self.records if isinstance(r, PacketRecord)]

@@ -120,7 +120,7 @@ class LoopbackCaptureTests(TestCase):
     @defer.inlineCallbacks
     def test_dh384_login_with_the_secret(self):
         cap, core, result = yield self.record_login("6.16.0.105", "frank.capture")
-        self.assertIsNotNone(core._dh.K)
-        events, summary = self.decode(cap, "--dh-secret", "1=" + core._dh.K.hex())
+        self.assertIsNotNone(core.session.dh_secret)
+        events, summary = self.decode(cap, "--dh-secret", "1=" + core.session.dh_secret.hex())
         self.assertEqual(summary["flow_kinds"], {"server-dh384": 1})
         self.check(events, summary, "frank.capture", core, result)

@@ -13,9 +13,10 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import TestCase
-from zope.interface import implementer
 from zope.interface.verify import verifyClass, verifyObject
 
+from blissnode.auth.cred import make_portal
+from blissnode.auth.limiter import FailedLoginLimiter, Limit
 from blissnode.client.event import (
     EVENT_PROFILES,
     EventClientCore,
@@ -24,6 +25,8 @@ from blissnode.client.event import (
     connect_event,
     event_profile,
 )
+from blissnode.core.directory import AnchoringDirectory
+from blissnode.core.presence import Presence
 from blissnode.event import codes as C
 from blissnode.event.handlers import (
     EventHandlers,
@@ -33,27 +36,16 @@ from blissnode.event.handlers import (
     profile_handle,
 )
 from blissnode.event.interfaces import EventRefusal, IEventHandlers
-from blissnode.core.directory import AnchoringDirectory
-from blissnode.core.presence import Presence
 from blissnode.event.presence import Broadcaster
 from blissnode.event.protocol import EventServerFactory, EventService
-from blissnode.login.auth import make_portal
-from blissnode.login.interfaces import TRANSPORT_CLASSIC
-from blissnode.login.ratelimit import FailedLoginLimiter, Limit
 from blissnode.store.contacts import Contact, ContactChanges, ContactLimits
 from blissnode.store.directory import MemoryDirectory, OnlineEntry
 from blissnode.store.errors import UnknownAccount, WrongCredential
 from blissnode.store.messages import MessageLimits, QueueCounts
 from blissnode.versions.registry import VersionRegistry
-from blissnode.wire import objects
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.login_messages import (
-    RequestHeader,
-    encode_event_request,
-    parse_event_request,
-)
+from blissnode.wire.login_messages import parse_event_request
 from blissnode.wire.objects import Blob, Int, String
-from blissnode.wire.tcp_commands import KIND_NOTIFICATION
 from blissnode.wire.server_transport import (
     RecordCipher,
     ServerRecordParser,
@@ -67,7 +59,6 @@ from tests.event_helpers import (
     LOOPBACK,
     EventServerMixin,
     cred,
-    wait,
 )
 from tests.test_login_protocol import GARBAGE, connect_raw, login_lines
 from tests.vectors import cases
@@ -323,12 +314,7 @@ def _keyed_protocol(service, key):
     proto = factory.buildProtocol(None)
     transport = StringTransport()
     proto.makeConnection(transport)
-    proto.state = proto.REQUEST
-    proto.transport_kind = TRANSPORT_CLASSIC
-    proto._parser = ServerRecordParser(max_payload=factory.max_record)
-    proto._rx = RecordCipher(key, 0)
-    proto._tx = RecordCipher(key, 1)
-    proto._seed_ok = True
+    proto.session.keyed(key)
     return proto, transport
 
 
@@ -595,12 +581,7 @@ class LogFloodTests(TestCase):
         key = bytes(range(32))
         for i in range(50):
             proto, transport = connect_raw(self.factory, "203.0.113.5", b"", 1000 + i)
-            proto.state = proto.REQUEST
-            proto.transport_kind = TRANSPORT_CLASSIC
-            proto._parser = ServerRecordParser(max_payload=self.factory.max_record)
-            proto._rx = RecordCipher(key, 0)
-            proto._tx = RecordCipher(key, 1)
-            proto._seed_ok = True
+            proto.session.keyed(key)
             proto.dataReceived(seal_server_record(b"\x41\x01\x00\x99", key, 0, 0))
             # Unreadable: closed cleanly, no code a real client would wait on.
             self.assertEqual(transport.value(), b"")
@@ -1016,7 +997,7 @@ class RealTransportTests(EventServerMixin, TestCase):
         session = yield connect_event(reactor, LOOPBACK, self.portnum, core)
         self.addCleanup(session.close)
         yield session.start()
-        self.assertEqual(self.factory.built[-1]._hellos, 2)
+        self.assertEqual(self.factory.built[-1].hellos, 2)
         self.assertEqual(self.factory.built[-1].users, {"alice01"})
 
     def test_no_delay_on_accept(self):

@@ -161,7 +161,7 @@ class ThroughTheNodeTests(EventServerMixin, TestCase):
         self.assertTrue(core.switched)
         [carried] = [p for p in self.factory.built if p.bridged]
         self.assertEqual(carried.transport_kind, "classic")
-        self.assertEqual(carried._hellos, 0)
+        self.assertEqual(carried.hellos, 0)
         self.assertIn("alice01", carried.users)
 
 

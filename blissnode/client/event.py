@@ -36,7 +36,6 @@ from blissnode.wire.credentials import build_signed_payload
 from blissnode.wire.login_messages import RequestHeader, encode_event_request
 from blissnode.wire.objects import Blob, Int, Int64, String
 from blissnode.wire.rsa_raw import RsaPrivate
-from blissnode.wire.server_transport import X_SERVER_TO_CLIENT, open_server_record
 
 __all__ = ["EventClientProfile", "EVENT_PROFILES", "event_profile", "EventClientError",
            "EventRefused", "EventClientCore", "EventClientProtocol", "EventSession",
@@ -139,9 +138,6 @@ class EventClientCore(ServerConnectionCore):
         self.next_id = first_request_id
         self.fixed_seq = fixed_seq
         self.server_seqs = []
-        self.ready = False
-        self._kx_sent = False
-        self._queued = []
         self.records = []
 
     # -- building -------------------------------------------------------------------------
@@ -160,11 +156,6 @@ class EventClientCore(ServerConnectionCore):
         return request_id, encode_event_request(header, list(items), name,
                                                 self.profile.version_string, self.public_ip)
 
-    def seal(self, plaintext):
-        if self.fixed_seq is not None:
-            self._tx.seq = self.fixed_seq
-        return self._tx.seal(plaintext)
-
     def request(self, code, items=(), **kw):
         """``(request id, bytes to send now)``; before the transport is up
         the request waits and goes out with :meth:`receive`'s answer."""
@@ -172,30 +163,14 @@ class EventClientCore(ServerConnectionCore):
         return request_id, self.send_plaintext(plaintext)
 
     def send_plaintext(self, plaintext):
-        if not self.ready:
-            self._queued.append(plaintext)
-            return b""
-        return self._out(self._records_for([plaintext]))
-
-    def _records_for(self, plaintexts):
-        data = b""
-        if not self._kx_sent:
-            self._kx_sent = True
-            data += self.key_exchange()
-        return data + b"".join(self.seal(p) for p in plaintexts)
+        return ServerConnectionCore.send_plaintext(self, plaintext, seq=self.fixed_seq)
 
     # -- the exchange (start, receive: ServerConnectionCore) ----------------------------------
     # Decoded :class:`~blissnode.event.codes.ServerRecord` s accumulate in
     # :attr:`records`.
 
-    def _transport_up(self):
-        self.ready = True
-        self.state = "records"
-        queued, self._queued = self._queued, []
-        return self._out(self._records_for(queued)) if queued else b""
-
-    def _record(self, record):
-        seq, plaintext = open_server_record(record, self.key, X_SERVER_TO_CLIENT)
+    def _record(self, seq_plaintext):
+        seq, plaintext = seq_plaintext
         self.server_seqs.append(seq)
         self.records.append(C.parse_server_record(plaintext))
 

@@ -48,7 +48,6 @@ from blissnode.wire.login_messages import (
     encode_login_request,
     parse_login_reply,
 )
-from blissnode.wire.server_transport import X_SERVER_TO_CLIENT, RecordCipher
 
 __all__ = [
     "TRANSPORT_CLASSIC",
@@ -242,7 +241,6 @@ class LoginClientCore(ServerConnectionCore):
         self.full_name = full_name
         self._init_transport(r24, dh_keypair, dh_filler, max_payload=4096,
                              kx_extra=profile.kx_extra)
-        self._rx = RecordCipher(self.key, X_SERVER_TO_CLIENT)
         self.request_id = request_id
         self.host_id1 = host_id1 if host_id1 is not None else int.from_bytes(os.urandom(8), "big")
         self.host_id2 = host_id2 if host_id2 is not None else [
@@ -284,21 +282,22 @@ class LoginClientCore(ServerConnectionCore):
 
     # -- the exchange (start, receive: ServerConnectionCore) -------------------------
 
-    def _transport_up(self):
+    def _before_start(self):
         # The key exchange and the request go out together.
         self.request_plaintext = self.request()
-        data = self.key_exchange() + self._tx.seal(self.request_plaintext)
-        self.state = "sent"
-        return self._out(data)
+        self.send_plaintext(self.request_plaintext)
 
     def _receive(self, data):
         if self.done:
             return b""
         return ServerConnectionCore._receive(self, data)
 
-    def _record(self, record):
-        # The first data record is the reply; nothing after it is read.
-        self._reply(self._rx.open(record))
+    def _record(self, seq_plaintext):
+        # The first data record is the reply (seq 0); nothing after it is read.
+        seq, plaintext = seq_plaintext
+        if seq != 0:
+            raise LoginClientError("the reply record has seq %d, not 0" % (seq,))
+        self._reply(plaintext)
         return True
 
     def _reply(self, plaintext):

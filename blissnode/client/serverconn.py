@@ -21,29 +21,17 @@ import os
 from twisted.internet import error as internet_error
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
-from blissnode.wire import dh384, objects, rc4
+from blissnode.wire import objects
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.rsa_raw import raw_public
-from blissnode.wire.server_transport import (
-    CLIENT_HELLO,
-    CONTENT_DATA,
-    HEADER_SIZE,
-    RANDOM_SIZE,
-    SERVER_HELLO,
-    X_CLIENT_TO_SERVER,
-    RecordCipher,
-    ServerRecordParser,
-    key_exchange_record,
-    login_session_key,
-    server_rc4_keys,
-    session_seed_from_random,
+from blissnode.wire.server_session import (  # noqa: F401  (re-exported)
+    TRANSPORT_CLASSIC,
+    TRANSPORT_DH384,
+    ClientSide,
 )
 
 __all__ = ["TRANSPORT_CLASSIC", "TRANSPORT_DH384", "KX_INT9", "KX_INT12",
            "ServerConnectionCore", "connect_tcp"]
-
-TRANSPORT_CLASSIC = "classic"
-TRANSPORT_DH384 = "dh384"
 
 #: INT 9 and INT 0xC of the key-exchange list, in every sample (L11).
 KX_INT9 = 0x2000
@@ -58,12 +46,14 @@ def as_int(value):
 
 
 class ServerConnectionCore(object):
-    """Sans-IO transport of one client connection to a login or event server.
+    """Sans-IO client of one login or event connection, over the shared
+    :class:`blissnode.wire.server_session.ClientSide`.
 
     A subclass sets :attr:`error` (the exception it raises), calls
     :meth:`_init_transport` from its ``__init__`` (after setting
-    ``profile`` and ``login_modulus``), and implements
-    :meth:`_transport_up` and :meth:`_record`.
+    ``profile`` and ``login_modulus``), may queue requests with
+    :meth:`send_plaintext`, and implements :meth:`_record` (one decrypted
+    server record: ``(seq, plaintext)``; return true to read no more).
     """
 
     #: The exception class raised for every failure of the exchange.
@@ -73,25 +63,18 @@ class ServerConnectionCore(object):
     #: right before the key exchange; the server answers each); 0 on a
     #: connection a node carries after cmd 7 (the key exchange comes first).
     hellos = 1
-    #: Most empty ``17 03 01 00 00`` answers skipped before the first record.
-    MAX_SERVER_HELLOS = 4
 
     def _init_transport(self, r24, dh_keypair, dh_filler, max_payload, kx_extra=()):
         """The session seed and key (from ``r24``, random when ``None``), the
         DH-384 handshake for a DH-384 profile, and the record state.
         ``kx_extra``: ``(item id, size)`` of random BLOBs the 0x42 key
         exchange carries after INT 0xC."""
-        self.r24 = bytes(r24) if r24 is not None else os.urandom(RANDOM_SIZE)
-        self.seed = session_seed_from_random(self.r24)
-        self.key = login_session_key(self.seed)
         self.kx_extra = tuple(kx_extra)
-        self._dh = (dh384.ClientHandshake(dh_keypair, dh_filler or b"")
-                    if self.profile.transport == TRANSPORT_DH384 else None)
-        self._rc4_in = self._rc4_out = None
-        self._hello = bytearray()
-        self._extra_hellos = 0
-        self._parser = ServerRecordParser(max_payload=max_payload)
-        self._tx = RecordCipher(self.key, X_CLIENT_TO_SERVER)
+        self.session = ClientSide(
+            self._key_exchange_list, dh=self.profile.transport == TRANSPORT_DH384,
+            dh_keypair=dh_keypair, dh_filler=dh_filler or b"", seed_r24=r24,
+            max_record=max_payload)
+        self.r24, self.seed, self.key = self.session.r24, self.session.seed, self.session.key
         self.state = "new"
 
     # -- what is sent ---------------------------------------------------------------
@@ -107,16 +90,22 @@ class ServerConnectionCore(object):
         items += [objects.Blob(i, os.urandom(n)) for i, n in self.kx_extra]
         return items
 
+    def _key_exchange_list(self, seed):
+        return objects.encode_objects(self.key_exchange_items(),
+                                      compressed=self.profile.kx_compressed)
+
     def key_exchange(self):
         """The ``16 03 01`` record."""
-        return key_exchange_record(objects.encode_objects(
-            self.key_exchange_items(), compressed=self.profile.kx_compressed))
+        return self.session.key_exchange()
 
-    def _out(self, data):
-        """``data`` as it goes on the wire (RC4 after a DH-384 handshake)."""
-        if self._rc4_out is not None:
-            data = self._rc4_out.crypt(data)
-        return data
+    def send_plaintext(self, plaintext, seq=None):
+        """Bytes to write for one request now (b"" before the transport is
+        up: it then goes out with the key exchange)."""
+        return self.session.send(plaintext, seq=seq)
+
+    @property
+    def ready(self):
+        return self.session.up
 
     # -- the exchange -----------------------------------------------------------------
 
@@ -124,15 +113,13 @@ class ServerConnectionCore(object):
         """The first bytes: the hello (classic) or A and filler (5.5+)."""
         if self.state != "new":
             raise ValueError("start() called twice")
-        if self._dh is not None:
-            self.state = "dh"
-            return self._dh.start()
-        if self.hellos == 0:
-            # Carried by a node after cmd 7: no hello, the key exchange first.
-            self.state = "up"
-            return self._transport_up()
-        self.state = "hello"
-        return CLIENT_HELLO
+        self.session.hellos_to_send = self.hellos
+        self._before_start()
+        self.state = "started"
+        return self.session.start()
+
+    def _before_start(self):
+        """Queue what goes out with the key exchange (the login request)."""
 
     def receive(self, data):
         """Feed bytes from the server; return the bytes to send (may be
@@ -140,53 +127,18 @@ class ServerConnectionCore(object):
         try:
             return self._receive(bytes(data))
         except ProtocolError as e:
-            raise self.error("protocol error (%s): %s" % (self.state, e))
+            raise self.error("protocol error (%s): %s" % (self.session.state, e))
 
     def _receive(self, data):
-        out = b""
-        if self.state == "hello":
-            self._hello += data
-            if len(self._hello) < HEADER_SIZE:
-                return b""
-            if bytes(self._hello[:HEADER_SIZE]) != SERVER_HELLO:
-                raise self.error("the server did not answer the hello with 17 03 01 00 00")
-            data = bytes(self._hello[HEADER_SIZE:])
-            out = self._transport_up()
-            if self.hellos > 1:
-                out = CLIENT_HELLO * (self.hellos - 1) + out
-        elif self.state == "dh":
-            sent, done = self._dh.receive(data)
-            out = sent
-            if not done:
-                return out
-            c2s, s2c = server_rc4_keys(self._dh.K)
-            self._rc4_out, self._rc4_in = rc4.RC4(c2s), rc4.RC4(s2c)
-            data = self._dh.remainder
-            out += self._transport_up()
-        if not data:
-            return out
-        if self._rc4_in is not None:
-            data = self._rc4_in.crypt(data)
-        for record in self._parser.feed(data):
-            if record.content_type != CONTENT_DATA:
-                raise self.error("the server sent a key-exchange record")
-            if not record.payload:
-                # The answer to a further hello of ours.
-                self._extra_hellos += 1
-                if self._extra_hellos > self.MAX_SERVER_HELLOS:
-                    raise self.error("too many server hellos")
-                continue
-            if self._record(record):
+        out, records = self.session.receive(data)
+        for event in records:
+            if self._record(self.session.open(event.record)):
                 break
         return out
 
-    def _transport_up(self):
-        """The hello was answered or the handshake is done: the bytes to
-        send now (already through :meth:`_out`)."""
-        raise NotImplementedError
-
-    def _record(self, record):
-        """One data record from the server; return true to read no more."""
+    def _record(self, seq_plaintext):
+        """One decrypted server record ``(seq, plaintext)``; return true to
+        read no more."""
         raise NotImplementedError
 
 

@@ -30,16 +30,13 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
 from blissnode.client.transcript import Transcript, command_json
-from blissnode.wire import dh384, https_prelude
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import Int, ObjectList
-from blissnode.wire.seed_exchange import (
-    ACCEPTED_FINALS, EXCHANGE_SIZE, Greeting, build_seed_exchange, parse_seed_exchange, random_padding,
-    random_seed)
+from blissnode.wire.peer_session import Established, PeerClient, RecordIn
+from blissnode.wire.seed_exchange import ACCEPTED_FINALS, Greeting, random_padding
 from blissnode.wire.tcp_commands import (
     KIND_NOTIFICATION, KIND_REPLY, KIND_REQUEST, Command, IdCounter)
-from blissnode.wire.tcp_records import (
-    AckRecord, PacketRecord, PaddingRecord, RecordParser, UnknownRecord)
+from blissnode.wire.tcp_records import AckRecord, PacketRecord, PaddingRecord, UnknownRecord
 
 CMD_ACCEPT, CMD_ACCEPTED, CMD_REFUSED = 30, 31, 32
 CMD_STATS, CMD_CHANNELS, CMD_CHANNEL = 11, 47, 48
@@ -58,7 +55,7 @@ REQUEST_TIMEOUT = 10.0
 #: it in the same TCP write, supernode.md 3.4).
 STATS_WAIT = 2.0
 
-PRELUDE, DH, SEED, RECORDS, CLOSED = "prelude", "dh", "seed", "records", "closed"
+RECORDS, CLOSED = "records", "closed"
 
 
 class SupernodeRefused(Exception):
@@ -96,12 +93,7 @@ class SupernodeClientProtocol(Protocol):
         self.answer_forwarded = answer_forwarded
         self.ids = IdCounter()
         self.state = None
-        self.K = b""
-        self._buf = bytearray()
-        self._dh = None
-        self._rc4_in = None
-        self._rc4_out = None
-        self._parser = RecordParser()
+        self.stream = None
         self._first_record = True
         self.handshake = defer.Deferred()
         self.lost = defer.Deferred()
@@ -118,36 +110,27 @@ class SupernodeClientProtocol(Protocol):
         peer = self.transport.getPeer()
         self.transcript.add("tcp", "info", "connected", peer="%s:%d" % (peer.host, peer.port),
                             https=self.https, dh384=self.profile.dh384)
-        if self.https:
-            hello = https_prelude.build_client_hello(secrets.token_bytes(16))
-            self.state = PRELUDE
-            self._raw_write(hello, "ssl client hello")
-        else:
-            self._start_key_exchange()
-
-    def _start_key_exchange(self):
-        # Real clients never use DH-384 on port 443 (ERRATA: 44 real 443
-        # connections, all classic after the SSLv2 prelude).
-        if self.profile.dh384 and not self.https:
-            self.state = DH
-            # Real clients sent 0..63 filler bytes (ERRATA).
-            self._dh = dh384.ClientHandshake(filler=secrets.token_bytes(secrets.randbelow(64)))
-            self._raw_write(self._dh.start(), "dh384 public value")
-        else:
-            self._send_seed()
-
-    def _send_seed(self):
         first = random_padding().encode() if self.profile.sends_padding else b""
-        greeting = Greeting(self.profile.greeting_tag_value(), self.profile.greeting_final)
-        seed = random_seed()
-        data, self._rc4_out = build_seed_exchange(seed, greeting, first, self.K)
-        self.state = SEED
-        self._raw_write(data, "seed + greeting", seed="%08x" % seed,
-                        greeting=greeting.encode().hex(), padding=bool(first))
+        # Real clients never use DH-384 on port 443 (ERRATA: 44 real 443
+        # connections, all classic after the SSLv2 prelude) and sent 0..63
+        # filler bytes after A.
+        self.stream = PeerClient(
+            https=self.https, dh=self.profile.dh384,
+            greeting=Greeting(self.profile.greeting_tag_value(), self.profile.greeting_final),
+            dh_filler=secrets.token_bytes(secrets.randbelow(64)), first_record=first,
+            accepted_finals=ACCEPTED_FINALS)
+        self._write_raw(self.stream.start())
 
-    def _raw_write(self, data, what, **details):
-        self.transcript.add("tcp", "sent", what, length=len(data), **details)
-        self.transport.write(data)
+    def _write_raw(self, data):
+        for step in self.stream.take_progress():
+            self.transcript.add("tcp", step.direction, step.what, **step.details)
+        if data:
+            self.transport.write(data)
+
+    @property
+    def K(self):
+        """The DH-384 shared secret (empty for a classic exchange)."""
+        return self.stream.K if self.stream is not None else b""
 
     # -- receiving -------------------------------------------------------------------
 
@@ -158,49 +141,20 @@ class SupernodeClientProtocol(Protocol):
             self._fail(e)
 
     def _receive(self, data):
-        if self.state == PRELUDE:
-            self._buf += data
-            end = https_prelude.server_hello_record_length(self._buf)
-            if end is None or len(self._buf) < end:
-                return
-            hello, rest = bytes(self._buf[:end]), bytes(self._buf[end:])
-            self._buf = bytearray()
-            self.transcript.add("tcp", "received", "ssl server hello", length=len(hello),
-                                trailing=len(rest))
-            self._start_key_exchange()
-            data = rest
-        if self.state == DH:
-            out, done = self._dh.receive(data)
-            if out:
-                self.transcript.add("tcp", "received", "dh384 public value")
-                self._raw_write(out, "dh384 hash")
-            if not done:
-                return
-            self.K = self._dh.K
-            self.transcript.add("tcp", "received", "dh384 hash", message="shared secret agreed")
-            data = self._dh.remainder
-            self._send_seed()
-        if self.state == SEED:
-            self._buf += data
-            if len(self._buf) < EXCHANGE_SIZE:
-                return
-            head, data = bytes(self._buf[:EXCHANGE_SIZE]), bytes(self._buf[EXCHANGE_SIZE:])
-            self._buf = bytearray()
-            exchange, self._rc4_in = parse_seed_exchange(head, self.K)
-            self.server_greeting = exchange.greeting
-            self.transcript.add("tcp", "received", "seed + greeting",
-                                seed="%08x" % exchange.seed,
-                                greeting=exchange.greeting.encode().hex())
-            # Real nodes ended the greeting in 01 (Microsoft nodes on 443)
-            # or 0F (peers); blissnode sends 03 (ERRATA).  Others: refused.
-            if exchange.greeting.final not in ACCEPTED_FINALS:
-                raise HandshakeFailed("server greeting ends in %02x, not one of %s"
-                                      % (exchange.greeting.final,
-                                         "/".join("%02x" % f for f in ACCEPTED_FINALS)))
-            self.state = RECORDS
-        if self.state == RECORDS and data:
-            for record in self._parser.feed(self._rc4_in.crypt(data)):
-                self._record(record)
+        try:
+            out, events = self.stream.receive(data)
+        except ProtocolError as e:
+            if "greeting ends in" in str(e):
+                self._write_raw(b"")
+                raise HandshakeFailed(str(e))
+            raise
+        self._write_raw(out)
+        for event in events:
+            if isinstance(event, Established):
+                self.server_greeting = event.exchange.greeting
+                self.state = RECORDS
+            elif isinstance(event, RecordIn):
+                self._record(event.record)
 
     def _record(self, record):
         if self._first_record:
@@ -279,7 +233,7 @@ class SupernodeClientProtocol(Protocol):
     def _send_record(self, record, what, **details):
         raw = record.encode()
         self.transcript.add("tcp", "sent", what, **details)
-        self.transport.write(self._rc4_out.crypt(raw))
+        self.transport.write(self.stream.encode(raw))
 
     def send_commands(self, commands, what="packet"):
         packet = PacketRecord(self.ids.next(), commands)

@@ -25,16 +25,10 @@ from blissnode.wire import objects
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.node_record import NodeRecord
 from blissnode.wire.objects import NetAddr
-from blissnode.wire.seed_exchange import (
-    EXCHANGE_SIZE,
-    Greeting,
-    build_seed_exchange,
-    parse_seed_exchange,
-    random_padding,
-    random_seed,
-)
+from blissnode.wire.peer_session import PeerClient, RecordIn, SwitchedToClear
+from blissnode.wire.seed_exchange import Greeting, random_padding
 from blissnode.wire.tcp_commands import KIND_REPLY, KIND_REQUEST, Command, IdCounter
-from blissnode.wire.tcp_records import ClearStreamRecord, PacketRecord, RecordParser
+from blissnode.wire.tcp_records import PacketRecord
 
 __all__ = ["EventViaNodeCore", "connect_event_via_node", "CMD_EVENT_CONNECT",
            "REAL_VERSION_STRING"]
@@ -71,9 +65,7 @@ class EventViaNodeCore(object):
         self.node_record = node_record if node_record is not None else NodeRecord(
             os.urandom(8), 1, NetAddr("127.0.0.1", 0), last_addr=NetAddr("127.0.0.1", 0)).encode()
         self._ids = IdCounter(int.from_bytes(os.urandom(2), "big"))
-        self._rc4_out = self._rc4_in = None
-        self._head = bytearray()
-        self._parser = RecordParser()
+        self._stream = None
         self._request_id = None
         self.state = "new"
         self.switched = False
@@ -99,8 +91,8 @@ class EventViaNodeCore(object):
             raise ValueError("start() called twice")
         self.state = "asked"
         first = random_padding().encode() + PacketRecord(self._ids.next(), [self.cmd7()]).encode()
-        data, self._rc4_out = build_seed_exchange(random_seed(), Greeting(1, PEER_FINAL), first)
-        return data
+        self._stream = PeerClient(greeting=Greeting(1, PEER_FINAL), first_record=first)
+        return self._stream.start()
 
     def receive(self, data):
         if self.switched:
@@ -111,29 +103,22 @@ class EventViaNodeCore(object):
             raise EventClientError("peer stream to the node (%s): %s" % (self.state, e))
 
     def _peer(self, data):
-        if self._rc4_in is None:
-            self._head += data
-            if len(self._head) < EXCHANGE_SIZE:
-                return b""
-            _, self._rc4_in = parse_seed_exchange(bytes(self._head[:EXCHANGE_SIZE]))
-            data, self._head = bytes(self._head[EXCHANGE_SIZE:]), bytearray()
-        out = b""
-        for record in self._parser.feed(self._rc4_in.crypt(data)):
-            if isinstance(record, PacketRecord):
-                for command in record.commands:
+        out, events = self._stream.receive(data)
+        for event in events:
+            if isinstance(event, RecordIn) and isinstance(event.record, PacketRecord):
+                for command in event.record.commands:
                     if (command.cmd == CMD_EVENT_CONNECT_REPLY and command.kind == KIND_REPLY
                             and command.request_id == self._request_id):
                         self.state = "accepted"
-                        out += self._rc4_out.crypt(ClearStreamRecord().encode())
-            elif isinstance(record, ClearStreamRecord):
+                        out += self._stream.switch_to_clear()
+            elif isinstance(event, SwitchedToClear):
                 if self.state != "accepted":
                     raise ProtocolError("the node switched to clear before answering cmd 7")
                 self.switched = True
                 self.state = "clear"
-                rest = len(self._parser.take_rest())
                 out += self.inner.start()
-                if rest:
-                    out += self.inner.receive(data[len(data) - rest:])
+                if event.data:
+                    out += self.inner.receive(event.data)
                 return out
         return out
 

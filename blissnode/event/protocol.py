@@ -52,22 +52,20 @@ from twisted.logger import Logger
 
 from blissnode.event import codes as C
 from blissnode.event.handlers import ROLE, EventHandlers, fallback_event_handlers
-from blissnode.event.interfaces import EventRefusal
+from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials
+from blissnode.auth.limiter import FailedLoginLimiter
 from blissnode.core.delivery import InboxChanged, PresenceChanged
 from blissnode.core.hub import Core
 from blissnode.core.presence import EVENT_ANCHOR
+from blissnode.event.interfaces import EventRefusal
 from blissnode.event.presence import Broadcaster
-from blissnode.login.auth import ISkypeUser, SkypeCredentials
-from blissnode.login.interfaces import TRANSPORT_DH384
-# The DH-384 filler between B and the hash: the login server's (GUESS L2, 6 random bytes).
-from blissnode.login.protocol import LoginMind, LoginServerProtocol, _random_filler
-from blissnode.login.ratelimit import FailedLoginLimiter
 from blissnode.logthrottle import LogThrottle
+from blissnode.servertransport import ServerTransportProtocol, random_filler
 from blissnode.store.directory import normalize_name
 from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
 from blissnode.wire import dh384
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.server_transport import CONTENT_DATA, open_server_record
+from blissnode.wire.server_session import TRANSPORT_DH384
 
 log = Logger()
 
@@ -118,7 +116,7 @@ class EventService(object):
 
     :param accounts: ``IAccountStore`` + ``IAccountSearch`` (``StoreService.accounts``).
     :param contacts: ``IContactStore``; :param messages: ``IMessageStore``.
-    :param portal: the ``twisted.cred`` portal (login.auth.make_portal).
+    :param portal: the ``twisted.cred`` portal (blissnode.auth.cred.make_portal).
     :param limiter: a :class:`FailedLoginLimiter` (share the login server's).
     :param registry: the version registry (role ``"event"``).
     :param core: the :class:`~blissnode.core.hub.Core` shared with the other
@@ -150,7 +148,7 @@ class EventService(object):
     def from_store(cls, store_service, portal=None, **kw):
         """Over a :class:`~blissnode.store.sqlite.StoreService`."""
         if portal is None:
-            from blissnode.login.auth import make_portal
+            from blissnode.auth.cred import make_portal
             portal = make_portal(store_service.accounts)
         return cls(store_service.accounts, store_service.contacts, store_service.messages,
                    portal, **kw)
@@ -294,10 +292,9 @@ class EventServerFactory(Factory):
         self.service = service
         self.clock = clock if clock is not None else service.clock
         self.new_dh_keypair = new_dh_keypair or dh384.KeyPair.generate
-        self.dh_filler = dh_filler or _random_filler
+        self.dh_filler = dh_filler or random_filler
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
-        self.linger_timeout = idle_timeout
         self.max_connections = max_connections
         self.max_record = max_record
         self.pause_at = pause_at
@@ -340,16 +337,19 @@ class EventServerFactory(Factory):
         self.service.stop()
 
 
-class EventServerProtocol(LoginServerProtocol):
-    """One event-server connection (module docstring)."""
+class EventServerProtocol(ServerTransportProtocol):
+    """One event-server connection (module docstring): the shared server
+    transport, then any number of requests; also a delivery target of the
+    core (:class:`~blissnode.core.delivery.IDeliveryTarget`)."""
 
     LOG_ROLE = "event"
-
-    #: Delivery target role (:class:`~blissnode.core.delivery.IDeliveryTarget`).
+    #: Client record numbers come from each record's trailer (FakeSkype
+    #: sends every record with seq 0, notes 3).
+    STRICT_ORDER = False
     role = "event"
 
     def __init__(self):
-        LoginServerProtocol.__init__(self)
+        ServerTransportProtocol.__init__(self)
         self.connection_id = next(_connection_ids)
         self.session_id = "e%d" % (self.connection_id,)
         self.handlers = None
@@ -366,7 +366,7 @@ class EventServerProtocol(LoginServerProtocol):
     # -- connection ---------------------------------------------------------------------
 
     def connectionLost(self, reason):
-        LoginServerProtocol.connectionLost(self, reason)
+        ServerTransportProtocol.connectionLost(self, reason)
         users, self.users = self.users, set()
         for name in users:
             self.factory.service.signed_out(name, self)
@@ -391,24 +391,20 @@ class EventServerProtocol(LoginServerProtocol):
 
     def push(self, plaintext):
         """Write a server-initiated record (a broadcast); False if closed."""
-        if self._closed or self._tx is None:
+        if not self.send_record(plaintext):
             return False
-        self._write(self._tx.seal(plaintext))
         self.pushes += 1
         return True
 
+    def finished(self):
+        # An idle connection that was answered ends normally.
+        return self.requests > 0 and self._pending == 0
+
     # -- records -----------------------------------------------------------------------------
 
-    def _record(self, record):
-        if self._hello(record):
-            return
-        if self.state == self.KEY_EXCHANGE:
-            self._key_exchange(record)
-            return
-        if record.content_type != CONTENT_DATA:
-            raise ProtocolError("a second key-exchange record")
+    def record_received(self, record):
         # Lenient: seq recovered from the trailer, repeats accepted (notes 3).
-        _seq, plaintext = open_server_record(record, self._rx.key, self._rx.x)
+        _seq, plaintext = self.session.open(record)
         self._pending += 1
         if self._pending > self.factory.max_pending:
             raise ProtocolError("more than %d requests waiting" % (self.factory.max_pending,))
@@ -426,29 +422,27 @@ class EventServerProtocol(LoginServerProtocol):
 
     def _served(self, _):
         self._pending -= 1
-        if self._paused and self._pending <= self.factory.pause_at // 2 and not self._closed:
+        if self._paused and self._pending <= self.factory.pause_at // 2 and not self.closed:
             self._paused = False
             self.transport.resumeProducing()
         return None
 
     def _send(self, reply):
         plaintext, close = reply
-        if self._closed:
+        if self.closed:
             return
         if plaintext is not None:
-            self._write(self._tx.seal(plaintext))
+            self.send_record(plaintext)
         if close:
-            self._closed = True
-            self._cancel_timer()
-            self.transport.loseConnection()
+            self.close()
         else:
-            self._set_timer(self.factory.idle_timeout, "idle")
+            self.set_timer(self.factory.idle_timeout, "idle")
 
     def _server_fault(self, failure):
         self.factory.throttle.failure(self.peer, "fault", "event: {peer}: cannot answer a "
                                       "request (server fault); closing", failure,
                                       peer=self.peer)
-        self._abort()
+        self.abort()
 
     # -- one request ----------------------------------------------------------------------
 
@@ -461,7 +455,7 @@ class EventServerProtocol(LoginServerProtocol):
         request_code = None
         self.requests += 1
         try:
-            if not self._seed_ok:
+            if not self.seed_ok:
                 raise EventRefusal("auth_failed", "the session seed did not check", strike=True)
             try:
                 request = handlers.parse_request(plaintext)
@@ -480,7 +474,7 @@ class EventServerProtocol(LoginServerProtocol):
             items = yield defer.maybeDeferred(method, call)
             return handlers.build_success(request_id, items), False
         except EventRefusal as refusal:
-            close = not self._seed_ok
+            close = not self.seed_ok
             if refusal.strike:
                 self._strikes += 1
                 close = close or self._strikes >= factory.max_strikes
@@ -531,7 +525,7 @@ class EventServerProtocol(LoginServerProtocol):
         if user not in self._auth and len(self._auth) >= MAX_USERS_PER_CONNECTION:
             raise EventRefusal("busy", "too many users on one connection")
         self._auth[user] = (bytes(header.credential), now + factory.auth_ttl)
-        if user not in self.users and not self._closed:
+        if user not in self.users and not self.closed:
             self.users.add(user)
             factory.service.signed_in(user, self)
             log.info("event: {user} signed in from {peer} ({version}, {transport})",

@@ -42,56 +42,46 @@ and kind per :attr:`~LoginServerFactory.log_interval`, with a count of the
 suppressed ones, so a flood of garbage connections cannot flood the log.
 """
 
-import os
-
-import attr
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, task
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
+from blissnode.auth.cred import (  # noqa: F401  (LoginMind re-exported)
+    ISkypeUser,
+    LoginMind,
+    SkypeCredentials,
+    UnknownUser,
+    WrongPassword,
+)
+from blissnode.auth.limiter import FailedLoginLimiter
 from blissnode.login import handlers as login_handlers
-from blissnode.login.auth import ISkypeUser, SkypeCredentials, UnknownUser, WrongPassword
 from blissnode.login.interfaces import (
     INVALID_NAME,
     NAME_TAKEN,
     RATE_LIMITED,
     REGISTRATION_CLOSED,
-    TRANSPORT_CLASSIC,
-    TRANSPORT_DH384,
     UNKNOWN_USER,
     VERSION_TOO_OLD,
     WRONG_PASSWORD,
 )
-from blissnode.login.ratelimit import FailedLoginLimiter
 from blissnode.logthrottle import LogThrottle
-from blissnode.nodelay import set_no_delay
+from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
+    SEED_HINT,
+    ServerTransportProtocol,
+    random_filler,
+)
 from blissnode.store.errors import AccountExists, InvalidField, InvalidName
 from blissnode.store.names import validate_skype_name
 from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
-from blissnode.wire import dh384, rc4
+from blissnode.wire import dh384
 from blissnode.wire.credentials import build_credential
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import (
     REQUEST_LOGIN_6X,
     parse_login_request,
 )
-from blissnode.wire.server_transport import (
-    CLIENT_HELLO,
-    CONTENT_DATA,
-    CONTENT_KEY_EXCHANGE,
-    HEADER_SIZE,
-    SEED_SIZE,
-    SERVER_HELLO,
-    X_CLIENT_TO_SERVER,
-    X_SERVER_TO_CLIENT,
-    RecordCipher,
-    ServerRecordParser,
-    check_session_seed,
-    login_session_key,
-    parse_key_exchange,
-    server_rc4_keys,
-)
+from blissnode.wire.server_session import MAX_HELLOS  # noqa: F401  (re-exported)
 
 __all__ = [
     "LoginServerFactory",
@@ -123,35 +113,9 @@ MAX_CONNECTIONS = 1024
 LOG_INTERVAL = 60.0
 #: The request id assumed when the request cannot be read (every sample uses 1).
 DEFAULT_REQUEST_ID = 1
-#: GUESS (L2): the real login server put 6 filler bytes between B and its
-#: hash; we do the same (random bytes).
-DH_FILLER_SIZE = 6
-#: Most hellos answered on one connection.  Real clients sent two (ERRATA:
-#: 7 of 7 plain connections of 2015 past the first hello; the second one
-#: sometimes in the segment of the key exchange); a few more are harmless.
-MAX_HELLOS = 4
-#: What the operator reads when a session seed does not check: almost always
-#: a client still carrying Skype's login key (ERRATA; docs/clients.rst).
-SEED_HINT = ("session seed did not check: the client encrypted to another RSA key "
-             "(most likely Skype's own login key); patch it with blissnode "
-             "patch-client, see docs/clients.rst")
 #: A name no account can have: a dummy check spends one scrypt on it.
 _DUMMY_NAME = "-"
 _DUMMY_CREDENTIAL = b"\x00" * 16
-
-
-def _random_filler():
-    return os.urandom(DH_FILLER_SIZE)
-
-
-@attr.s(frozen=True, slots=True)
-class LoginMind:
-    """What the protocol passes to ``Portal.login`` as the mind: where the
-    login comes from and which client version it is."""
-
-    address = attr.ib()
-    version = attr.ib()
-    transport = attr.ib()
 
 
 class _Refuse(Exception):
@@ -171,14 +135,14 @@ class LoginServerFactory(Factory):
 
     :param keys: :class:`~blissnode.keys.ServerKeys` (``login_decrypt_raw``,
         ``credential_sign_raw``).
-    :param portal: the ``twisted.cred`` portal (:func:`blissnode.login.auth.make_portal`).
+    :param portal: the ``twisted.cred`` portal (:func:`blissnode.auth.cred.make_portal`).
     :param store: the :class:`~blissnode.store.interfaces.IAccountStore`
         registrations create accounts in.
     :param registry: a :class:`~blissnode.versions.registry.VersionRegistry`;
         ``None`` or one without ``"login"`` roles uses
         :func:`~blissnode.login.handlers.fallback_login_handlers`.
     :param registration_open: whether request 5018 may create accounts.
-    :param limiter: a :class:`~blissnode.login.ratelimit.FailedLoginLimiter`
+    :param limiter: a :class:`~blissnode.auth.limiter.FailedLoginLimiter`
         (default: the default limits on ``clock``).
     :param clock: ``IReactorTime`` (timeouts, credential times); the reactor.
     :param new_dh_keypair: returns the DH-384 key pair of a new 5.5+
@@ -208,7 +172,7 @@ class LoginServerFactory(Factory):
         self.clock = clock
         self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
         self.new_dh_keypair = new_dh_keypair or dh384.KeyPair.generate
-        self.dh_filler = dh_filler or _random_filler
+        self.dh_filler = dh_filler or random_filler
         self.handshake_timeout = handshake_timeout
         self.linger_timeout = linger_timeout
         self.max_connections = max_connections
@@ -271,183 +235,35 @@ class LoginServerFactory(Factory):
         return instance
 
 
-class LoginServerProtocol(Protocol):
-    """One login connection (see the module docstring for the exchange)."""
+class LoginServerProtocol(ServerTransportProtocol):
+    """One login connection (see the module docstring for the exchange):
+    the shared server transport, then one request and its answer."""
 
-    #: The role named in log lines (the event server reuses this protocol).
     LOG_ROLE = "login"
-    #: True when the connection reached us through another connection (the
-    #: event server carried by a supernode after cmd 7: no hello comes, the
-    #: key exchange is the first record; blissnode.streambridge).
-    bridged = False
 
-    # states
-    START = "start"
-    DH = "dh"
-    KEY_EXCHANGE = "key-exchange"
+    # states after the transport
     REQUEST = "request"
     BUSY = "busy"
     DONE = "done"
 
     def __init__(self):
-        self.state = self.START
-        self.transport_kind = None
-        self._buf = bytearray()
-        self._dh = None
-        self._rc4_in = None
-        self._rc4_out = None
-        self._parser = None
-        self._rx = None
-        self._tx = None
-        self._seed_ok = False
+        ServerTransportProtocol.__init__(self)
+        self.state = None
         self._queued = []
-        self._timer = None
-        self._closed = False
-        self._counted = False
-        self._hellos = 0
-        self.peer = None
         self.result = None  # "ok" or the refusal reason, for tests and logs
 
-    # -- connection -----------------------------------------------------------
+    def state_name(self):
+        return self.state or ServerTransportProtocol.state_name(self)
 
-    def connectionMade(self):
-        set_no_delay(self.transport)
-        peer = self.transport.getPeer()
-        self.peer = getattr(peer, "host", str(peer))
-        factory = self.factory
-        if factory.connections >= factory.max_connections:
-            factory.throttle.warn(self.peer, "full", "{role}: too many connections ({n}); "
-                                  "closing the one from {peer}", role=self.LOG_ROLE,
-                                  n=factory.connections, peer=self.peer)
-            self._closed = True
-            self.transport.abortConnection()
-            return
-        factory.connections += 1
-        self._counted = True
-        self._set_timer(factory.handshake_timeout, "login request not complete in time")
+    def finished(self):
+        return self.state == self.DONE
 
-    def connectionLost(self, reason):
-        self._closed = True
-        if self._counted:
-            self.factory.connections -= 1
-            self._counted = False
-        self._cancel_timer()
+    def key_exchanged(self, event):
+        self.state = self.REQUEST
 
-    def _set_timer(self, seconds, why):
-        self._cancel_timer()
-        if seconds is not None:
-            self._timer = self.factory.clock.callLater(seconds, self._timed_out, why)
-
-    def _cancel_timer(self):
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-
-    def _timed_out(self, why):
-        self._timer = None
-        if self.state != self.DONE:
-            self.factory.throttle.info(self.peer, "timeout", "{role}: {peer}: {why}; closing",
-                                       role=self.LOG_ROLE, peer=self.peer, why=why)
-        self._abort()
-
-    def _abort(self):
-        if not self._closed:
-            self._closed = True
-            self._cancel_timer()
-            self.transport.abortConnection()
-
-    def _write(self, data):
-        if self._closed:
-            return
-        if self._rc4_out is not None:
-            data = self._rc4_out.crypt(data)
-        self.transport.write(data)
-
-    # -- receiving --------------------------------------------------------------
-
-    def dataReceived(self, data):
-        if self._closed:
-            return
-        try:
-            self._receive(data)
-        except ProtocolError as e:
-            self.factory.throttle.info(
-                self.peer, "bad", "{role}: {peer}: protocol error in state {state}: {error}; "
-                "closing", role=self.LOG_ROLE, peer=self.peer, state=self.state, error=e)
-            self._abort()
-        except Exception:
-            self.factory.throttle.failure(
-                self.peer, "bug", "{role}: {peer}: unexpected error in state {state}; closing",
-                role=self.LOG_ROLE, peer=self.peer, state=self.state)
-            self._abort()
-
-    def _receive(self, data):
-        if self.state == self.START:
-            self._buf += data
-            if len(self._buf) < HEADER_SIZE:
-                return
-            data, self._buf = bytes(self._buf), bytearray()
-            if data[:HEADER_SIZE] == CLIENT_HELLO:
-                # GUESS (login.md 8): the classic hello; a DH-384 value
-                # starting with these 5 bytes has probability 2^-40.
-                self.transport_kind = TRANSPORT_CLASSIC
-                self._start_records()
-            elif self.bridged:
-                # Carried by a node after cmd 7: the key exchange comes first.
-                self.transport_kind = TRANSPORT_CLASSIC
-                self._start_records()
-            else:
-                self.transport_kind = TRANSPORT_DH384
-                self.state = self.DH
-                self._dh = dh384.ServerHandshake(self.factory.new_dh_keypair(),
-                                                 filler=self.factory.dh_filler())
-        if self.state == self.DH:
-            out, done = self._dh.receive(data)
-            if out:
-                self.transport.write(out)
-            if not done:
-                return
-            c2s, s2c = server_rc4_keys(self._dh.K)
-            self._rc4_in, self._rc4_out = rc4.RC4(c2s), rc4.RC4(s2c)
-            data = self._dh.remainder
-            self._dh = None
-            self._start_records()
-        if not data:
-            return
-        if self._rc4_in is not None:
-            data = self._rc4_in.crypt(data)
-        for record in self._parser.feed(data):
-            self._record(record)
-            if self._closed:
-                return
-
-    def _start_records(self):
-        self.state = self.KEY_EXCHANGE
-        self._parser = ServerRecordParser(max_payload=self.factory.max_record)
-
-    def _hello(self, record):
-        """Answer a client hello (an empty ``16`` record) before the key
-        exchange, each time it comes, up to :data:`MAX_HELLOS`; True if
-        ``record`` was one."""
-        if self.state != self.KEY_EXCHANGE or self._rx is not None \
-                or record.content_type != CONTENT_KEY_EXCHANGE or record.payload:
-            return False
-        self._hellos += 1
-        if self._hellos > MAX_HELLOS:
-            raise ProtocolError("more than %d hellos" % (MAX_HELLOS,))
-        self._write(SERVER_HELLO)
-        return True
-
-    def _record(self, record):
-        if self._hello(record):
-            return
-        if self.state == self.KEY_EXCHANGE:
-            self._key_exchange(record)
-        elif self.state == self.REQUEST:
-            if record.content_type != CONTENT_DATA:
-                raise ProtocolError("expected the login request record, got content type 0x%02x"
-                                    % (record.content_type,))
-            plaintext = self._rx.open(record)  # wrong seq (a replay) -> ChecksumError
+    def record_received(self, record):
+        if self.state == self.REQUEST:
+            _seq, plaintext = self.session.open(record)  # a replay -> ChecksumError
             self.state = self.BUSY
             self._handle(plaintext)
         elif self.state == self.BUSY:
@@ -457,39 +273,11 @@ class LoginServerProtocol(Protocol):
         else:  # DONE: the login is answered
             self._after_reply(record)
 
-    def _key_exchange(self, record):
-        if record.content_type != CONTENT_KEY_EXCHANGE:
-            raise ProtocolError("expected the key-exchange record, got content type 0x%02x"
-                                % (record.content_type,))
-        kx = parse_key_exchange(record)
-        X = None
-        try:
-            X = self.factory.keys.login_decrypt_raw(kx.rsa_blob)
-            check_session_seed(X)
-            self._seed_ok = True
-        except ProtocolError as e:
-            # No oracle: carry on with a key the client does not have; the
-            # request will not decode and is answered like a wrong password.
-            self.factory.throttle.warn(self.peer, "seed", "{role}: {peer}: {hint} "
-                                       "({error})", role=self.LOG_ROLE, peer=self.peer,
-                                       hint=SEED_HINT, error=e)
-            X = os.urandom(SEED_SIZE)
-        except Exception:
-            self.factory.throttle.failure(self.peer, "rsa", "{role}: {peer}: RSA decryption "
-                                          "failed", role=self.LOG_ROLE, peer=self.peer)
-            X = os.urandom(SEED_SIZE)
-        key = login_session_key(X)
-        self._rx = RecordCipher(key, X_CLIENT_TO_SERVER)
-        self._tx = RecordCipher(key, X_SERVER_TO_CLIENT)
-        self.state = self.REQUEST
-
     def _after_reply(self, record):
         """GUESS: records after the reply (the 1.2 client sent one more
         request, content unknown) are checked for the right ``seq`` and
         logged, not answered."""
-        if record.content_type != CONTENT_DATA:
-            raise ProtocolError("key-exchange record after the login")
-        plaintext = self._rx.open(record)
+        _seq, plaintext = self.session.open(record)
         self.factory.throttle.info(self.peer, "after-reply", "{role}: {peer}: ignored a "
                                    "further request of {n} bytes after the reply",
                                    role=self.LOG_ROLE, peer=self.peer, n=len(plaintext))
@@ -506,7 +294,7 @@ class LoginServerProtocol(Protocol):
         factory = self.factory
         seq, name, handlers = DEFAULT_REQUEST_ID, None, factory.base_handlers()
         try:
-            if not self._seed_ok:
+            if not self.seed_ok:
                 raise _Refuse(WRONG_PASSWORD, "session seed did not check", count_failure=True)
             generic = parse_login_request(plaintext)
             seq, name = generic.header.seq, generic.header.name
@@ -633,11 +421,11 @@ class LoginServerProtocol(Protocol):
         return handlers.build_refusal(seq, refuse.reason)
 
     def _send_reply(self, plaintext):
-        if self._closed:
+        if self.closed:
             return
-        self._write(self._tx.seal(plaintext))
+        self.send_record(plaintext)
         self.state = self.DONE
-        self._set_timer(self.factory.linger_timeout, "linger time over")
+        self.set_timer(self.factory.linger_timeout, "linger time over")
         queued, self._queued = self._queued, []
         try:
             for record in queued:
@@ -646,13 +434,13 @@ class LoginServerProtocol(Protocol):
             self.factory.throttle.info(self.peer, "bad", "{role}: {peer}: protocol error "
                                        "after the reply: {error}; closing",
                                        role=self.LOG_ROLE, peer=self.peer, error=e)
-            self._abort()
+            self.abort()
 
     def _processing_failed(self, failure):
         self.factory.throttle.failure(self.peer, "fault", "login: {peer}: cannot answer the "
                                       "login request (server fault); closing", failure,
                                       peer=self.peer)
-        self._abort()
+        self.abort()
 
 
 LoginServerFactory.protocol = LoginServerProtocol

@@ -15,6 +15,7 @@ tests drive them with :class:`twisted.internet.task.Clock`.
 import collections
 
 from blissnode.logthrottle import LogThrottle
+from blissnode.ratelimit import TokenBuckets  # noqa: F401  (the shared limiter)
 
 __all__ = ["Counters", "ExpiringDict", "LogThrottle", "TokenBuckets"]
 
@@ -79,54 +80,6 @@ class ExpiringDict(object):
 
     def clear(self):
         self._data.clear()
-
-
-class TokenBuckets(object):
-    """One token bucket per source: ``rate`` tokens per second, at most
-    ``burst`` stored.  :meth:`take` returns False when the source is over its
-    rate.  Idle sources are forgotten (a full bucket needs no memory), and at
-    most ``max_sources`` are tracked -- beyond that the oldest is dropped,
-    which errs on the side of letting traffic through.
-    """
-
-    def __init__(self, rate, burst, now, max_sources=65536):
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
-        self.rate = float(rate)
-        self.burst = float(burst)
-        self.max_sources = max_sources
-        self._now = now
-        self._buckets = collections.OrderedDict()
-
-    def __len__(self):
-        return len(self._buckets)
-
-    def take(self, source, cost=1.0):
-        now = self._now()
-        item = self._buckets.pop(source, None)
-        if item is None:
-            tokens = self.burst
-        else:
-            tokens, stamp = item
-            tokens = min(self.burst, tokens + (now - stamp) * self.rate)
-        ok = tokens >= cost
-        if ok:
-            tokens -= cost
-        if tokens < self.burst:
-            self._buckets[source] = (tokens, now)
-            while len(self._buckets) > self.max_sources:
-                self._buckets.popitem(last=False)
-        self._prune(now)
-        return ok
-
-    def _prune(self, now):
-        # Drop the (oldest-touched) buckets that have refilled completely.
-        full_after = self.burst / self.rate
-        while self._buckets:
-            source, (tokens, stamp) = next(iter(self._buckets.items()))
-            if now - stamp < full_after:
-                break
-            del self._buckets[source]
 
 
 class Counters(object):

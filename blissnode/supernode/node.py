@@ -138,6 +138,9 @@ class SupernodeNode(object):
         self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
         self.half_open = Counters()
         self.udp = None  # the SupernodeDatagramProtocol, once listening
+        #: How a peer stream may open (wire.peer_session), with the variants
+        #: the installed version plugins add.
+        self.peer_openings = peer_openings(self.registry)
         self._sessions = {}
         self._by_ip = {}
         self._handlers = {}
@@ -463,6 +466,19 @@ class SupernodeNode(object):
             loop, self._seed_loop = self._seed_loop, None
             if loop.running:
                 loop.stop()
+
+
+def peer_openings(registry):
+    """The opening variants of peer streams: every version's extra ones
+    (``ClientVersion.peer_openings``, tried first) then the defaults."""
+    from blissnode.wire.peer_session import PEER_OPENINGS
+
+    extra = []
+    for version in registry.versions() if registry is not None else ():
+        for opening in getattr(version, "peer_openings", None) or ():
+            if opening not in extra:
+                extra.append(opening)
+    return tuple(extra) + PEER_OPENINGS
 
 
 def default_registry(unknown_policy=NEAREST):

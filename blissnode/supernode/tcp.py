@@ -39,45 +39,40 @@ from twisted.logger import Logger
 from blissnode.core.delivery import PresenceChanged
 from blissnode.nodelay import set_no_delay
 from blissnode.streambridge import connect_bridged
-from blissnode.supernode.request import TCP, Request
-from blissnode.supernode.request import notification
+from blissnode.supernode.request import TCP, Request, notification
 from blissnode.supernode.request import request as make_request
 from blissnode.supernode.udp import decode_body
 from blissnode.versions.registry import UnknownVersion
-from blissnode.wire import dh384, https_prelude
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import Int
-from blissnode.wire.seed_exchange import (
-    EXCHANGE_SIZE,
-    Greeting,
-    build_seed_exchange,
-    build_server_start,
-    parse_seed_exchange,
-    random_greeting_tag,
-    random_padding,
-    random_seed,
+from blissnode.wire.peer_session import (  # noqa: F401  (MAX_HANDSHAKE_BUFFER re-exported)
+    MAX_HANDSHAKE_BUFFER,
+    CloseAfter,
+    Established,
+    PeerClient,
+    PeerServer,
+    RecordIn,
+    Send,
+    SendLater,
+    SwitchedToClear,
 )
+from blissnode.wire.seed_exchange import Greeting, random_greeting_tag, random_padding
 from blissnode.wire.tcp_commands import (
     KIND_NOTIFICATION,
     KIND_REPLY,
     KIND_REQUEST,
     IdCounter,
 )
-from blissnode.wire.tcp_records import (
-    AckRecord,
-    ClearStreamRecord,
-    PacketRecord,
-    PaddingRecord,
-    RecordParser,
-)
+from blissnode.wire.tcp_records import AckRecord, PacketRecord, PaddingRecord
 
 log = Logger()
 
 #: cmd 30: a client asks to be accepted (supernode.md 3).
 CMD_CLIENT_ACCEPT = 30
 
-PRELUDE, OPENING, DH, CLIENT_SEED, RECORDS, SWITCHING, CLEAR, CLOSED = (
-    "prelude", "opening", "dh", "client-seed", "records", "switching", "clear", "closed")
+#: Session states beyond the stream's own (``opening``, ``dh``,
+#: ``client-seed``, ``records``: :class:`blissnode.wire.peer_session.PeerServer`).
+RECORDS, SWITCHING, CLEAR, CLOSED = "records", "switching", "clear", "closed"
 
 #: The supernode sends MD5("I"||K)[:8] after it has checked the client's
 #: hash, not together with B (the login server's order).  VERIFIED (ERRATA,
@@ -94,12 +89,6 @@ DH_SEED_DELAY = 0.0
 #: behind packets still being handled.
 MAX_SWITCH_BUFFER = 65536
 
-#: Bytes a DH-384 opening has at least (the public value A).
-DH_MIN_OPENING = dh384.VALUE_SIZE
-
-#: Upper bound on what the pre-record phases buffer (DH opening 96 bytes +
-#: hash + a classic opening): anything longer is not a Skype client.
-MAX_HANDSHAKE_BUFFER = 512
 
 
 class SupernodeTCPProtocol(Protocol):
@@ -109,7 +98,8 @@ class SupernodeTCPProtocol(Protocol):
     role = "supernode"
 
     def __init__(self):
-        self.state = PRELUDE
+        self._state = None  # None: the stream's state; else SWITCHING / CLEAR / CLOSED
+        self.stream = None
         self.session_id = None
         self.peer = None
         self.node = None
@@ -125,17 +115,10 @@ class SupernodeTCPProtocol(Protocol):
         self.prelude = None  # "sslv2_hello" when the 443 prelude was used
         self.dh = False
         # -- internals --
-        self._buf = bytearray()
-        self._dh = None
-        self._K = b""
-        self._rc4_in = None
-        self._rc4_out = None
-        self._parser = RecordParser()
         self._ids = None
         self._after = []
         self._queue = defer.succeed(None)
-        self._start_pending = None  # our DH seed exchange, not yet written
-        self._start_call = None
+        self._start_call = None  # writes our DH seed exchange in a later turn
         self._bridge_to = None  # event-server address cmd 7 asked for
         self._clear_buf = bytearray()
         self._inner = None  # the bridged event-server protocol
@@ -143,6 +126,16 @@ class SupernodeTCPProtocol(Protocol):
         self._handshake_timer = None
         self._idle_timer = None
         self._keepalive = None
+
+    @property
+    def state(self):
+        if self._state is not None:
+            return self._state
+        return self.stream.state if self.stream is not None else "opening"
+
+    @state.setter
+    def state(self, value):
+        self._state = value
 
     # -- connection life ------------------------------------------------------
 
@@ -160,6 +153,8 @@ class SupernodeTCPProtocol(Protocol):
             return
         node.half_open.increment(ip)
         self._half_open = True
+        self.stream = PeerServer(allow_dh=getattr(self.factory, "allow_dh", True),
+                                 openings=node.peer_openings)
         self.session_id = node.new_session_id()
         self._ids = IdCounter(node.rng.randrange(0x10000))
         self.version = node.default_version()
@@ -235,106 +230,36 @@ class SupernodeTCPProtocol(Protocol):
         if self.state == SWITCHING:
             self._hold_clear(data)
             return
-        if self.state == RECORDS:
-            self._records_from_wire(data)
-            return
-        self._buf += data
-        self._handshake_step()
-        if self.state in (PRELUDE, OPENING, DH, CLIENT_SEED) \
-                and len(self._buf) > MAX_HANDSHAKE_BUFFER:
-            raise ProtocolError("%d bytes without a handshake" % len(self._buf))
-
-    def _handshake_step(self):
-        if self.state == PRELUDE and not self._prelude():
-            return
-        if self.state == OPENING and not self._opening():
-            return
-        if self.state == DH and not self._dh_step():
-            return
-        if self.state == CLIENT_SEED:
-            self._client_seed()
-
-    def _prelude(self):
-        decision = https_prelude.decide_prelude(bytes(self._buf))
-        if decision.consume is None:
-            return False
-        self.prelude = decision.cls
-        if decision.reply:
-            self.transport.write(decision.reply)
-        if decision.close:
-            log.info("{cls} opening from {peer}; closing", cls=decision.cls, peer=self.peer)
-            self.close()
-            return False
-        del self._buf[:decision.consume]
-        self.state = OPENING
-        return True
-
-    def _opening(self):
-        """Classic seed exchange or DH-384?  Decision on Q2: a classic client
-        sends exactly 14 bytes whose greeting decrypts to the known constant
-        (a DH value does so with probability 2^-56); 48+ bytes that do not
-        are a DH-384 opening; anything else waits (handshake timeout)."""
-        if len(self._buf) < EXCHANGE_SIZE:
-            return False
-        try:
-            exchange, rc4_in = parse_seed_exchange(bytes(self._buf[:EXCHANGE_SIZE]))
-        except ProtocolError:
-            if not self.dh_allowed():
-                raise ProtocolError("no classic seed exchange, and DH-384 is not used "
-                                    "on this listener or after the 443 prelude")
-            if len(self._buf) < DH_MIN_OPENING:
-                return False
-            self.dh = True
-            self.version = self.node.dh_version()
-            self.handlers = self.node.handlers_for(self.version)
-            self._dh = dh384.ServerHandshake(hash_with_public=DH_HASH_WITH_PUBLIC)
-            self.state = DH
-            return True
-        rest = bytes(self._buf[EXCHANGE_SIZE:])
-        self._buf = bytearray()
-        self._rc4_in = rc4_in
-        start, self._rc4_out = build_server_start()
-        self.transport.write(start)
-        self._handshake_done()
-        if rest:
-            self._records_from_wire(rest)
-        return False
+        for event in self.stream.receive(data):
+            if self._state == CLOSED:
+                return
+            if isinstance(event, RecordIn):
+                self._record(event.record)
+            elif isinstance(event, Send):
+                self.transport.write(event.data)
+            elif isinstance(event, SendLater):
+                # Our DH-384 hash went alone; the seed exchange in a later turn.
+                self._start_call = self.node.reactor.callLater(DH_SEED_DELAY, self._flush_start)
+            elif isinstance(event, Established):
+                self.dh, self.prelude = event.dh, event.prelude
+                if self.dh and self.version_string is None:
+                    self.version = self.node.dh_version()
+                    self.handlers = self.node.handlers_for(self.version)
+                self._handshake_done()
+            elif isinstance(event, SwitchedToClear):
+                self.state = SWITCHING
+                self._hold_clear(event.data)
+                # After the packets before it have been answered.
+                self._queue.addCallback(self._switch_to_clear)
+            elif isinstance(event, CloseAfter):
+                log.info("{why} from {peer}; closing", why=event.why, peer=self.peer)
+                self.close()
 
     def dh_allowed(self):
         """Whether a failed classic greeting may be a DH-384 opening: not
         after the SSLv2 prelude and not on the 443 listener (ERRATA: 44
         real 443 connections, none with DH-384)."""
-        return (self.prelude != https_prelude.CLS_SSLV2_HELLO
-                and getattr(self.factory, "allow_dh", True))
-
-    def _dh_step(self):
-        data = bytes(self._buf)
-        self._buf = bytearray()
-        out, done = self._dh.receive(data)
-        if not done:
-            if out:
-                self.transport.write(out)
-            return False
-        self._K = self._dh.K
-        start, self._rc4_out = build_server_start(extra=self._K)
-        # Our hash alone now, the seed exchange in a later turn (ERRATA).
-        self.transport.write(out)
-        self._start_pending = start
-        self._start_call = self.node.reactor.callLater(DH_SEED_DELAY, self._flush_start)
-        self._buf = bytearray(self._dh.remainder)
-        self._dh = None
-        self.state = CLIENT_SEED
-        return True
-
-    def _client_seed(self):
-        if len(self._buf) < EXCHANGE_SIZE:
-            return
-        exchange, self._rc4_in = parse_seed_exchange(bytes(self._buf[:EXCHANGE_SIZE]), self._K)
-        rest = bytes(self._buf[EXCHANGE_SIZE:])
-        self._buf = bytearray()
-        self._handshake_done()
-        if rest:
-            self._records_from_wire(rest)
+        return self.stream.dh_allowed()
 
     def _flush_start(self):
         """Write our DH-384 seed exchange if it has not gone yet (it must
@@ -342,19 +267,15 @@ class SupernodeTCPProtocol(Protocol):
         if self._start_call is not None and self._start_call.active():
             self._start_call.cancel()
         self._start_call = None
-        start, self._start_pending = self._start_pending, None
-        if start is not None and self.state != CLOSED:
+        start = self.stream.release_start()
+        if start and self.state != CLOSED:
             self.transport.write(start)
 
     def _write_stream(self, plaintext):
         """Encrypt and write record bytes (after our seed exchange)."""
-        if self._start_pending is not None:
-            self._flush_start()
-        self.transport.write(self._rc4_out.crypt(plaintext))
+        self.transport.write(self.stream.encode(plaintext))
 
     def _handshake_done(self):
-        self.state = RECORDS
-        self._buf = bytearray()
         if self._handshake_timer is not None and self._handshake_timer.active():
             self._handshake_timer.cancel()
         self._handshake_timer = None
@@ -367,27 +288,14 @@ class SupernodeTCPProtocol(Protocol):
             self._keepalive.clock = node.reactor
             self._keepalive.start(node.config.keepalive_interval, now=False)
 
-    def _records_from_wire(self, data):
-        self._records(self._rc4_in.crypt(data))
-        if self.state == SWITCHING:
-            # The bytes after the client's type-4 record were never RC4.
-            rest = len(self._parser.take_rest())
-            self._hold_clear(data[len(data) - rest:] if rest else b"")
-            # After the packets before it have been answered.
-            self._queue.addCallback(self._switch_to_clear)
-
-    def _records(self, plaintext):
-        for record in self._parser.feed(plaintext):
-            if self.state == CLOSED:
-                return
-            if isinstance(record, PacketRecord):
-                if self._idle_timer is not None and self._idle_timer.active():
-                    self._idle_timer.reset(self.node.config.idle_timeout)
-                self._queue.addCallback(self._run_packet, record)
-            elif isinstance(record, ClearStreamRecord):
-                self.state = SWITCHING  # the parser returns nothing after it
-            # Acks, padding (incl. the 03 03 keep-alive answer), session
-            # records and unknown typed records need nothing from us.
+    def _record(self, record):
+        if isinstance(record, PacketRecord):
+            if self._idle_timer is not None and self._idle_timer.active():
+                self._idle_timer.reset(self.node.config.idle_timeout)
+            self._queue.addCallback(self._run_packet, record)
+        # Acks, padding (incl. the 03 03 keep-alive answer), session records
+        # and unknown typed records need nothing from us; the type-4 switch
+        # comes as its own event.
 
     # -- the event server through this connection (cmd 7, ERRATA) -------------
 
@@ -410,7 +318,7 @@ class SupernodeTCPProtocol(Protocol):
                                     "served cmd 7; closing")
             self.close(abort=True)
             return
-        self._write_stream(ClearStreamRecord().encode())
+        self.transport.write(self.stream.switch_to_clear())
         self.state = CLEAR
         for name in ("_idle_timer",):
             timer = getattr(self, name)
@@ -618,36 +526,30 @@ class ConnectBackProtocol(Protocol):
         self.node = node
         self.commands = commands
         self.acked = defer.Deferred()
-        self._buf = bytearray()
-        self._rc4_in = None
-        self._parser = RecordParser()
         self._packet_id = None
         self._timer = None
+        self._stream = None
 
     def connectionMade(self):
         ids = IdCounter(self.node.rng.randrange(0x10000))
         self._packet_id = ids.next()
         packet = PacketRecord(self._packet_id, self.commands).encode()
-        greeting = Greeting(random_greeting_tag(), 0x03)
-        data, _ = build_seed_exchange(random_seed(), greeting,
-                                      random_padding().encode() + packet)
-        self.transport.write(data)
+        self._stream = PeerClient(greeting=Greeting(random_greeting_tag(), 0x03),
+                                  first_record=random_padding().encode() + packet)
+        self.transport.write(self._stream.start())
         self._timer = self.node.reactor.callLater(CONNECT_BACK_TIMEOUT, self._done, False)
 
     def dataReceived(self, data):
         try:
-            if self._rc4_in is None:
-                self._buf += data
-                if len(self._buf) < EXCHANGE_SIZE:
-                    return
-                _, self._rc4_in = parse_seed_exchange(bytes(self._buf[:EXCHANGE_SIZE]))
-                data, self._buf = bytes(self._buf[EXCHANGE_SIZE:]), bytearray()
-            for record in self._parser.feed(self._rc4_in.crypt(data)):
-                if isinstance(record, AckRecord) and record.packet_id == self._packet_id:
-                    self._done(True)
-                    return
+            _out, events = self._stream.receive(data)
         except ProtocolError:
             self._done(False)
+            return
+        for event in events:
+            if isinstance(event, RecordIn) and isinstance(event.record, AckRecord) \
+                    and event.record.packet_id == self._packet_id:
+                self._done(True)
+                return
 
     def _done(self, ok):
         if self._timer is not None and self._timer.active():
@@ -682,5 +584,5 @@ def connect_back(node, ip, port, commands):
 
 __all__ = [
     "SupernodeTCPProtocol", "SupernodeTCPFactory", "ConnectBackProtocol", "connect_back",
-    "DH_HASH_WITH_PUBLIC", "MAX_HANDSHAKE_BUFFER",
+    "DH_HASH_WITH_PUBLIC", "MAX_HANDSHAKE_BUFFER", "DH_SEED_DELAY",
 ]

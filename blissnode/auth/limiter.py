@@ -21,11 +21,11 @@ of limit still holds).  IPv6 sources are grouped by /64, since one host
 usually owns a whole /64.
 """
 
-import collections
 import ipaddress
 
 import attr
 
+from blissnode.ratelimit import TokenBuckets
 from blissnode.store.errors import InvalidName
 from blissnode.store.names import validate_skype_name
 
@@ -66,46 +66,9 @@ class Decision:
     retry_after = attr.ib(default=0.0)
 
 
-class TokenBuckets:
-    """Token buckets keyed by any hashable value, with bounded memory."""
-
-    def __init__(self, limit, clock, max_keys=DEFAULT_MAX_KEYS):
-        self.limit = limit
-        self._clock = clock
-        self._max_keys = max_keys
-        self._buckets = collections.OrderedDict()  # key -> [tokens, last update time]
-
-    def __len__(self):
-        return len(self._buckets)
-
-    def tokens(self, key):
-        """Tokens available for ``key`` now (``burst`` for an unknown key)."""
-        entry = self._buckets.get(key)
-        if entry is None:
-            return float(self.limit.burst)
-        tokens, then = entry
-        elapsed = max(0.0, self._clock.seconds() - then)
-        return min(float(self.limit.burst), tokens + elapsed / self.limit.refill_seconds)
-
-    def retry_after(self, key):
-        """0 if ``key`` may fail once more now, else the seconds until it may."""
-        tokens = self.tokens(key)
-        if tokens >= 1.0:
-            return 0.0
-        return (1.0 - tokens) * self.limit.refill_seconds
-
-    def take(self, key):
-        """Use one token (it may go below zero: failures while limited keep it limited)."""
-        tokens = self.tokens(key) - 1.0
-        # Never owe more than one burst: a flood does not lock a key out for hours.
-        tokens = max(tokens, -float(self.limit.burst))
-        self._buckets[key] = [tokens, self._clock.seconds()]
-        self._buckets.move_to_end(key)
-        while len(self._buckets) > self._max_keys:
-            self._buckets.popitem(last=False)
-
-    def forget(self, key):
-        self._buckets.pop(key, None)
+def _buckets(limit, clock, max_keys):
+    """The shared :class:`~blissnode.ratelimit.TokenBuckets` for a :class:`Limit`."""
+    return TokenBuckets(1.0 / limit.refill_seconds, limit.burst, clock.seconds, max_keys)
 
 
 def address_key(host):
@@ -137,8 +100,8 @@ class FailedLoginLimiter:
 
     def __init__(self, clock, per_address=DEFAULT_ADDRESS_LIMIT,
                  per_account=DEFAULT_ACCOUNT_LIMIT, max_keys=DEFAULT_MAX_KEYS):
-        self.addresses = TokenBuckets(per_address, clock, max_keys)
-        self.accounts = TokenBuckets(per_account, clock, max_keys)
+        self.addresses = _buckets(per_address, clock, max_keys)
+        self.accounts = _buckets(per_account, clock, max_keys)
 
     def check(self, host, name):
         """May a login for ``name`` from ``host`` be checked now?  Changes nothing."""
@@ -154,10 +117,10 @@ class FailedLoginLimiter:
 
     def failed(self, host, name):
         """Record a failed login (wrong password, unknown user, bad credential blob)."""
-        self.addresses.take(address_key(host))
+        self.addresses.charge(address_key(host))
         account = account_key(name)
         if account is not None:
-            self.accounts.take(account)
+            self.accounts.charge(account)
 
     def succeeded(self, host, name):
         """Record a successful login: the account's failures are forgiven, the address's are not."""

@@ -3,79 +3,18 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
-from blissnode.login.ratelimit import (
+from blissnode.auth.limiter import (
     REASON_ACCOUNT,
     REASON_ADDRESS,
     Decision,
     FailedLoginLimiter,
     Limit,
-    TokenBuckets,
     account_key,
     address_key,
 )
 
 
-class TokenBucketsTests(TestCase):
-    def setUp(self):
-        self.clock = Clock()
-        self.buckets = TokenBuckets(Limit(burst=3, refill_seconds=10.0), self.clock)
-
-    def test_burst_then_refill(self):
-        for _ in range(3):
-            self.assertEqual(self.buckets.retry_after("k"), 0.0)
-            self.buckets.take("k")
-        self.assertEqual(self.buckets.retry_after("k"), 10.0)
-        self.clock.advance(4)
-        self.assertAlmostEqual(self.buckets.retry_after("k"), 6.0)
-        self.clock.advance(6)
-        self.assertEqual(self.buckets.retry_after("k"), 0.0)
-        self.buckets.take("k")
-        self.assertEqual(self.buckets.retry_after("k"), 10.0)
-        self.clock.advance(1000)
-        self.assertEqual(self.buckets.tokens("k"), 3.0)  # never above burst
-
-    def test_keys_independent(self):
-        for _ in range(3):
-            self.buckets.take("a")
-        self.assertGreater(self.buckets.retry_after("a"), 0)
-        self.assertEqual(self.buckets.retry_after("b"), 0.0)
-
-    def test_debt_is_bounded(self):
-        for _ in range(1000):
-            self.buckets.take("k")
-        # at most one burst of debt: 3 below zero, plus the 1 needed
-        self.assertEqual(self.buckets.retry_after("k"), 40.0)
-
-    def test_forget(self):
-        for _ in range(3):
-            self.buckets.take("k")
-        self.buckets.forget("k")
-        self.buckets.forget("never")
-        self.assertEqual(self.buckets.retry_after("k"), 0.0)
-
-    def test_memory_bounded(self):
-        buckets = TokenBuckets(Limit(1, 10.0), self.clock, max_keys=100)
-        for i in range(1000):
-            buckets.take(i)
-        self.assertEqual(len(buckets), 100)
-        self.assertGreater(buckets.retry_after(999), 0)  # newest kept
-        self.assertEqual(buckets.retry_after(0), 0.0)  # oldest dropped
-
-    def test_recently_touched_kept(self):
-        buckets = TokenBuckets(Limit(5, 10.0), self.clock, max_keys=2)
-        buckets.take("old")
-        buckets.take("mid")
-        buckets.take("old")
-        buckets.take("new")
-        self.assertEqual(buckets.tokens("old"), 3.0)
-        self.assertEqual(buckets.tokens("mid"), 5.0)
-
-    def test_clock_going_backwards(self):
-        self.clock.advance(100)
-        self.buckets.take("k")
-        self.clock.rightNow = 50
-        self.assertEqual(self.buckets.tokens("k"), 2.0)
-
+class LimitTests(TestCase):
     def test_bad_limit(self):
         self.assertRaises(ValueError, Limit, 0, 1.0)
         self.assertRaises(ValueError, Limit, 1, 0)

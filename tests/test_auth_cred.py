@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface import Interface
 from zope.interface.verify import verifyObject
 
-from blissnode.login.auth import (
+from blissnode.auth.cred import (
     ISkypeCredentials,
     ISkypeUser,
     LoginRealm,

@@ -118,3 +118,13 @@ def make_portal(store, realm=None):
     """A :class:`~twisted.cred.portal.Portal` over ``store``: the one the login handler uses."""
     return Portal(realm if realm is not None else LoginRealm(store),
                   [SkypeCredentialsChecker(store)])
+
+
+@attr.s(frozen=True, slots=True)
+class LoginMind:
+    """What the protocol passes to ``Portal.login`` as the mind: where the
+    login comes from and which client version it is."""
+
+    address = attr.ib()
+    version = attr.ib()
+    transport = attr.ib()
