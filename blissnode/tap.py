@@ -22,7 +22,7 @@ from blissnode.listeners import (
     is_disabled,
     parse_udp_description,
 )
-from blissnode.versions.registry import NEAREST, REJECT
+from blissnode.versions.registry import NEAREST, REJECT, VersionRegistry
 
 log = Logger()
 
@@ -222,10 +222,11 @@ def make_directory(options, reactor=None):
     return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
 
 
-def make_supernode(options, reactor=None, core=None):
+def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
-    listener of ``options`` shares, over the process's ``core``."""
-    from blissnode.supernode.node import SupernodeConfig, SupernodeNode, default_registry
+    listener of ``options`` shares, over the process's ``core`` and version
+    policy ``versions``."""
+    from blissnode.supernode.node import SupernodeConfig, SupernodeNode
 
     public_ip = _get(options, "public-ip", "127.0.0.1")
     udp_rate = float(_get(options, "udp-rate", 50))
@@ -248,7 +249,7 @@ def make_supernode(options, reactor=None, core=None):
                          "answers; set --public-ip to the address they reach",
                          ip=public_ip, name=name)
                 break
-    return SupernodeNode(config, registry=default_registry(policy), core=core,
+    return SupernodeNode(config, registry=versions or make_versions(options), core=core,
                          reactor=reactor)
 
 
@@ -268,7 +269,13 @@ def _credential_key(data_dir):
         return None
 
 
-def make_login(options, data_dir, reactor=None, store=None):
+def make_versions(options):
+    """The process's one version policy: every installed version plugin
+    (:class:`~blissnode.versions.registry.VersionRegistry`)."""
+    return VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST))
+
+
+def make_login(options, data_dir, reactor=None, store=None, versions=None):
     """The login server's :class:`~blissnode.store.sqlite.StoreService` and
     :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
     are loaded (created on first run) here, so a bad key file stops the
@@ -276,8 +283,6 @@ def make_login(options, data_dir, reactor=None, store=None):
     from blissnode.keys import KeyFileError, load_or_create_server_keys
     from blissnode.auth.cred import make_portal
     from blissnode.login.protocol import LoginServerFactory
-    from blissnode.versions.registry import VersionRegistry
-
     try:
         keys = load_or_create_server_keys(data_dir.path)
     except KeyFileError as e:
@@ -288,27 +293,25 @@ def make_login(options, data_dir, reactor=None, store=None):
         store = make_store(options, data_dir, reactor)
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
-        registry=VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST)),
+        registry=versions or make_versions(options),
         registration_open=_get(options, "registration", "open") == "open", clock=reactor)
     return store, factory
 
 
-def make_event(options, data_dir, store, core, limiter=None, reactor=None):
+def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None):
     """The event server's :class:`~blissnode.event.protocol.EventServerFactory`
     over the shared ``store``: the login key decrypts its session seeds
     (event.md 2), the login server's failed-login ``limiter`` is shared, and
     the process's ``core`` is where presence comes from and broadcasts go."""
     from blissnode.event.protocol import EventServerFactory, EventService
     from blissnode.keys import KeyFileError, load_or_create_server_keys
-    from blissnode.versions.registry import VersionRegistry
-
     try:
         keys = load_or_create_server_keys(data_dir.path)
     except KeyFileError as e:
         raise SystemExit("blissnode: cannot start the event server: %s" % (e,))
     event = EventService.from_store(
         store, clock=reactor, limiter=limiter, core=core,
-        registry=VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST)))
+        registry=versions or make_versions(options))
     factory = EventServerFactory(keys, event, clock=reactor)
     # cmd 7: the supernode hands connections it carries to the event server.
     core.offer_stream("event", factory)
@@ -325,6 +328,7 @@ class BlissnodeService(service.MultiService):
     supernode = None
     store = None
     core = None
+    versions = None
 
     def startService(self):
         if self.store is not None:
@@ -353,17 +357,19 @@ def makeService(options, reactor=None):
     if directory is not None:
         directory.setServiceParent(top)
     core = top.core = Core(directory=directory, clock=reactor)
+    versions = top.versions = make_versions(options)
     if not is_disabled(options["login-tcp"]):
-        top.store, login_factory = make_login(options, data_dir, reactor)
+        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
-        node = top.supernode = make_supernode(options, reactor, core)
+        node = top.supernode = make_supernode(options, reactor, core, versions)
         node.credential_key = _credential_key(data_dir)
     if not is_disabled(options["event-tcp"]):
         if top.store is None:
             top.store = make_store(options, data_dir, reactor)
         event_factory = make_event(options, data_dir, top.store, core,
-                                   login_factory.limiter if login_factory else None, reactor)
+                                   login_factory.limiter if login_factory else None, reactor,
+                                   versions)
         if node is not None:
             # The addresses cmd 7 may name for our event server.
             own = _own_event_address(options)

@@ -17,7 +17,9 @@ from blissnode.wire.https_prelude import SERVER_HELLO_TEMPLATE, build_client_hel
 from blissnode.wire.login_messages import (
     LoginBody,
     RequestHeader,
-    build_login_success,
+    RESULT_OK,
+    build_reply,
+    success_body_6x,
     build_reply,
     encode_event_request,
     encode_login_request,
@@ -145,7 +147,7 @@ def login_connection(keys, name="alice.smith", expiry=24000000):
     conn = ServerConnection(keys.login_modulus)
     credential = build_credential(name, USER_MODULUS, expiry, {9: one_year_later(expiry)},
                                   keys.credential_sign_raw)
-    reply = build_login_success(1, credential.raw, one_year_later(expiry))
+    reply = build_reply(RESULT_OK, 1, success_body_6x(credential.raw))
     chunks = [("c2s", CLIENT_HELLO), ("s2c", SERVER_HELLO),
               ("c2s", CLIENT_HELLO + conn.key_exchange + conn.tx.seal(login_request(name))),
               ("s2c", SERVER_HELLO), ("s2c", conn.rx.seal(reply))]
@@ -213,5 +215,5 @@ def dh_server_connection(keys):
                                   keys.credential_sign_raw)
     chunks = [("c2s", a), ("s2c", b), ("c2s", client_hash),
               ("c2s", out_c.crypt(conn.key_exchange + conn.tx.seal(login_request("carol.white")))),
-              ("s2c", out_s.crypt(conn.rx.seal(build_login_success(1, credential.raw, 24525600))))]
+              ("s2c", out_s.crypt(conn.rx.seal(build_reply(RESULT_OK, 1, success_body_6x(credential.raw)))))]
     return chunks, K

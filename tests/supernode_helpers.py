@@ -11,7 +11,8 @@ from twisted.internet.protocol import DatagramProtocol, Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from blissnode.supernode.handlers import SupernodeHandlers
-from blissnode.supernode.node import SupernodeConfig, SupernodeNode, fallback_registry
+from blissnode.core.versioning import BaseOnlyRegistry
+from blissnode.supernode.node import SupernodeConfig, SupernodeNode
 from blissnode.supernode.tcp import SupernodeTCPFactory
 from blissnode.supernode.udp import SupernodeDatagramProtocol
 from blissnode.versions.base import ClientVersion
@@ -38,7 +39,7 @@ def make_node(reactor=None, registry=None, **config):
     if reactor is None:
         reactor = MemoryReactorClock()
     if registry is None:
-        registry = fallback_registry(cfg.unknown_versions)
+        registry = BaseOnlyRegistry({"supernode": SupernodeHandlers}, cfg.unknown_versions)
     return SupernodeNode(cfg, registry=registry, reactor=reactor, rng=random.Random(7))
 
 

@@ -28,13 +28,7 @@ from blissnode.client.event import (
 from blissnode.core.directory import AnchoringDirectory
 from blissnode.core.presence import Presence
 from blissnode.event import codes as C
-from blissnode.event.handlers import (
-    EventHandlers,
-    EventHandlers4x,
-    EventHandlers55,
-    fallback_event_handlers,
-    profile_handle,
-)
+from blissnode.event.handlers import EventHandlers, profile_handle
 from blissnode.event.interfaces import EventRefusal, IEventHandlers
 from blissnode.event.presence import Broadcaster
 from blissnode.event.protocol import EventServerFactory, EventService
@@ -43,6 +37,8 @@ from blissnode.store.directory import MemoryDirectory, OnlineEntry
 from blissnode.store.errors import UnknownAccount, WrongCredential
 from blissnode.store.messages import MessageLimits, QueueCounts
 from blissnode.versions.registry import VersionRegistry
+from blissnode.versions.v4_1_0_130 import EventHandlers as EventHandlers4x
+from blissnode.versions.v5_5_0_124 import EventHandlers as EventHandlers55
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import parse_event_request
 from blissnode.wire.objects import Blob, Int, String
@@ -92,22 +88,16 @@ class HandlerClassTests(TestCase):
                 "5.9.66.114": EventHandlers55, "6.16.0.105": EventHandlers55}
         for label, cls in want.items():
             self.assertIs(registry.handlers(registry.get(label), "event"), cls, label)
-            self.assertIs(fallback_event_handlers(registry.get(label).number), cls, label)
-        self.assertIsNone(fallback_event_handlers((1, 2, 0, 18)))
 
     def test_older_than_every_version_refused(self):
         # Unlike the supernode, the event server refuses a 1.2 client.
         service = _fake_service({}, [])
-        e = self.assertRaises(EventRefusal, service.handlers_for_number, (1, 2, 0, 18))
+        e = self.assertRaises(EventRefusal, service.handlers_for_text, "2/1.2.0.18/")
         self.assertEqual(e.reason, "version_too_old")
-        handlers, label = service.handlers_for_number((1, 4, 0, 84))
+        handlers, label = service.handlers_for_text("0/1.4.0.84")
         self.assertEqual(label, "1.4.0.84")
 
     def test_version_differences(self):
-        self.assertFalse(EventHandlers.STARTS_WITH_SESSION_START)
-        self.assertTrue(EventHandlers4x.STARTS_WITH_SESSION_START)
-        self.assertEqual(EventHandlers4x.HOST_ID_ITEM, 0x31)
-        self.assertEqual(EventHandlers55.HOST_ID_ITEM, 0x3A)
         for label, profile in EVENT_PROFILES.items():
             number = profile.number
             self.assertEqual(profile.session_start_first, number >= (4, 0), label)

@@ -30,9 +30,6 @@ from blissnode.keys import CREDENTIAL_KEY_FILE, LOGIN_KEY_FILE, ServerKey, Serve
 from blissnode.auth.cred import make_portal
 from blissnode.login.handlers import (
     LoginHandlers,
-    LoginHandlers4x,
-    LoginHandlers55,
-    fallback_login_handlers,
 )
 from blissnode.login.interfaces import ILoginHandlers
 from blissnode.login.protocol import MAX_HELLOS, LoginServerFactory
@@ -46,12 +43,14 @@ from blissnode.store.sqlite import StoreService, database_path
 from blissnode.versions.registry import VersionRegistry
 from blissnode.wire import dh384, objects
 from blissnode.wire.credentials import md5_credential
+from blissnode.login.codes import REFUSAL_CODES
+from blissnode.versions.v4_1_0_130 import LoginHandlers as LoginHandlers4x
+from blissnode.versions.v5_5_0_124 import LoginHandlers as LoginHandlers55
 from blissnode.wire.login_messages import (
-    REFUSAL_CODES,
     RESULT_AUTH_FAILED,
     RESULT_OK,
-    STYLE_4X,
-    STYLE_6X,
+    success_body_4x,
+    success_body_6x,
 )
 from blissnode.wire.rsa_raw import RsaPrivate
 from blissnode.wire.server_transport import (
@@ -178,20 +177,22 @@ class HandlerTests(TestCase):
             self.assertTrue(verifyObject(ILoginHandlers, cls()))
 
     def test_generations(self):
-        self.assertIs(fallback_login_handlers((1, 2, 0, 18)), None)
+        """Every version's login handlers come from its version module (or
+        the nearest older one that defines the role)."""
+        registry = VersionRegistry.from_plugins()
         for label in VERSIONS:
-            number = tuple(int(x) for x in label.split("."))
-            cls = fallback_login_handlers(number)
-            if number >= (5, 5):
-                self.assertIs(cls, LoginHandlers55)
-                self.assertEqual(cls().reply_style(), STYLE_6X)
-                self.assertEqual(cls.LOGIN_REQUEST_CODE, 5027)
-            elif number >= (4, 0):
-                self.assertIs(cls, LoginHandlers4x)
-                self.assertEqual(cls().reply_style(), STYLE_4X)
-                self.assertEqual(cls.LOGIN_REQUEST_CODE, 5017)
+            version = registry.get(label)
+            cls = registry.handlers(version, "login")
+            credential = b"c" * 260
+            items = cls().success_body(credential, 99)
+            if version.number >= (5, 5):
+                self.assertIs(cls, LoginHandlers55, label)
+                self.assertEqual(items, success_body_6x(credential), label)
+            elif version.number >= (4, 0):
+                self.assertIs(cls, LoginHandlers4x, label)
+                self.assertEqual(items, success_body_4x(credential, 99), label)
             else:
-                self.assertIs(cls, LoginHandlers)
+                self.assertIs(cls, LoginHandlers, label)
 
     def test_credential_times(self):
         self.assertEqual(LoginHandlers().credential_times(28000000), (28043200, 28525600))
@@ -200,17 +201,24 @@ class HandlerTests(TestCase):
 
     def test_registry_versions_resolve(self):
         """Every supported version gets handlers of its generation, through
-        the installed version plugins when they define the login role."""
+        the installed version plugins."""
         registry = VersionRegistry.from_plugins()
         factory = LoginServerFactory(KEYS, None, None, registry=registry)
         for label in VERSIONS:
             version = registry.get(label)
-            self.assertIsNotNone(version, label)
-            self.assertIs(registry.handlers(version, "login"),
-                          fallback_login_handlers(version.number), label)
             handlers, _label = factory.handlers_for("0/%s//" % label, 5017)
-            number = tuple(int(x) for x in label.split("."))
-            self.assertIsInstance(handlers, fallback_login_handlers(number), label)
+            self.assertIsInstance(handlers, registry.handlers(version, "login"), label)
+
+    def test_without_a_version_string_the_policy_decides(self):
+        registry = VersionRegistry.from_plugins()
+        factory = LoginServerFactory(KEYS, None, None, registry=registry)
+        self.assertEqual(factory.handlers_for(None, 5027)[1], "5.5.0.124")
+        self.assertEqual(factory.handlers_for(None, 5017)[1], "4.1.0.130")
+
+    def test_without_plugins_the_base_handlers_serve(self):
+        factory = LoginServerFactory(KEYS, None, None)
+        handlers, label = factory.handlers_for("0/6.16.0.105//", 5027)
+        self.assertIs(type(handlers), LoginHandlers)
 
 
 class VectorReplayTests(TestCase):

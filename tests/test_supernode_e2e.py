@@ -12,7 +12,8 @@ from blissnode.client.tcp import connect_supernode
 from blissnode.client.transcript import Transcript
 from blissnode.client.udp import UdpClient
 from blissnode.supernode.handlers import SupernodeHandlers
-from blissnode.supernode.node import SupernodeConfig, SupernodeNode, default_registry
+from blissnode.supernode.node import SupernodeConfig, SupernodeNode
+from blissnode.versions.registry import VersionRegistry
 from blissnode.supernode.tcp import SupernodeTCPFactory
 from blissnode.supernode.udp import SupernodeDatagramProtocol
 from blissnode.wire.objects import Int, NestedList, String
@@ -28,7 +29,7 @@ class Supernode:
 
     def __init__(self):
         config = SupernodeConfig(public_ip=LOOPBACK, seed_pool_size=16)
-        self.node = SupernodeNode(config, registry=default_registry(), reactor=reactor)
+        self.node = SupernodeNode(config, registry=VersionRegistry.from_plugins(), reactor=reactor)
         self.ports = []
         self.udp = reactor.listenUDP(0, SupernodeDatagramProtocol(self.node), interface=LOOPBACK)
         self.ports.append(self.udp)

@@ -15,7 +15,7 @@ from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.trial.unittest import TestCase
 
 from blissnode.client.vianode import EventViaNodeCore, connect_event_via_node
-from blissnode.supernode.node import SupernodeConfig, SupernodeNode, fallback_registry
+from blissnode.supernode.node import SupernodeConfig, SupernodeNode
 from blissnode.supernode.tcp import SupernodeTCPFactory
 from blissnode.wire import objects
 from blissnode.wire.objects import NetAddr
@@ -137,7 +137,7 @@ class ThroughTheNodeTests(EventServerMixin, TestCase):
         yield EventServerMixin.setUp(self)
         cfg = SupernodeConfig(public_ip=LOOPBACK, seed_pool_size=8,
                               event_servers=[REAL_EVENT_SERVER])
-        self.node = SupernodeNode(cfg, registry=fallback_registry(), reactor=reactor,
+        self.node = SupernodeNode(cfg, reactor=reactor,
                                   core=self.service.core)
         self.node.core.offer_stream("event", self.factory)
         self.sn_port = reactor.listenTCP(0, SupernodeTCPFactory(self.node), interface=LOOPBACK)

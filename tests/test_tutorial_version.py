@@ -21,7 +21,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface.verify import verifyClass
 
 import blissnode.plugins
-from blissnode.event.handlers import EventHandlers55
+from blissnode.versions.v6_16_0_105 import EventHandlers as EventHandlers55
 from blissnode.event.interfaces import IEventHandlers
 from blissnode.versions.registry import VersionRegistry
 from tests.event_helpers import LABELS, EventServerMixin

@@ -26,7 +26,13 @@ from blissnode.wire.credentials import (
     parse_credential,
 )
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.login_messages import STYLE_4X, STYLE_6X, build_login_success, parse_login_reply
+from blissnode.wire.login_messages import (
+    RESULT_OK,
+    build_reply,
+    parse_login_reply,
+    success_body_4x,
+    success_body_6x,
+)
 from blissnode.wire.rsa_raw import RsaPrivate, RsaPublic, raw_private_crt, raw_public
 from tests.vectors import cases, load_vectors
 
@@ -245,8 +251,10 @@ class CredentialTests(TestCase):
             self.assertEqual(list(reply.body), list(body), case["source"])
             validity = body.value(0x32, objects.NestedList)
             self.assertEqual(reply.year, validity.value(9), case["source"])
-            style = STYLE_6X if body.get(0x3A) is not None else STYLE_4X
-            self.assertEqual(build_login_success(reply.seq, reply.credential, reply.year, style),
+            body6 = body.get(0x3A) is not None
+            items = (success_body_6x(reply.credential) if body6
+                     else success_body_4x(reply.credential, reply.year))
+            self.assertEqual(build_reply(RESULT_OK, reply.seq, items),
                              plain, case["source"])
             # the credential inside verifies
             self.assertEqual(parse_credential(reply.credential, N_CRED_REAL).raw, h(case["cert"]))

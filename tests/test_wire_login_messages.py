@@ -7,27 +7,27 @@ import json
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
+from blissnode.login.codes import REFUSAL_CODES, RefusalCodes
+
 from blissnode.wire import objects
 from blissnode.wire.credentials import build_credential, credential_expiry, md5_credential, parse_credential
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import (
-    REFUSAL_CODES,
     REQUEST_REGISTER,
     RESULT_AUTH_FAILED,
     RESULT_OK,
-    STYLE_4X,
-    STYLE_6X,
     EventRequest,
     LoginBody,
     LoginRequest,
-    RefusalCodes,
     RequestHeader,
-    build_login_success,
     build_refusal,
+    build_reply,
     parse_event_request,
     parse_login_reply,
     parse_login_request,
     parse_version_string,
+    success_body_4x,
+    success_body_6x,
 )
 from blissnode.wire.node_record import decode_node_record
 from blissnode.wire.rsa_raw import RsaPrivate
@@ -277,14 +277,15 @@ class LoginExchangeContentTests(TestCase):
             reply_plain = h(case["reply_plaintext"])
             issue = case["issue_time_minutes"]
             if expect["result_code"] == RESULT_OK:
-                style = STYLE_6X if case["variant"] == "6.16" else STYLE_4X
+                six = case["variant"] == "6.16"
                 expiry = credential_expiry(issue)
                 # login.md 8 / 11: the model sessions use issue + 365 days
                 year = issue + 365 * 1440
-                validity = {9: year if style == STYLE_6X else expiry}
+                validity = {9: year if six else expiry}
                 cred = build_credential(req.header.name, req.body.user_modulus, expiry,
                                         validity, CRED_KEY.raw)
-                built = build_login_success(req.header.seq, cred.raw, year, style)
+                body = success_body_6x(cred.raw) if six else success_body_4x(cred.raw, year)
+                built = build_reply(RESULT_OK, req.header.seq, body)
             else:
                 self.assertEqual(expect["result_code"], RESULT_AUTH_FAILED, what)
                 built = build_refusal(req.header.seq)
@@ -309,7 +310,7 @@ class ReplyTests(TestCase):
     def test_failure_reply_bytes(self):
         # login.md 7.2: the recommended 11-byte refusal
         self.assertEqual(build_refusal(1), h("41020001d141000201" "4100"))
-        self.assertEqual(build_refusal(1, "unknown_user"), build_refusal(1))
+        self.assertEqual(build_refusal(1, REFUSAL_CODES.unknown_user), build_refusal(1))
         self.assertEqual(build_refusal(1, 8401), build_refusal(1))
 
     def test_refusal_codes(self):
@@ -319,19 +320,18 @@ class ReplyTests(TestCase):
                        "registration_closed", "rate_limited"):
             code = REFUSAL_CODES.code(reason)
             self.assertNotIn(code, (RESULT_OK, RESULT_AUTH_FAILED), reason)
-            self.assertEqual(parse_login_reply(build_refusal(7, reason)).code, code)
+            self.assertEqual(parse_login_reply(build_refusal(7, code)).code, code)
         self.assertRaises(ValueError, REFUSAL_CODES.code, "nope")
         custom = RefusalCodes(rate_limited=8401)
-        self.assertEqual(parse_login_reply(build_refusal(3, "rate_limited", custom)).code, 8401)
+        self.assertEqual(custom.code("rate_limited"), 8401)
 
     def test_styles(self):
         cred = bytes(range(256)) + b"\x00\x01\x02\x03"
-        six = parse_login_reply(build_login_success(1, cred, 99))
+        six = parse_login_reply(build_reply(RESULT_OK, 1, success_body_6x(cred)))
         self.assertEqual((six.code, six.seq, six.credential, six.year), (4200, 1, cred, None))
         self.assertEqual(six.body.value(0x3A), 2)
-        four = parse_login_reply(build_login_success(5, cred, 99, STYLE_4X))
+        four = parse_login_reply(build_reply(RESULT_OK, 5, success_body_4x(cred, 99)))
         self.assertEqual((four.code, four.seq, four.credential, four.year), (4200, 5, cred, 99))
-        self.assertRaises(ValueError, build_login_success, 1, cred, 99, "5.x")
 
     def test_invalid_replies(self):
         for bad in (b"", b"\x41\x00", b"\x41\x01\x00\x01\x01", build_refusal(1) + b"\x00"):

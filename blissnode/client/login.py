@@ -37,8 +37,8 @@ from blissnode.client.serverconn import (  # noqa: F401 (KX_INT9, KX_INT12: re-e
 from blissnode.versions.registry import parse_version_number
 from blissnode.wire.credentials import credential_name, md5_credential, parse_credential
 from blissnode.wire.errors import ProtocolError
+from blissnode.login.codes import REFUSAL_CODES
 from blissnode.wire.login_messages import (
-    REFUSAL_CODES,
     REQUEST_LOGIN_4X,
     REQUEST_LOGIN_6X,
     REQUEST_REGISTER,

@@ -31,7 +31,7 @@ from zope.interface import implementer
 
 from blissnode.event import codes as C
 from blissnode.event.interfaces import EventRefusal, IEventHandlers
-from blissnode.login.interfaces import TRANSPORT_CLASSIC, TRANSPORT_DH384
+from blissnode.login.interfaces import TRANSPORT_CLASSIC
 from blissnode.store.errors import (
     ContactLimit,
     ContactStateError,
@@ -49,8 +49,7 @@ from blissnode.wire.objects import Blob, Int, String
 
 log = Logger()
 
-__all__ = ["EventHandlers", "EventHandlers4x", "EventHandlers55",
-           "fallback_event_handlers", "ROLE", "PROFILE_ENTRIES"]
+__all__ = ["EventHandlers", "ROLE", "PROFILE_ENTRIES"]
 
 ROLE = "event"
 
@@ -103,12 +102,6 @@ class EventHandlers(object):
     #: GUESS (event.md E2): 1.x-4.x use the classic hello (VERIFIED for the
     #: 1.2 and 1.4 event-server bytes).
     transport = TRANSPORT_CLASSIC
-    #: 1.4 starts with 6028, without 6030 (notes 7: one request record in
-    #: the first write, and the log names only 6028).  Informational: the
-    #: server answers any order.
-    STARTS_WITH_SESSION_START = False
-    #: GUESS: 1.x sends its host id as INT64 0x31 like 4.x (nothing recorded).
-    HOST_ID_ITEM = C.I_HOST_ID_4X
     #: Request code -> method.  The known codes plus blissnode's own (GUESS).
     request_codes = {**C.KNOWN_REQUESTS, **C.GUESS_REQUESTS}
     REFUSAL_CODES = C.REFUSAL_CODES
@@ -565,37 +558,3 @@ class EventHandlers(object):
         if not self.PUSH_ON_EVENT_CONNECTION:
             return None
         return self.build_push(C.GUESS_PUSH_INBOX, [Int(C.GUESS_I_PENDING, pending)])
-
-
-class EventHandlers4x(EventHandlers):
-    """4.0 .. 4.2: 6030 first, host id INT64 0x31 (FAKE, a 4.2-era client)."""
-
-    STARTS_WITH_SESSION_START = True
-    HOST_ID_ITEM = C.I_HOST_ID_4X
-
-
-class EventHandlers55(EventHandlers4x):
-    """5.5 .. 6.16: DH-384 + RC4 (SOS2 uses one handshake routine for the
-    login and event servers), host id INT64 0x3A (SOS2 templates)."""
-
-    transport = TRANSPORT_DH384
-    HOST_ID_ITEM = C.I_HOST_ID_6X
-
-
-#: Newest first: (first version number, handler class).
-_FALLBACK = (
-    ((5, 5), EventHandlers55),
-    ((4, 0), EventHandlers4x),
-    ((1, 4), EventHandlers),
-)
-
-
-def fallback_event_handlers(number):
-    """The handler class for ``number`` when no registered version defines
-    the ``"event"`` role, or ``None`` if older than 1.4."""
-    number = tuple(number)
-    for first, cls in _FALLBACK:
-        if number >= first:
-            return cls
-    return None
-

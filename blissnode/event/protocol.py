@@ -51,7 +51,7 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
 from blissnode.event import codes as C
-from blissnode.event.handlers import ROLE, EventHandlers, fallback_event_handlers
+from blissnode.event.handlers import ROLE, EventHandlers
 from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials
 from blissnode.auth.limiter import FailedLoginLimiter
 from blissnode.core.delivery import InboxChanged, PresenceChanged
@@ -62,10 +62,9 @@ from blissnode.event.presence import Broadcaster
 from blissnode.logthrottle import LogThrottle
 from blissnode.servertransport import ServerTransportProtocol, random_filler
 from blissnode.store.directory import normalize_name
-from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
+from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion
 from blissnode.wire import dh384
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.server_session import TRANSPORT_DH384
 
 log = Logger()
 
@@ -136,7 +135,8 @@ class EventService(object):
         self.portal = portal
         self.clock = clock
         self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
-        self.registry = registry
+        self.registry = registry if registry is not None else BaseOnlyRegistry(
+            {ROLE: EventHandlers})
         self.core = core if core is not None else Core(clock=clock)
         self.presence = self.core.presence
         self.core.on_presence_change(self._presence_changed)
@@ -166,41 +166,29 @@ class EventService(object):
             instance = self._instances[key] = cls(version)
         return instance
 
-    def handlers_for_number(self, number, text=None):
-        """``(handlers, label)`` serving a client of version ``number`` (whose
-        version string was ``text``, if known: aliases are strings);
-        EventRefusal("version_too_old") if none does."""
-        label = ".".join(map(str, number))
-        registry = self.registry
-        if registry is not None and len(registry):
-            try:
-                # Too old is refused here (the supernode serves it as the oldest).
-                resolution = (registry.resolve_text(text, older=REJECT) if text is not None
-                              else registry.resolve(number, older=REJECT))
-            except UnknownVersion as e:
-                raise EventRefusal("version_too_old", str(e))
-            version = resolution.version
-            try:
-                cls = registry.handlers(version, ROLE)
-            except UnknownVersion:
-                cls = fallback_event_handlers(number)
-            if not resolution.exact:
-                label = "%s as %s" % (label, version.label)
-            else:
-                label = version.label
-            return self.handlers_instance(cls, version), label
-        cls = fallback_event_handlers(number)
-        if cls is None:
-            raise EventRefusal("version_too_old", "client version %s is too old" % (label,))
-        return self.handlers_instance(cls), label
-
-    def handlers_for_label(self, label):
-        """Handlers for a directory entry's version label (best effort)."""
+    def handlers_for_version(self, version, label=None):
+        """``(handlers, label)`` for a registered ``version``."""
         try:
-            number = tuple(int(x) for x in (label or "").split(" ")[0].split("."))
-            return self.handlers_for_number(number)[0]
-        except (ValueError, EventRefusal):
-            return self.handlers_instance(EventHandlers)
+            cls = self.registry.handlers(version, ROLE)
+        except UnknownVersion:
+            cls = EventHandlers  # no version module defines "event"
+        return self.handlers_instance(cls, version), label or version.label
+
+    def handlers_for_text(self, text):
+        """``(handlers, label)`` serving a client whose version string is
+        ``text``; EventRefusal("version_too_old") if none does."""
+        try:
+            # Too old is refused here (the supernode serves it as the oldest).
+            resolution = self.registry.resolve_text(text, older=REJECT)
+        except ValueError:
+            raise EventRefusal("version_too_old", "unreadable version string %r"
+                               % (text[:40],), strike=True)
+        except UnknownVersion as e:
+            raise EventRefusal("version_too_old", str(e))
+        version = resolution.version
+        label = version.label if resolution.exact else "%s as %s" % (
+            ".".join(map(str, resolution.requested)), version.label)
+        return self.handlers_for_version(version, label)
 
     # -- connections and presence ------------------------------------------------------
 
@@ -313,22 +301,15 @@ class EventServerFactory(Factory):
     def limiter(self):
         return self.service.limiter
 
-    def default_number(self, transport_kind):
-        """GUESS: the version assumed for a request without a version string:
-        5.5.0.124 over DH-384, 1.4.0.84 over the classic transport."""
-        return (5, 5, 0, 124) if transport_kind == TRANSPORT_DH384 else (1, 4, 0, 84)
-
     def handlers_for(self, version_text, transport_kind):
+        """``(handlers, label)`` for a request; one without a version string
+        is served as the registry's provisional choice for its transport
+        (:mod:`blissnode.versions.policy`)."""
+        service = self.service
         if version_text is None:
-            number = self.default_number(transport_kind)
-        else:
-            try:
-                _platform, number = parse_version_string(version_text)
-            except ValueError:
-                raise EventRefusal("version_too_old",
-                                   "unreadable version string %r" % (version_text[:40],),
-                                   strike=True)
-        return self.service.handlers_for_number(number, version_text)
+            version = service.registry.provisional(Hints("event", transport=transport_kind))
+            return service.handlers_for_version(version)
+        return service.handlers_for_text(version_text)
 
     def startFactory(self):
         self.service.start()

@@ -24,21 +24,14 @@ marked ``GUESS:``, so a version overrides exactly that.
 
 from zope.interface import implementer
 
-from blissnode.login.interfaces import (
-    TRANSPORT_CLASSIC,
-    TRANSPORT_DH384,
-    ILoginHandlers,
-)
+from blissnode.login.codes import REFUSAL_CODES
+from blissnode.login.interfaces import TRANSPORT_CLASSIC, ILoginHandlers
 from blissnode.wire import credentials as wire_credentials
 from blissnode.wire import login_messages as lm
 
 __all__ = [
     "LoginHandlers",
-    "LoginHandlers4x",
-    "LoginHandlers55",
     "ROLE",
-    "MINIMUM_VERSION",
-    "fallback_login_handlers",
     "KIND_LOGIN",
     "KIND_REGISTER",
 ]
@@ -48,11 +41,6 @@ ROLE = "login"
 
 KIND_LOGIN = "login"
 KIND_REGISTER = "register"
-
-#: GUESS: without a version registry, clients older than the oldest
-#: supported version (1.4.0.84) are refused as too old.  1.2.0.18 spoke the
-#: same transport (login.md 2.1) but nothing else of it is known.
-MINIMUM_VERSION = (1, 4)
 
 _MINUTES_PER_DAY = 1440
 
@@ -69,8 +57,6 @@ class LoginHandlers(object):
     #: GUESS (login.md 9, L3): 1.x-4.x speak the classic transport (VERIFIED
     #: for 1.2.0.18 and 4.1.0.130; assumed for 1.4 .. 3.8).
     transport = TRANSPORT_CLASSIC
-    #: GUESS: the login request code of 1.x-3.x is unknown; 5017 (4.1) assumed.
-    LOGIN_REQUEST_CODE = lm.REQUEST_LOGIN_4X
     #: Registration code (SEAN, 4.1); GUESS for every other version.
     REGISTRATION_REQUEST_CODE = lm.REQUEST_REGISTER
     #: GUESS: accept both known login codes from any version -- the version
@@ -78,10 +64,8 @@ class LoginHandlers(object):
     #: understands gains nothing.
     login_request_codes = (lm.REQUEST_LOGIN_4X, lm.REQUEST_LOGIN_6X)
     registration_request_codes = (lm.REQUEST_REGISTER,)
-    #: GUESS (L9): the reply body of the 4.x era for everything before 5.5.
-    REPLY_STYLE = lm.STYLE_4X
     #: GUESS (L5): the result codes per refusal reason; only 8401 is known.
-    REFUSAL_CODES = lm.REFUSAL_CODES
+    REFUSAL_CODES = REFUSAL_CODES
     #: Credential lifetime: INT 4 = issue + 30 days (VERIFIED on 41 + 23 real
     #: credentials, login.md 7.4).
     CREDENTIAL_LIFETIME_MINUTES = wire_credentials.CREDENTIAL_LIFETIME_MINUTES
@@ -109,9 +93,6 @@ class LoginHandlers(object):
             return KIND_LOGIN
         return None
 
-    def reply_style(self):
-        return self.REPLY_STYLE
-
     def refusal_code(self, reason):
         return self.REFUSAL_CODES.code(reason)
 
@@ -138,53 +119,13 @@ class LoginHandlers(object):
         return {9: expiry}
 
     def build_success(self, seq, credential, year):
-        return lm.build_login_success(seq, credential, year, self.reply_style())
+        return lm.build_reply(lm.RESULT_OK, seq, self.success_body(credential, year))
+
+    def success_body(self, credential, year):
+        """GUESS (L9): the 4.x-era body for everything before 5.5."""
+        return lm.success_body_4x(credential, year)
 
     def registration_fields(self, request):
         """STRING 0x20 (e-mail) and STRING 0x37 (full name) of SEAN's
         registration body; absent ones are ``None``."""
         return request.body.email, request.body.full_name
-
-
-class LoginHandlers4x(LoginHandlers):
-    """4.0 .. 4.2: classic transport, 0x42 key exchange, 5017 / 5018, the 4.x
-    reply body (SEAN for 4.1.0.130, 12 real 4.0.x replies in BATO)."""
-
-    LOGIN_REQUEST_CODE = lm.REQUEST_LOGIN_4X
-    REPLY_STYLE = lm.STYLE_4X
-
-
-class LoginHandlers55(LoginHandlers4x):
-    """5.5 .. 6.16: DH-384 + RC4 ("Handshake v5.5"), 5027, the 6.x reply body
-    with the one-year value inside the credential (SOS2, real 2015 session)."""
-
-    transport = TRANSPORT_DH384
-    LOGIN_REQUEST_CODE = lm.REQUEST_LOGIN_6X
-    REPLY_STYLE = lm.STYLE_6X
-
-    def credential_validity(self, expiry, year):
-        """2015/16 samples: LIST 2 = {INT 9 = issue + one year}."""
-        return {9: year}
-
-
-#: Newest first: (first version number, handler class).
-_FALLBACK = (
-    ((5, 5), LoginHandlers55),
-    ((4, 0), LoginHandlers4x),
-    (MINIMUM_VERSION, LoginHandlers),
-)
-
-
-def fallback_login_handlers(number):
-    """The handler class for a version ``number`` (tuple) when no registered
-    version defines the ``"login"`` role, or ``None`` if it is older than
-    :data:`MINIMUM_VERSION`.
-
-    GUESS: 5.0 .. 5.4 get the 4.x handlers (whether they already use the
-    DH-384 transport is L3; the server accepts either transport anyway).
-    """
-    number = tuple(number)
-    for first, cls in _FALLBACK:
-        if number >= first:
-            return cls
-    return None

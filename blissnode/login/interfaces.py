@@ -28,7 +28,7 @@ TRANSPORT_CLASSIC = "classic"
 TRANSPORT_DH384 = "dh384"
 
 #: Refusal reasons (attribute names of
-#: :class:`blissnode.wire.login_messages.RefusalCodes`).
+#: :class:`blissnode.login.codes.RefusalCodes`).
 WRONG_PASSWORD = "wrong_password"
 UNKNOWN_USER = "unknown_user"
 RATE_LIMITED = "rate_limited"
@@ -62,8 +62,9 @@ class ILoginHandlers(Interface):
         """``"login"``, ``"register"`` or ``None`` (not a request this
         version sends: answered like a wrong password)."""
 
-    def reply_style():
-        """STYLE_4X or STYLE_6X of :mod:`blissnode.wire.login_messages`."""
+    def success_body(credential, year):
+        """The items of the success body around ``credential`` (the 4.x or
+        the 6.x layout of :mod:`blissnode.wire.login_messages`)."""
 
     def refusal_code(reason):
         """The result code (INT 1) for a refusal ``reason``."""

@@ -73,14 +73,11 @@ from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
 )
 from blissnode.store.errors import AccountExists, InvalidField, InvalidName
 from blissnode.store.names import validate_skype_name
-from blissnode.versions.registry import REJECT, UnknownVersion, parse_version_string
+from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion
 from blissnode.wire import dh384
 from blissnode.wire.credentials import build_credential
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.login_messages import (
-    REQUEST_LOGIN_6X,
-    parse_login_request,
-)
+from blissnode.wire.login_messages import parse_login_request
 from blissnode.wire.server_session import MAX_HELLOS  # noqa: F401  (re-exported)
 
 __all__ = [
@@ -138,9 +135,10 @@ class LoginServerFactory(Factory):
     :param portal: the ``twisted.cred`` portal (:func:`blissnode.auth.cred.make_portal`).
     :param store: the :class:`~blissnode.store.interfaces.IAccountStore`
         registrations create accounts in.
-    :param registry: a :class:`~blissnode.versions.registry.VersionRegistry`;
-        ``None`` or one without ``"login"`` roles uses
-        :func:`~blissnode.login.handlers.fallback_login_handlers`.
+    :param registry: the version policy
+        (:class:`~blissnode.core.versioning.IVersionRegistry`, built by
+        ``blissnode.versions``); ``None``: every client gets the base
+        :class:`~blissnode.login.handlers.LoginHandlers`.
     :param registration_open: whether request 5018 may create accounts.
     :param limiter: a :class:`~blissnode.auth.limiter.FailedLoginLimiter`
         (default: the default limits on ``clock``).
@@ -167,7 +165,8 @@ class LoginServerFactory(Factory):
         self.keys = keys
         self.portal = portal
         self.store = store
-        self.registry = registry
+        self.registry = registry if registry is not None else BaseOnlyRegistry(
+            {login_handlers.ROLE: login_handlers.LoginHandlers})
         self.registration_open = registration_open
         self.clock = clock
         self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
@@ -189,38 +188,30 @@ class LoginServerFactory(Factory):
         ``version_text`` (STRING 0x0D, may be ``None``) with ``request_code``.
 
         Raises :class:`_Refuse` (VERSION_TOO_OLD) for a version we do not
-        serve.  GUESS: a request without a version string is taken for the
-        oldest version using its request code (5027 -> 5.5.0.124, else
-        4.1.0.130).
+        serve.  A request without a version string is served as the
+        registry's provisional choice (by its request code,
+        :mod:`blissnode.versions.policy`).
         """
+        registry = self.registry
         if version_text is None:
-            number = (5, 5, 0, 124) if request_code == REQUEST_LOGIN_6X else (4, 1, 0, 130)
+            version = registry.provisional(Hints("login", request_code=request_code))
+            label = version.label
         else:
             try:
-                _platform, number = parse_version_string(version_text)
-            except ValueError:
-                raise _Refuse(VERSION_TOO_OLD, "unreadable version string %r" % (version_text[:40],))
-        label = ".".join(map(str, number))
-        cls = None
-        registry = self.registry
-        if registry is not None and len(registry):
-            try:
                 # Too old is refused here (the supernode serves it as the oldest).
-                resolution = (registry.resolve_text(version_text, older=REJECT)
-                              if version_text is not None
-                              else registry.resolve(number, older=REJECT))
+                resolution = registry.resolve_text(version_text, older=REJECT)
+            except ValueError:
+                raise _Refuse(VERSION_TOO_OLD, "unreadable version string %r"
+                              % (version_text[:40],))
             except UnknownVersion as e:
                 raise _Refuse(VERSION_TOO_OLD, str(e))
-            try:
-                cls = registry.handlers(resolution.version, login_handlers.ROLE)
-            except UnknownVersion:
-                cls = None  # no version module defines "login" (yet)
-            label = resolution.version.label if resolution.exact else "%s as %s" % (
-                label, resolution.version.label)
-        if cls is None:
-            cls = login_handlers.fallback_login_handlers(number)
-            if cls is None:
-                raise _Refuse(VERSION_TOO_OLD, "client version %s is too old" % (label,))
+            version = resolution.version
+            label = version.label if resolution.exact else "%s as %s" % (
+                ".".join(map(str, resolution.requested)), version.label)
+        try:
+            cls = registry.handlers(version, login_handlers.ROLE)
+        except UnknownVersion:
+            cls = login_handlers.LoginHandlers  # no version module defines "login"
         instance = self._instances.get(cls)
         if instance is None:
             instance = self._instances[cls] = cls()

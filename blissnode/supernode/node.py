@@ -25,7 +25,8 @@ from twisted.logger import Logger
 from blissnode.core.hub import Core
 from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
-from blissnode.versions.registry import NEAREST, UnknownVersion
+from blissnode.core.versioning import NEAREST, OLDEST, BaseOnlyRegistry, Hints
+from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import NetAddr
 from blissnode.wire.udp import FreshSeeds, SeedPool
@@ -123,7 +124,9 @@ class SupernodeNode(object):
         if reactor is None:
             from twisted.internet import reactor
         if registry is None:
-            registry = default_registry(config.unknown_versions if config else NEAREST)
+            # No version policy given: every client gets the base handlers.
+            registry = BaseOnlyRegistry({ROLE: SupernodeHandlers},
+                                        config.unknown_versions if config else NEAREST)
         self.config = config if config is not None else SupernodeConfig()
         self.registry = registry
         self.reactor = self.clock = reactor
@@ -198,19 +201,20 @@ class SupernodeNode(object):
             handlers = self._handlers[key] = cls(version)
         return handlers
 
+    def provisional_version(self, **hints):
+        """The version assumed for a client that has not named itself (UDP
+        datagrams from a peer without a TCP session; TCP before cmd 37),
+        from what is known: the registry's one policy
+        (:mod:`blissnode.versions.policy`)."""
+        return self.registry.provisional(Hints(ROLE, **hints))
+
     def default_version(self):
-        """GUESS: the version assumed until a client says which it is (UDP
-        datagrams from a peer without a TCP session; TCP before cmd 37): the
-        oldest registered version, whose handlers are the base behaviour."""
-        return self.registry.oldest()
+        """Before anything is known of a client."""
+        return self.provisional_version()
 
     def dh_version(self):
-        """GUESS: the version assumed for a client that opened with DH-384
-        (only 5.5+ clients do, tcp.md 3) until cmd 37 names it."""
-        try:
-            return self.registry.resolve((5, 5, 0, 124)).version
-        except UnknownVersion:
-            return self.registry.newest()
+        """A client that opened with DH-384 (only 5.5+ clients do, tcp.md 3)."""
+        return self.provisional_version(transport="dh384")
 
     def resolve_version(self, text):
         """The version serving a client whose version string is ``text``;
@@ -219,8 +223,6 @@ class SupernodeNode(object):
         A client older than every known version (the real 1.2.0.18 of the
         IRC06 capture) keeps its session, served as the oldest known version
         with a warning, unless the policy is ``reject``."""
-        from blissnode.versions.registry import OLDEST
-
         return self.registry.resolve_text(text, older=OLDEST).version
 
     def handlers_for_udp_peer(self, peer):
@@ -479,34 +481,3 @@ def peer_openings(registry):
             if opening not in extra:
                 extra.append(opening)
     return tuple(extra) + PEER_OPENINGS
-
-
-def default_registry(unknown_policy=NEAREST):
-    """The installed version plugins; if there are none (the version modules
-    are not installed), one default version served by
-    :class:`~blissnode.supernode.handlers.SupernodeHandlers`."""
-    from blissnode.versions.registry import VersionRegistry
-
-    try:
-        registry = VersionRegistry.from_plugins(unknown_policy)
-        has_supernode = len(registry) and registry.handlers(registry.newest(), ROLE)
-    except UnknownVersion:
-        has_supernode = False
-    except Exception:
-        log.failure("cannot load the client version plugins; using the built-in default")
-        has_supernode = False
-    if not has_supernode:
-        registry = fallback_registry(unknown_policy)
-    return registry
-
-
-def fallback_registry(unknown_policy=NEAREST):
-    """A registry with one version, 1.4.0.84 (the oldest of the eight), served
-    by the base :class:`SupernodeHandlers`: newer clients fall back to it."""
-    from blissnode.supernode.handlers import SupernodeHandlers
-    from blissnode.versions.base import ClientVersion
-    from blissnode.versions.registry import VersionRegistry
-
-    base = ClientVersion("1.4.0.84", (1, 4, 0, 84), {ROLE: SupernodeHandlers},
-                         notes="built-in fallback: no version plugins installed")
-    return VersionRegistry([base], unknown_policy)

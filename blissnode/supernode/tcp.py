@@ -42,7 +42,7 @@ from blissnode.streambridge import connect_bridged
 from blissnode.supernode.request import TCP, Request, notification
 from blissnode.supernode.request import request as make_request
 from blissnode.supernode.udp import decode_body
-from blissnode.versions.registry import UnknownVersion
+from blissnode.core.versioning import UnknownVersion
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import Int
 from blissnode.wire.peer_session import (  # noqa: F401  (MAX_HANDSHAKE_BUFFER re-exported)
@@ -366,14 +366,14 @@ class SupernodeTCPProtocol(Protocol):
         return d
 
     def _provisional_from_accept(self, body):
-        """Before cmd 30 is answered: a client whose cmd 30 carries a 5.x
-        stack version (INT 0xB = 52, SOS2) on a classic stream -- port 443
-        never uses DH-384 -- is served like the DH-384 clients until cmd 37
-        names its version.  GUESS."""
-        stack = body.value(0x0B, Int)
-        if stack is None or stack < 52 or self.dh:
-            return
-        version = self.node.dh_version()
+        """Before cmd 30 is answered: what cmd 30 tells of the client (its
+        stack version INT 0xB, SOS2: 52 for 5.x) goes to the provisional
+        choice, so a 5.x client on a classic stream -- port 443 never uses
+        DH-384 -- and a version plugin's own clients get their version's
+        cmd 31 before cmd 37 names them."""
+        version = self.node.provisional_version(
+            transport="dh384" if self.dh else ("https" if self.prelude else "classic"),
+            stack_version=body.value(0x0B, Int), objects=body)
         if version is not self.version:
             self.version = version
             self.handlers = self.node.handlers_for(version)

@@ -37,6 +37,16 @@ class ClientVersion:
     #: 10)``, a truncated or other build) this version answers to, as if
     #: they were its own: no warning, served under ``reject`` too.
     aliases = attr.ib(default=(), converter=tuple)
+    #: ``hints -> bool`` (a :class:`~blissnode.core.versioning.Hints`): this
+    #: version is the one to assume before the client names itself
+    #: (:mod:`blissnode.versions.policy`); None: only the default rules.
+    recognise = attr.ib(default=None)
+    #: Extra opening variants of peer streams this version's clients use
+    #: (:class:`blissnode.wire.peer_session.PeerOpening`), tried first.
+    peer_openings = attr.ib(default=(), converter=tuple)
+    #: Extra opening variants of the login/event transport
+    #: (:class:`blissnode.wire.server_session.Opening`), tried first.
+    server_openings = attr.ib(default=(), converter=tuple)
     #: Optional :class:`blissnode.patch.builds.PatchKnowledge`: known builds
     #: of this version and extra addresses for ``blissnode patch-client``.
     patch_knowledge = attr.ib(default=None)

@@ -25,66 +25,64 @@ oldest known version (real 1.2 clients must keep their sessions), the login
 and event servers refuse it as too old.
 """
 
-import re
-
-import attr
 from twisted.logger import Logger
 
+from blissnode.core.versioning import (  # noqa: F401  (re-exported)
+    NEAREST,
+    OLDEST,
+    REJECT,
+    Hints,  # noqa: F401
+    Resolution,
+    UnknownVersion,
+    parse_version_number,
+    parse_version_string,
+)
 from blissnode.versions.interfaces import IClientVersion
+from blissnode.versions.policy import ProvisionalPolicy
 
 log = Logger()
-
-NEAREST = "nearest"
-REJECT = "reject"
-
-#: ``older=`` of :meth:`VersionRegistry.resolve`: serve a client older than
-#: every known version as the oldest known one (under the ``nearest`` policy).
-OLDEST = "oldest"
-
-_NUMBER = re.compile(r"^\d+(\.\d+){1,3}$")
 
 #: Distinct version strings warned about per process; later ones are
 #: counted, not logged.
 MAX_WARNED = 1024
 
 
-class UnknownVersion(LookupError):
-    """A client version the registry will not serve."""
+#: Supernode answers sent before a client names its version (cmd 37): every
+#: UDP command, the TCP accept and what comes before cmd 37 -- methods and
+#: the constants they read.
+PRE_VERSION_ANSWERS = (
+    "udp_probe", "probe_reply_body", "udp_address_query", "udp_node_list", "node_list",
+    "node_attributes", "udp_slot_query", "udp_publish", "publish_answer", "udp_user_search",
+    "udp_extended_search", "udp_push", "tcp_client_accept", "accept_body",
+    "accept_notifications", "network_stats", "channel_list", "tcp_channel_fetch",
+    "tcp_slot_query", "slot_reply", "refill_slots", "refusal_body", "STACK_VERSION",
+    "STACK_TIMESTAMP", "SUPERNODE_MARKS", "NODE_LIST_LAYOUT",
+)
+
+SUPERNODE = "supernode"
 
 
-def parse_version_number(text):
-    """``"5.5.0.124"`` -> ``(5, 5, 0, 124)``; ValueError otherwise."""
-    text = text.strip()
-    if not _NUMBER.match(text):
-        raise ValueError("not a version number: %r" % (text,))
-    return tuple(int(part) for part in text.split("."))
+def role_interfaces():
+    """Role name -> the interface its handlers provide."""
+    from blissnode.event.interfaces import IEventHandlers
+    from blissnode.login.interfaces import ILoginHandlers
+    from blissnode.supernode.interfaces import ISupernodeHandlers
+
+    return {SUPERNODE: ISupernodeHandlers, "login": ILoginHandlers, "event": IEventHandlers}
 
 
-def parse_version_string(text):
-    """The version number inside a client's version string.
-
-    Clients send ``<platform>/<version>[/<partner or build>/]`` (login.md
-    5.2: ``0/6.16.0.10//``, ``0/4.1.0.130//``, ``2/1.2.0.18/``; supernode.md
-    4.3: ``0/1.4.0.84``).  A bare version number is accepted too.  Returns
-    ``(platform or None, number tuple)``; ValueError if there is no number.
-    """
-    if isinstance(text, bytes):
-        text = text.decode("latin-1")
-    parts = text.strip().split("/")
-    if len(parts) == 1:
-        return None, parse_version_number(parts[0])
-    platform = parts[0] if parts[0].isdigit() else None
-    return (int(platform) if platform is not None else None,
-            parse_version_number(parts[1]))
-
-
-@attr.s(frozen=True)
-class Resolution:
-    """The outcome of a lookup: the version we serve, and how we got there."""
-
-    requested = attr.ib()
-    version = attr.ib()
-    exact = attr.ib()
+def check_handlers(version):
+    """Raise for an unknown role key or a class that does not provide the
+    role's interface (a typo must not register silently)."""
+    interfaces = role_interfaces()
+    for role, cls in dict(version.handlers).items():
+        interface = interfaces.get(role)
+        if interface is None:
+            raise ValueError("client version %s: unknown role %r (known: %s)"
+                             % (version.label, role, ", ".join(sorted(interfaces))))
+        if not interface.implementedBy(cls):
+            raise TypeError("client version %s: %r handlers %r do not provide %s"
+                            % (version.label, role, cls, interface.__name__))
 
 
 class VersionRegistry:
@@ -98,8 +96,10 @@ class VersionRegistry:
         self._aliases = {}  # alias string or number -> version
         self._warned = set()
         self.unwarned = 0
+        self.provisional_policy = ProvisionalPolicy()
         for version in versions:
             self.register(version)
+        self.check_pre_version_overrides()
 
     @classmethod
     def from_plugins(cls, unknown_policy=NEAREST):
@@ -111,8 +111,12 @@ class VersionRegistry:
         return cls(getPlugins(IClientVersion, blissnode.plugins), unknown_policy)
 
     def register(self, version):
+        """Add ``version``; refuses an object that is not an
+        :class:`IClientVersion`, a misspelt role key, or handlers that do not
+        provide the role's interface."""
         if not IClientVersion.providedBy(version):
             raise TypeError("%r does not provide IClientVersion" % (version,))
+        check_handlers(version)
         number = tuple(version.number)
         if number in self._by_number and self._by_number[number] is not version:
             raise ValueError("version %s registered twice" % (version.label,))
@@ -139,6 +143,20 @@ class VersionRegistry:
         """The registered version with exactly this label/number, or None."""
         number = self._number(label_or_number)
         return self._by_number.get(number)
+
+    def nearest(self, number):
+        """``number`` if registered, else the nearest older version, else
+        the oldest; quietly (for choices nothing claimed)."""
+        number = tuple(number)
+        if number in self._by_number:
+            return self._by_number[number]
+        below = [n for n in self._by_number if n < number]
+        return self._by_number[max(below)] if below else self.oldest()
+
+    def provisional(self, hints):
+        """The version assumed for a client that has not named itself yet
+        (:mod:`blissnode.versions.policy`)."""
+        return self.provisional_policy.choose(self, hints)
 
     def warn_once(self, key, format, **kw):
         """Log ``format`` once per ``key`` (a version string) and process."""
@@ -204,6 +222,29 @@ class VersionRegistry:
                        "version; serving it as the oldest, {served}",
                        requested=key, served=version.label)
         return Resolution(number, version, False)
+
+    def check_pre_version_overrides(self):
+        """Warn about supernode answers a version overrides that are sent
+        before the client names its version (UDP, cmd 30 -> 31, 48 ...):
+        they reach the wire only if the provisional choice can pick the
+        version -- by a default rule, or by its ``recognise``."""
+        if not self._by_number:
+            return
+        targets = self.provisional_policy.default_targets(self)
+        previous = None
+        for version in self.versions():
+            cls = version.handlers.get(SUPERNODE)
+            if cls is not None and previous is not None and version not in targets \
+                    and getattr(version, "recognise", None) is None:
+                changed = sorted(name for name in PRE_VERSION_ANSWERS
+                                 if getattr(cls, name, None) is not getattr(previous, name, None))
+                if changed:
+                    log.warn("client version {label} overrides {names}, answered before a "
+                             "client names its version: give the version a 'recognise' "
+                             "(blissnode.versions.policy) or these never reach the wire",
+                             label=version.label, names=", ".join(changed))
+            if cls is not None:
+                previous = cls
 
     def handlers(self, version, role):
         """The handler class of ``role`` for ``version``: its own, or the one

@@ -44,10 +44,6 @@ class Handlers(SupernodeHandlers):
 
     #: Layout of the cmd 45 answer: "grouped" (1.x) or "interleaved" (6.x).
     NODE_LIST_LAYOUT = "grouped"
-    #: Uses the DH-384 pre-handshake on TCP (tcp.md 3): 1.4 does not.
-    DH384 = False
-    #: Length of this version's node records (supernode.md 7.1).
-    NODE_RECORD_LENGTH = 21
 
     def udp_node_list(self, request):
         nodes = list(self.node_list(request))

@@ -16,6 +16,8 @@ from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
 from blissnode.versions.v1_4_0_84 import Handlers as V1Handlers
 from blissnode.versions.v1_4_0_84 import VERSION as _OLDER
+# The roles this version does not change (the registry finds them too).
+from blissnode.versions.v1_4_0_84 import EventHandlers, LoginHandlers  # noqa: F401
 
 ROLE = "supernode"
 

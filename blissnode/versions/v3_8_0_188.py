@@ -11,6 +11,8 @@ from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
 from blissnode.versions.v2_5_0_151 import Handlers as V2Handlers
 from blissnode.versions.v2_5_0_151 import VERSION as _OLDER
+# The roles this version does not change (the registry finds them too).
+from blissnode.versions.v2_5_0_151 import EventHandlers, LoginHandlers  # noqa: F401
 
 ROLE = "supernode"
 

@@ -11,9 +11,12 @@ supernode capture; served as 3.8.0.188.
 
 from zope.interface import implementer
 
-from blissnode.event.handlers import EventHandlers4x
-from blissnode.login.handlers import LoginHandlers4x
+from blissnode.event.handlers import EventHandlers as BaseEventHandlers
+from blissnode.event.interfaces import IEventHandlers
+from blissnode.login.handlers import LoginHandlers as BaseLoginHandlers
+from blissnode.login.interfaces import ILoginHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
+from blissnode.wire import login_messages as lm
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
 from blissnode.versions.v3_8_0_188 import Handlers as V3Handlers
 from blissnode.versions.v3_8_0_188 import VERSION as _OLDER
@@ -26,10 +29,25 @@ class Handlers(V3Handlers):
     """Same as 3.8.0.188 (EPYCS' checks are met by the base)."""
 
 
+@implementer(ILoginHandlers)
+class LoginHandlers(BaseLoginHandlers):
+    """4.0 .. 4.2: classic transport, 0x42 key exchange, 5017 / 5018, the 4.x
+    reply body (SEAN for 4.1.0.130, 12 real 4.0.x replies in BATO)."""
+
+    def success_body(self, credential, year):
+        return lm.success_body_4x(credential, year)
+
+
+@implementer(IEventHandlers)
+class EventHandlers(BaseEventHandlers):
+    """4.0 .. 4.2: 6030 first, host id INT64 0x31 (FAKE, a 4.2-era client);
+    the server answers either order, so nothing differs on its side."""
+
+
 VERSION = ClientVersion(
     label="4.1.0.130",
     number=(4, 1, 0, 130),
-    handlers={ROLE: Handlers, "login": LoginHandlers4x, "event": EventHandlers4x},
+    handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},
     beta=True,
     facts=dict(_OLDER.facts, **{"client_padding": GUESSED, "version_string": TESTED, "event_first_request": GUESSED, "event_auth_answer": GUESSED, "event_handles": GUESSED, "event_entry": GUESSED, "event_host_id": GUESSED}),
     notes="Beta build.  Version string 0/4.1.0.130// (login.md 5.2, SEAN source); EPYCS requires the server's padding record first (met by the base).  Supernode conversation unverified; served as 3.8.0.188.",

@@ -11,6 +11,8 @@ from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
 from blissnode.versions.v4_1_0_130 import Handlers as V41Handlers
 from blissnode.versions.v4_1_0_130 import VERSION as _OLDER
+# The roles this version does not change (the registry finds them too).
+from blissnode.versions.v4_1_0_130 import EventHandlers, LoginHandlers  # noqa: F401
 
 ROLE = "supernode"
 

@@ -15,6 +15,8 @@ from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
 from blissnode.versions.v5_9_66_114 import Handlers as V59Handlers
 from blissnode.versions.v5_9_66_114 import VERSION as _OLDER
+# The roles this version does not change (the registry finds them too).
+from blissnode.versions.v5_9_66_114 import EventHandlers, LoginHandlers  # noqa: F401
 
 ROLE = "supernode"
 

@@ -40,8 +40,6 @@ __all__ = [
     "LOGIN_REQUEST_CODES",
     "RESULT_OK",
     "RESULT_AUTH_FAILED",
-    "RefusalCodes",
-    "REFUSAL_CODES",
     "RequestHeader",
     "parse_request_header",
     "VersionString",
@@ -53,10 +51,9 @@ __all__ = [
     "EventRequest",
     "parse_event_request",
     "encode_event_request",
-    "STYLE_6X",
-    "STYLE_4X",
     "build_reply",
-    "build_login_success",
+    "success_body_6x",
+    "success_body_4x",
     "build_refusal",
     "LoginReply",
     "parse_login_reply",
@@ -81,40 +78,6 @@ RESULT_OK = 4200
 RESULT_AUTH_FAILED = 8401
 
 
-@attr.s(frozen=True, slots=True)
-class RefusalCodes:
-    """Result codes of the refusals a login server sends, by reason.
-
-    Only 8401 is known (L5).  GUESS for everything else:
-
-    * ``unknown_user`` = 8401 as well: the client is only known to tell
-      success from failure, and the same code does not reveal which names
-      exist;
-    * ``account_blocked`` 8402, ``name_taken`` 8403, ``invalid_name`` 8404,
-      ``version_too_old`` 8405, ``registration_closed`` 8406,
-      ``rate_limited`` 8409: invented, distinct numbers in the same range so
-      that logs and our own client can tell them apart.  A per-version
-      subclass (or another instance) overrides them once real codes are
-      known.
-    """
-
-    wrong_password = attr.ib(default=RESULT_AUTH_FAILED)
-    unknown_user = attr.ib(default=RESULT_AUTH_FAILED)
-    account_blocked = attr.ib(default=8402)
-    name_taken = attr.ib(default=8403)
-    invalid_name = attr.ib(default=8404)
-    version_too_old = attr.ib(default=8405)
-    registration_closed = attr.ib(default=8406)
-    rate_limited = attr.ib(default=8409)
-
-    def code(self, reason):
-        """The code for ``reason`` (an attribute name such as ``"rate_limited"``)."""
-        if reason not in attr.fields_dict(type(self)):
-            raise ValueError("unknown refusal reason %r" % (reason,))
-        return getattr(self, reason)
-
-
-REFUSAL_CODES = RefusalCodes()
 
 # -- item ids -------------------------------------------------------------------
 
@@ -404,44 +367,30 @@ def encode_event_request(header, items, name, version, public_ip):
 
 # -- replies (login.md 7) -----------------------------------------------------------
 
-#: Success body of the 5.5-6.x era: ``{INT 0x3A = 2, INT 0x3C = 0, BLOB 0x24, LIST 0x32 = {}}``.
-STYLE_6X = "6.x"
-#: Success body of the 4.x era: ``{BLOB 0x24, LIST 0x32 = {INT 9 = t_year}}``.
-STYLE_4X = "4.x"
-
-
 def build_reply(code, seq, body=()):
     """``{INT 1 = code, INT 2 = seq}`` followed by the body list."""
     header = [objects.Int(R_RESULT, code), objects.Int(R_SEQ, seq)]
     return objects.encode_objects(header) + objects.encode_objects(body)
 
 
-def build_login_success(seq, credential, year, style=STYLE_6X):
-    """The 4200 reply carrying ``credential`` (the 260 signed bytes).
-
-    ``year`` (minutes, issue + one year) goes into reply LIST 0x32 in the
-    4.x style only; in the 6.x style it travels inside the credential's
-    LIST 2 and LIST 0x32 is empty.  Which style each version needs is
-    open (L9).
-    """
-    credential = bytes(credential)
-    if style == STYLE_6X:
-        body = [objects.Int(P_STYLE_A, 2), objects.Int(P_STYLE_C, 0),
-                objects.Blob(P_CREDENTIAL, credential),
-                objects.NestedList(P_VALIDITY, [])]
-    elif style == STYLE_4X:
-        body = [objects.Blob(P_CREDENTIAL, credential),
-                objects.NestedList(P_VALIDITY, [objects.Int(9, year)])]
-    else:
-        raise ValueError("unknown reply style %r" % (style,))
-    return build_reply(RESULT_OK, seq, body)
+def success_body_6x(credential):
+    """The success body of the 5.5-6.x era: ``{INT 0x3A = 2, INT 0x3C = 0,
+    BLOB 0x24 = credential, LIST 0x32 = {}}`` (the one-year value travels
+    inside the credential's LIST 2)."""
+    return [objects.Int(P_STYLE_A, 2), objects.Int(P_STYLE_C, 0),
+            objects.Blob(P_CREDENTIAL, bytes(credential)), objects.NestedList(P_VALIDITY, [])]
 
 
-def build_refusal(seq, reason="wrong_password", codes=REFUSAL_CODES):
+def success_body_4x(credential, year):
+    """The success body of the 4.x era: ``{BLOB 0x24 = credential, LIST 0x32
+    = {INT 9 = year}}`` (``year``: minutes, issue + one year)."""
+    return [objects.Blob(P_CREDENTIAL, bytes(credential)),
+            objects.NestedList(P_VALIDITY, [objects.Int(9, year)])]
+
+
+def build_refusal(seq, code=RESULT_AUTH_FAILED):
     """A failure reply: ``{INT 1 = code, INT 2 = seq}`` + an empty list
-    (11 bytes for 8401; the real one was 14 bytes, content unknown, L5).
-    ``reason`` is a :class:`RefusalCodes` attribute name or a number."""
-    code = reason if isinstance(reason, int) else codes.code(reason)
+    (11 bytes for 8401; the real one was 14 bytes, content unknown, L5)."""
     return build_reply(code, seq, [])
 
 

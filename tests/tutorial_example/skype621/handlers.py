@@ -10,7 +10,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from blissnode.event import codes
-from blissnode.event.handlers import EventHandlers55
+from blissnode.versions.v6_16_0_105 import EventHandlers as EventHandlers55
 from blissnode.event.interfaces import IEventHandlers
 from blissnode.wire.objects import Int
 
