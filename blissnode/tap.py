@@ -14,14 +14,25 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import usage
 
+from blissnode.auth.cred import make_portal
 from blissnode.core.hub import Core
 from blissnode.datadir import ensure_data_dir
+from blissnode.event.protocol import EventServerFactory, EventService
+from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
 from blissnode.listeners import (
     StreamListenerService,
     UDPListenerService,
     is_disabled,
     parse_udp_description,
 )
+from blissnode.login.protocol import LoginServerFactory
+from blissnode.patch.known import event_server_addresses
+from blissnode.store.postgresql import redact_url
+from blissnode.store.redisdirectory import RedisDirectory
+from blissnode.store.urls import InvalidDatabaseURL, make_store_service, parse_database_url
+from blissnode.supernode.node import SupernodeConfig, SupernodeNode
+from blissnode.supernode.tcp import SupernodeTCPFactory
+from blissnode.supernode.udp import SupernodeDatagramProtocol
 from blissnode.versions.registry import NEAREST, REJECT, VersionRegistry
 
 log = Logger()
@@ -125,7 +136,6 @@ class Options(usage.Options):
         self["event-addresses"] = parse_event_addresses(self["event-addresses"])
         if self["unknown-versions"] not in (NEAREST, REJECT):
             raise usage.UsageError("--unknown-versions must be %r or %r" % (NEAREST, REJECT))
-        from blissnode.store.urls import InvalidDatabaseURL, parse_database_url
         try:
             parse_database_url(self["database"])
         except InvalidDatabaseURL as e:
@@ -151,8 +161,6 @@ def parse_event_addresses(text):
     if text == "none":
         return ()
     if text == "known":
-        from blissnode.patch.known import event_server_addresses
-
         return event_server_addresses()
     out = []
     for part in text.split(","):
@@ -203,8 +211,6 @@ def _port(description, transport):
 
 def make_store(options, data_dir, reactor=None):
     """The store service of ``--database`` (SQLite by default, or PostgreSQL)."""
-    from blissnode.store.urls import make_store_service
-
     return make_store_service(_get(options, "database", "sqlite:"), data_dir.path,
                               reactor=reactor, fatal=True)
 
@@ -215,9 +221,6 @@ def make_directory(options, reactor=None):
     url = _get(options, "directory", "memory")
     if url == "memory":
         return None
-    from blissnode.store.postgresql import redact_url
-    from blissnode.store.redisdirectory import RedisDirectory
-
     log.info("online directory: {url}", url=redact_url(url))
     return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
 
@@ -226,8 +229,6 @@ def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
     listener of ``options`` shares, over the process's ``core`` and version
     policy ``versions``."""
-    from blissnode.supernode.node import SupernodeConfig, SupernodeNode
-
     public_ip = _get(options, "public-ip", "127.0.0.1")
     udp_rate = float(_get(options, "udp-rate", 50))
     policy = _get(options, "unknown-versions", NEAREST)
@@ -259,8 +260,6 @@ def _credential_key(data_dir):
     credential we issued.  Missing keys are not an error here (the login
     role creates them); names then stay unknown until the login server
     reports them."""
-    from blissnode.keys import KeyFileError, load_server_keys
-
     try:
         return load_server_keys(data_dir.path).credential_public
     except KeyFileError as e:
@@ -280,9 +279,6 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None):
     :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
     are loaded (created on first run) here, so a bad key file stops the
     start with one clear line."""
-    from blissnode.keys import KeyFileError, load_or_create_server_keys
-    from blissnode.auth.cred import make_portal
-    from blissnode.login.protocol import LoginServerFactory
     try:
         keys = load_or_create_server_keys(data_dir.path)
     except KeyFileError as e:
@@ -303,8 +299,6 @@ def make_event(options, data_dir, store, core, limiter=None, reactor=None, versi
     over the shared ``store``: the login key decrypts its session seeds
     (event.md 2), the login server's failed-login ``limiter`` is shared, and
     the process's ``core`` is where presence comes from and broadcasts go."""
-    from blissnode.event.protocol import EventServerFactory, EventService
-    from blissnode.keys import KeyFileError, load_or_create_server_keys
     try:
         keys = load_or_create_server_keys(data_dir.path)
     except KeyFileError as e:
@@ -383,14 +377,10 @@ def makeService(options, reactor=None):
             log.info("{name} disabled", name=name)
             continue
         if transport == "udp":
-            from blissnode.supernode.udp import SupernodeDatagramProtocol
-
             protocol = SupernodeDatagramProtocol(node)
             listener = UDPListenerService(name, description, protocol, reactor=reactor)
         else:
             if role == SUPERNODE:
-                from blissnode.supernode.tcp import SupernodeTCPFactory
-
                 # Real clients never use DH-384 on port 443 (ERRATA).
                 factory = SupernodeTCPFactory(node, allow_dh=name != "supernode-https")
             elif role == LOGIN:

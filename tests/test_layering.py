@@ -119,3 +119,117 @@ class LayeringTests(TestCase):
                               "blissnode.wire", "blissnode.wire.rc4"})
         finally:
             ROOT = saved
+
+
+# -- the redesign's rules (issue 10) -------------------------------------------------
+
+ROLES = ("supernode", "login", "event")
+
+#: Package-level cycles that are the plugin mechanism itself: Twisted finds
+#: the version plugins in the ``blissnode.plugins`` namespace (its modules
+#: import ``blissnode.versions``), and the registry names that namespace to
+#: ``twisted.plugin.getPlugins`` -- as ``twisted.plugins`` and Twisted do.
+ALLOWED_CYCLES = {frozenset(("versions", "plugins"))}
+
+#: Function-local imports of our own modules that are allowed, with the
+#: reason (none today: every dependency is installed with blissnode).
+ALLOWED_LOCAL_IMPORTS = {}
+
+
+def top_package(name):
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def package_of(path):
+    rel = os.path.relpath(path, ROOT).split(os.sep)
+    return rel[0][:-3] if len(rel) == 1 else rel[0]
+
+
+def package_graph():
+    """Top-level package (or module) of blissnode -> the ones it imports."""
+    graph = {}
+    for dirpath, _dirs, files in os.walk(ROOT):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(dirpath, name)
+            me = package_of(path)
+            for imported in ours(imports_of(path)):
+                other = top_package(imported)
+                if other and other != me:
+                    graph.setdefault(me, set()).add(other)
+    return graph
+
+
+def cycles(graph):
+    """Every pair of packages that reach each other (as frozensets)."""
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+    reachable = {p: reach(p) for p in graph}
+    return {frozenset((a, b)) for a in graph for b in reachable[a]
+            if a != b and a in reachable.get(b, ())}
+
+
+def local_imports(path):
+    """``(line, module)`` of our modules imported inside a function."""
+    with open(path, "rb") as f:
+        tree = ast.parse(f.read(), path)
+    out = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.level or (
+                        node.module or "").startswith("blissnode")):
+                    out.append((node.lineno, node.module or "."))
+                elif isinstance(node, ast.Import):
+                    out.extend((node.lineno, a.name) for a in node.names
+                               if a.name.startswith("blissnode"))
+    return out
+
+
+class RedesignRuleTests(TestCase):
+    def test_roles_never_import_each_other(self):
+        for role in ROLES:
+            for path in package_files("blissnode." + role):
+                for name in ours(imports_of(path)):
+                    other = top_package(name)
+                    self.assertFalse(other in ROLES and other != role,
+                                     "%s imports %s" % (path, name))
+
+    def test_roles_do_not_import_the_version_modules(self):
+        # Version policy is injected (core.versioning is the roles' vocabulary).
+        for role in ROLES:
+            for path in package_files("blissnode." + role):
+                for name in ours(imports_of(path)):
+                    self.assertNotEqual(top_package(name), "versions",
+                                        "%s imports %s" % (path, name))
+
+    def test_no_package_cycles(self):
+        found = cycles(package_graph()) - ALLOWED_CYCLES
+        self.assertEqual(found, set(), sorted(tuple(sorted(c)) for c in found))
+
+    def test_no_function_local_imports_of_our_modules(self):
+        found = []
+        for dirpath, _dirs, files in os.walk(ROOT):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(dirpath, name)
+                    for line, module in local_imports(path):
+                        if (os.path.relpath(path, ROOT), module) not in ALLOWED_LOCAL_IMPORTS:
+                            found.append("%s:%d %s" % (path, line, module))
+        self.assertEqual(found, [])
+
+    def test_the_cycle_and_local_import_checks_can_fail(self):
+        self.assertEqual(cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}),
+                         {frozenset("ab"), frozenset("bc"), frozenset("ac")})
+        path = self.mktemp() + ".py"
+        with open(path, "w") as f:
+            f.write("def f():\n    from blissnode.wire import rc4\n    import os\n")
+        self.assertEqual(local_imports(path), [(2, "blissnode.wire")])

@@ -18,6 +18,8 @@ import functools
 
 from blissnode.cli.common import command_error
 from blissnode.cli.user import add_database_arguments
+from blissnode.datadir import ensure_data_dir
+from blissnode.store import backup
 from blissnode.store.errors import StoreError
 from blissnode.store.urls import SQLITE, parse_database_url
 
@@ -52,8 +54,6 @@ def add_parser(commands):
 
 @_store_errors
 def _backup(args, stdin, stdout):
-    from blissnode.store import backup
-
     url = parse_database_url(args.database)
     if url.engine == SQLITE:
         summary = backup.backup_sqlite(url.sqlite_path(args.data_dir), args.out)
@@ -67,13 +67,10 @@ def _backup(args, stdin, stdout):
 
 @_store_errors
 def _restore(args, stdin, stdout):
-    from blissnode.store import backup
-
     url = parse_database_url(args.database)
     if url.engine == SQLITE:
         path = url.sqlite_path(args.data_dir)
         if url.path is None:
-            from blissnode.datadir import ensure_data_dir
             try:
                 ensure_data_dir(args.data_dir)
             except (OSError, ValueError) as e:

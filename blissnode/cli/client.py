@@ -22,6 +22,7 @@ from twisted.internet import defer, error, task
 
 from blissnode.cli.client_event import add_event_parsers
 from blissnode.cli.client_login import add_login_parser
+from blissnode.cli.common import CommandError, parse_address  # noqa: F401  (re-exported)
 from blissnode.client.profiles import DEFAULT_LABEL, labels, profile_for
 from blissnode.client.tcp import connect_supernode
 from blissnode.client.transcript import Transcript
@@ -65,21 +66,6 @@ def add_parser(commands):
 
     add_login_parser(actions)
     add_event_parsers(actions)
-
-
-def parse_address(text):
-    from blissnode.cli.main import CommandError
-
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise CommandError("address must be HOST:PORT, not %r" % (text,))
-    try:
-        number = int(port)
-    except ValueError:
-        raise CommandError("bad port in %r" % (text,))
-    if not 0 < number < 65536:
-        raise CommandError("port out of range in %r" % (text,))
-    return host.strip("[]"), number
 
 
 def _udp(reactor, profile, host, port, transcript, public_ip=None):
@@ -150,8 +136,6 @@ def _with_timeout(reactor, d, seconds):
 
 def _run(args, stdin, stdout):
     """Run the action under ``react``; errors become CommandError."""
-    from blissnode.cli.main import CommandError
-
     parse_address(args.address)   # bad input fails before the reactor starts
     profile_for_or_fail(args.client_version)
     outcome = {}
@@ -181,8 +165,6 @@ def _run(args, stdin, stdout):
 
 
 def profile_for_or_fail(label):
-    from blissnode.cli.main import CommandError
-
     try:
         return profile_for(label)
     except ValueError as e:

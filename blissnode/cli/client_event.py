@@ -30,11 +30,11 @@ from blissnode.cli.common import (
     add_password_file_argument,
     add_server_key_arguments,
     add_version_argument,
-    command_error as _error,
-    raise_failure,
-    react,
-    write_result,
 )
+from blissnode.cli.common import command_error as _error
+from blissnode.cli.common import parse_address, raise_failure, react, write_result
+from blissnode.client.event import EVENT_PROFILES, EventClientError, event_profile, sign_in
+from blissnode.event.codes import STATUS_NAMES
 from blissnode.wire.credentials import credential_name, md5_credential
 
 DEFAULT_LOGIN_PORT = 33033
@@ -42,8 +42,6 @@ DEFAULT_LOGIN_PORT = 33033
 
 def add_event_parsers(client_subcommands):
     """Add the event-server actions to ``blissnode client``."""
-    from blissnode.client.event import EVENT_PROFILES
-
     def common(p):
         p.add_argument("address", metavar="HOST:PORT", help="the event server's address")
         p.add_argument("--user", "-u", required=True, metavar="NAME", help="your Skype name")
@@ -89,7 +87,6 @@ def add_event_parsers(client_subcommands):
 
 
 def _status(code):
-    from blissnode.event.codes import STATUS_NAMES
     return STATUS_NAMES.get(code, str(code))
 
 
@@ -172,9 +169,6 @@ def _lines(data):
 
 
 def run_event(args, stdin, stdout):
-    from blissnode.cli.client import parse_address
-    from blissnode.client.event import EventClientError, event_profile, sign_in
-
     host, port = parse_address(args.address)
     login = parse_address(args.login) if args.login else (host, DEFAULT_LOGIN_PORT)
     try:

@@ -25,12 +25,23 @@ from blissnode.cli.common import (
     add_password_file_argument,
     add_server_key_arguments,
     add_version_argument,
-    command_error as _error,
+)
+from blissnode.cli.common import command_error as _error
+from blissnode.cli.common import (
+    parse_address,
     raise_failure,
     react,
     read_password_file,
     write_result,
 )
+from blissnode.client.login import (
+    LOGIN_PROFILES,
+    LoginClientCore,
+    LoginClientError,
+    login,
+    login_profile,
+)
+from blissnode.keys import KeyFileError, load_server_keys
 from blissnode.wire.credentials import credential_name, md5_credential, minutes_to_datetime
 
 DEFAULT_VERSION = "5.5.0.124"
@@ -39,8 +50,6 @@ DEFAULT_DATA_DIR = "blissnode-data"
 
 def add_login_parser(client_subcommands):
     """Add ``login`` to the actions of ``blissnode client``."""
-    from blissnode.client.login import LOGIN_PROFILES
-
     p = client_subcommands.add_parser(
         "login", help="sign in to a login server and print the credential",
         description="Run the whole login exchange of one client version against a "
@@ -76,8 +85,6 @@ def server_moduli(args):
         cred = (None if not args.credential_modulus
                 else _modulus(args.credential_modulus, 2048, "--credential-modulus"))
         return login, cred
-    from blissnode.keys import KeyFileError, load_server_keys
-
     data_dir = args.data_dir or DEFAULT_DATA_DIR
     try:
         keys = load_server_keys(data_dir)
@@ -140,14 +147,6 @@ def _lines(data):
 
 
 def run_login(args, stdin, stdout):
-    from blissnode.cli.client import parse_address
-    from blissnode.client.login import (
-        LoginClientCore,
-        LoginClientError,
-        login,
-        login_profile,
-    )
-
     host, port = parse_address(args.address)
     try:
         profile = login_profile(args.client_version)

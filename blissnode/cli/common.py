@@ -11,10 +11,26 @@ import json
 from twisted.internet import defer, task
 
 
+class CommandError(Exception):
+    """An expected failure: shown to the user as one line, exit status 1."""
+
+
 def command_error(message):
-    """A :class:`~blissnode.cli.main.CommandError`: one line, exit status 1."""
-    from blissnode.cli.main import CommandError  # main imports the cli modules
+    """A :class:`CommandError`: one line, exit status 1."""
     return CommandError(message)
+
+def parse_address(text):
+    """``HOST:PORT`` (``[v6]:PORT`` too) -> ``(host, port)``; CommandError otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise CommandError("address must be HOST:PORT, not %r" % (text,))
+    try:
+        number = int(port)
+    except ValueError:
+        raise CommandError("bad port in %r" % (text,))
+    if not 0 < number < 65536:
+        raise CommandError("port out of range in %r" % (text,))
+    return host.strip("[]"), number
 
 
 # -- options --------------------------------------------------------------------------

@@ -22,8 +22,12 @@ from urllib.parse import quote
 
 from blissnode.cli.common import command_error
 from blissnode.cli.user import DEFAULT_DATA_DIR
+from blissnode.datadir import ensure_data_dir
+from blissnode.store.copy import copy_database
 from blissnode.store.errors import StoreError
-from blissnode.store.urls import DEFAULT_DATABASE, SQLITE, parse_database_url
+from blissnode.store.migrations import MIGRATIONS, schema_version
+from blissnode.store.postgresql import PostgreSQLDatabase
+from blissnode.store.urls import DEFAULT_DATABASE, SQLITE, open_database, parse_database_url
 
 
 def _store_errors(action):
@@ -65,12 +69,8 @@ def add_parser(commands):
 
 @_store_errors
 def _migrate(args, stdin, stdout):
-    from blissnode.store.migrations import MIGRATIONS
-    from blissnode.store.urls import open_database
-
     url = parse_database_url(args.url)
     if url.engine == SQLITE and url.path is None:
-        from blissnode.datadir import ensure_data_dir
         try:
             ensure_data_dir(args.data_dir)
         except (OSError, ValueError) as e:
@@ -93,8 +93,6 @@ def _migrate(args, stdin, stdout):
 
 def _version_before(url, data_dir):
     """The schema version before migrating (0 for a database that does not exist yet)."""
-    from blissnode.store.migrations import schema_version
-
     if url.engine == SQLITE:
         path = url.sqlite_path(data_dir)
         if not os.path.exists(path):
@@ -106,7 +104,6 @@ def _version_before(url, data_dir):
             raise StoreError("cannot read %s: %s" % (path, e))
         finally:
             conn.close()
-    from blissnode.store.postgresql import PostgreSQLDatabase
     database = PostgreSQLDatabase(url.url, size=1, migrate_on_open=False)
     try:
         return database.schema_version()
@@ -116,8 +113,6 @@ def _version_before(url, data_dir):
 
 @_store_errors
 def _copy(args, stdin, stdout):
-    from blissnode.store.copy import copy_database
-
     copied = copy_database(args.source, args.target, replace=args.replace,
                            data_dir=args.data_dir)
     target = parse_database_url(args.target).describe()

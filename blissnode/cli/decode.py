@@ -15,9 +15,16 @@ module only reads the input, calls them and prints.
 import argparse
 import json
 
+from blissnode.capture import DecodeHints, decode_capture, read_frames
+from blissnode.capture import server_streams as S
+from blissnode.capture.events import CaptureEvent
+from blissnode.capture.reassembly import ReassemblyLimits
 from blissnode.cli.hexinput import HexInputError, parse_hex
 from blissnode.cli.render import render_event, render_tree
+from blissnode.keys import KeyFileError, load_server_keys
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire.jsonview import object_payload_to_json, tcp_stream_to_json, udp_datagram_to_json
+from blissnode.wire.udp import ip_to_str
 
 
 class DecodeFailed(Exception):
@@ -159,12 +166,10 @@ def _run(args, stdin, stdout):
 
 
 def _objects(data, args):
-    from blissnode.wire.jsonview import object_payload_to_json
     return object_payload_to_json(data)
 
 
 def _tcp(data, args):
-    from blissnode.wire.jsonview import tcp_stream_to_json
     extra = b""
     if args.dh_secret:
         try:
@@ -194,7 +199,6 @@ def _ip_only(text):
 
 
 def _udp(data, args):
-    from blissnode.wire.jsonview import udp_datagram_to_json
     challenge = None
     if args.challenge:
         try:
@@ -213,7 +217,6 @@ def _udp(data, args):
 # -- decode server ---------------------------------------------------------------
 
 def _load_keys(data_dir):
-    from blissnode.keys import KeyFileError, load_server_keys
     try:
         return load_server_keys(data_dir)
     except KeyFileError as e:
@@ -231,7 +234,6 @@ def _secret(text, what):
 
 
 def _run_server(args, stdin, stdout):
-    from blissnode.capture import server_streams as S
     if not args.chunks:
         raise DecodeFailed("give the bytes with --from-client HEX and/or --from-server HEX")
     chunks = []
@@ -282,9 +284,6 @@ def _print(args, stdout, result):
 # -- decode pcap ----------------------------------------------------------------------
 
 def _hints(args):
-    from blissnode.capture import DecodeHints
-    from blissnode.capture.reassembly import ReassemblyLimits
-    from blissnode.wire.udp import ip_to_str
     for ip in args.public_ip:
         try:
             ip_to_str(ip)
@@ -308,8 +307,6 @@ def _hints(args):
 
 
 def _run_pcap(args, stdin, stdout):
-    from blissnode.capture import decode_capture, read_frames
-    from blissnode.capture.events import CaptureEvent
     hints = _hints(args)
     files = []
 

@@ -12,6 +12,7 @@ the same for scripts.  The keys themselves are managed by
 
 import json
 
+from blissnode.cli.common import CommandError
 from blissnode.datadir import ensure_data_dir
 from blissnode.keys import KeyFileError, load_or_create_server_keys
 
@@ -82,8 +83,6 @@ def render_text(infos):
 
 
 def _show(args, stdin, stdout):
-    from blissnode.cli.main import CommandError
-
     try:
         if args.generate:
             ensure_data_dir(args.data_dir)

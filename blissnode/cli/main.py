@@ -17,10 +17,7 @@ from blissnode.cli import decode as decode_cmd
 from blissnode.cli import keys as keys_cmd
 from blissnode.cli import patch_client as patch_client_cmd
 from blissnode.cli import user as user_cmd
-
-
-class CommandError(Exception):
-    """An expected failure: shown to the user as one line, exit status 1."""
+from blissnode.cli.common import CommandError  # noqa: F401  (re-exported)
 
 
 def build_parser():

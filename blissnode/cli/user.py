@@ -26,11 +26,10 @@ import getpass
 import json
 import os
 
-from blissnode.cli.common import (
-    add_password_file_argument as password_file,
-    command_error as _error,
-    read_password_file,
-)
+from blissnode.cli.common import add_password_file_argument as password_file
+from blissnode.cli.common import command_error as _error
+from blissnode.cli.common import read_password_file
+from blissnode.datadir import ensure_data_dir
 from blissnode.store.accounts import MAX_SUSPENSION_REASON_LENGTH, SyncAccountStore
 from blissnode.store.errors import StoreError
 from blissnode.store.names import validate_skype_name
@@ -131,7 +130,6 @@ def open_database_of(args, create=False):
             raise _error("no account database in %s (add a user first, or give --data-dir "
                          "or --database)" % (where,))
         if create and url.path is None:
-            from blissnode.datadir import ensure_data_dir
             try:
                 ensure_data_dir(args.data_dir)
             except (OSError, ValueError) as e:

@@ -24,15 +24,25 @@ import hashlib
 import os
 
 import attr
-from twisted.internet import defer, error as internet_error
+from twisted.internet import defer
+from twisted.internet import error as internet_error
 from twisted.internet.protocol import Protocol
 
-from blissnode.client.login import LOGIN_PROFILES, login_profile
+from blissnode.client.login import (
+    LOGIN_PROFILES,
+    LoginClientCore,
+    LoginClientError,
+    generate_user_key,
+    login,
+    login_profile,
+)
+from blissnode.client.profiles import profile_for
 from blissnode.client.serverconn import ServerConnectionCore, as_int, connect_tcp
+from blissnode.client.tcp import connect_supernode
 from blissnode.event import codes as C
 from blissnode.versions.registry import parse_version_number
 from blissnode.wire import objects
-from blissnode.wire.credentials import build_signed_payload
+from blissnode.wire.credentials import build_signed_payload, credential_name, md5_credential
 from blissnode.wire.login_messages import RequestHeader, encode_event_request
 from blissnode.wire.objects import Blob, Int, Int64, String
 from blissnode.wire.rsa_raw import RsaPrivate
@@ -553,14 +563,6 @@ def sign_in(reactor, label, name, login_address, event_address, login_modulus,
     or 6028 first).  ``*_address`` are ``(host, port)``.  Fires with
     :class:`SignedIn`; fails with :class:`EventClientError` (login refused,
     connection problems) or :class:`EventRefused`."""
-    from blissnode.client.login import (
-        LoginClientCore,
-        LoginClientError,
-        generate_user_key,
-        login,
-    )
-    from blissnode.wire.credentials import credential_name, md5_credential
-
     if credential16 is None:
         credential16 = md5_credential(credential_name(name), password)
     if user_key is None:
@@ -576,9 +578,6 @@ def sign_in(reactor, label, name, login_address, event_address, login_modulus,
         raise EventClientError("login refused: %d (%s)" % (result.code, result.reason))
     supernode = None
     if supernode_address is not None:
-        from blissnode.client.profiles import profile_for
-        from blissnode.client.tcp import connect_supernode
-
         profile = profile_for(label)
         supernode = yield connect_supernode(reactor, supernode_address[0], supernode_address[1],
                                             profile, transcript=transcript, timeout=timeout)

@@ -43,6 +43,8 @@ from blissnode.wire.objects import (
     Blob,
     Int,
     Int64,
+    IntArray,
+    NestedList,
     NetAddr,
     ObjectList,
     String,
@@ -158,7 +160,6 @@ class ClientProfile:
 
     def search_objects(self, name, mode=0, field=16):
         """cmd 14 user lookup (supernode.md 5.1)."""
-        from blissnode.wire.objects import IntArray, NestedList
         return ObjectList([
             NestedList(0x00, [String(0x00, name.encode("utf-8")), Int(0x01, mode),
                               Int(0x02, field)]),
@@ -166,7 +167,6 @@ class ClientProfile:
 
     def push_objects(self, target_record, inner_cmd, inner_objects, status=None):
         """cmd 53 push (supernode.md 5.3)."""
-        from blissnode.wire.objects import NestedList
         items = [Int(0x00, 2), Blob(0x01, bytes(target_record)), Int(0x02, inner_cmd),
                  NestedList(0x03, inner_objects), Int(0x04, 28)]
         if self.major >= 5:

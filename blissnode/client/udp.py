@@ -22,8 +22,14 @@ from blissnode.client.transcript import Transcript, command_json
 from blissnode.wire import udp as wudp
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.fragments import Reassembler
+from blissnode.wire.objects import Int
 from blissnode.wire.tcp_commands import (
-    KIND_NOTIFICATION, KIND_REPLY, KIND_REQUEST, Command, IdCounter)
+    KIND_NOTIFICATION,
+    KIND_REPLY,
+    KIND_REQUEST,
+    Command,
+    IdCounter,
+)
 from blissnode.wire.udp_commands import build_payload, parse_payload
 
 UNKNOWN_IP = "0.0.0.0"
@@ -440,7 +446,6 @@ class UdpClient(DatagramProtocol):
 
     def node_list(self):
         """cmd 44 -> cmd 45 (1.x request body, udp.md 8)."""
-        from blissnode.wire.objects import Int
         return self._request(self.core.new_request(
             CMD_NODES, [Int(0x12, 10), Int(0x13, 7), Int(0x14, 1)]), what="node list")
 

@@ -31,7 +31,7 @@ from zope.interface import implementer
 
 from blissnode.event import codes as C
 from blissnode.event.interfaces import EventRefusal, IEventHandlers
-from blissnode.login.interfaces import TRANSPORT_CLASSIC
+from blissnode.wire.server_session import TRANSPORT_CLASSIC
 from blissnode.store.errors import (
     ContactLimit,
     ContactStateError,

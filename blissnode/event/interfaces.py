@@ -50,7 +50,7 @@ class IEventCall(Interface):
 class IEventHandlers(Interface):
     """What the event server answers to one client version."""
 
-    transport = Attribute("TRANSPORT_CLASSIC or TRANSPORT_DH384 (blissnode.login.interfaces).")
+    transport = Attribute("TRANSPORT_CLASSIC or TRANSPORT_DH384 (blissnode.wire.server_session).")
     request_codes = Attribute(
         "Mapping request code -> method name: the known codes (6030, 6028, 6024, "
         "6016, 6017) and blissnode's own GUESS codes.")

@@ -50,19 +50,19 @@ from twisted.internet import defer
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
-from blissnode.event import codes as C
-from blissnode.event.handlers import ROLE, EventHandlers
-from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials
+from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials, make_portal
 from blissnode.auth.limiter import FailedLoginLimiter
 from blissnode.core.delivery import InboxChanged, PresenceChanged
 from blissnode.core.hub import Core
 from blissnode.core.presence import EVENT_ANCHOR
+from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion
+from blissnode.event import codes as C
+from blissnode.event.handlers import ROLE, EventHandlers
 from blissnode.event.interfaces import EventRefusal
 from blissnode.event.presence import Broadcaster
 from blissnode.logthrottle import LogThrottle
 from blissnode.servertransport import ServerTransportProtocol, random_filler
 from blissnode.store.directory import normalize_name
-from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion
 from blissnode.wire import dh384
 from blissnode.wire.errors import ProtocolError
 
@@ -148,7 +148,6 @@ class EventService(object):
     def from_store(cls, store_service, portal=None, **kw):
         """Over a :class:`~blissnode.store.sqlite.StoreService`."""
         if portal is None:
-            from blissnode.auth.cred import make_portal
             portal = make_portal(store_service.accounts)
         return cls(store_service.accounts, store_service.contacts, store_service.messages,
                    portal, **kw)

@@ -23,9 +23,10 @@ small method marked ``GUESS:`` in :mod:`blissnode.login.handlers`.
 
 from zope.interface import Attribute, Interface
 
-#: Transports of a login connection (login.md 2.1 and 2.2).
-TRANSPORT_CLASSIC = "classic"
-TRANSPORT_DH384 = "dh384"
+from blissnode.wire.server_session import TRANSPORT_CLASSIC, TRANSPORT_DH384  # noqa: F401
+
+#: Transports of a login connection (login.md 2.1 and 2.2): TRANSPORT_CLASSIC,
+#: TRANSPORT_DH384 (blissnode.wire.server_session, imported above).
 
 #: Refusal reasons (attribute names of
 #: :class:`blissnode.login.codes.RefusalCodes`).

@@ -30,6 +30,7 @@ import attr
 
 from blissnode.patch.forms import FORMS_BY_NAME
 from blissnode.patch.known import SKYPE_MODULI, KnownAddress
+from blissnode.versions.registry import VersionRegistry
 
 
 def _expected(value):
@@ -128,7 +129,6 @@ def collect(versions=None):
     ``patch_knowledge`` of every version in ``versions`` (default: every
     installed version plugin).  Two entries for one SHA-256 are an error."""
     if versions is None:
-        from blissnode.versions.registry import VersionRegistry
         versions = VersionRegistry.from_plugins()
     total = BUILTIN + PatchKnowledge(_registered["builds"], _registered["addresses"])
     for version in versions:

@@ -12,7 +12,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from zope.interface import implementer
 
-from blissnode.patch.executable import (
+from blissnode.patch.image import (
     IExecutable,
     Section,
     UnsupportedFormat,

@@ -12,7 +12,7 @@ import struct
 import pefile
 from zope.interface import implementer
 
-from blissnode.patch.executable import (
+from blissnode.patch.image import (
     FixUp,
     IExecutable,
     Section,

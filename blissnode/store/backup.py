@@ -26,7 +26,9 @@ import attr
 
 from blissnode.store.errors import DatabaseError, StoreError
 from blissnode.store.migrations import MIGRATIONS, check_not_newer, schema_version
+from blissnode.store.postgresql import redact_url
 from blissnode.store.snapshot import _uri_path, integrity_errors, snapshot
+from blissnode.store.sqlite import SQLiteDatabase
 
 __all__ = ["BackupSummary", "NoPostgreSQLTools", "backup_postgresql", "backup_sqlite",
            "postgresql_guidance", "restore_postgresql", "restore_sqlite"]
@@ -116,7 +118,6 @@ def restore_sqlite(backup, database, replace=False, migrations=MIGRATIONS):
             src.close()
     except sqlite3.Error as e:
         raise DatabaseError("cannot restore into %s: %s" % (database, e)) from e
-    from blissnode.store.sqlite import SQLiteDatabase
     SQLiteDatabase(database, migrations=migrations).close()  # migrate forward if older
     return _summary(database)
 
@@ -145,7 +146,6 @@ def _schema(url):
 
 def postgresql_guidance(url, path, restore=False):
     """The commands to run by hand (``url`` shown without its password)."""
-    from blissnode.store.postgresql import redact_url
     shown = redact_url(url)
     if restore:
         return ("pg_restore --clean --if-exists --no-owner --single-transaction "

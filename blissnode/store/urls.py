@@ -19,6 +19,8 @@ import os
 import attr
 
 from blissnode.store.errors import StoreError
+from blissnode.store.postgresql import PostgreSQLDatabase, PostgreSQLStoreService, redact_url
+from blissnode.store.sqlite import SQLiteDatabase, StoreService, database_path
 
 __all__ = ["DEFAULT_DATABASE", "DatabaseURL", "InvalidDatabaseURL", "make_store_service",
            "open_database", "parse_database_url"]
@@ -48,7 +50,6 @@ class DatabaseURL:
 
     def sqlite_path(self, data_dir=None):
         """The SQLite file: :attr:`path`, or the default file of ``data_dir``."""
-        from blissnode.store.sqlite import database_path
         if self.path is not None:
             return self.path
         if data_dir is None:
@@ -59,7 +60,6 @@ class DatabaseURL:
         """For log lines: the file, or the URL without its password."""
         if self.engine == SQLITE:
             return self.sqlite_path(data_dir)
-        from blissnode.store.postgresql import redact_url
         return redact_url(self.url)
 
 
@@ -98,12 +98,10 @@ def open_database(url, data_dir=None, create=True, **kwargs):
     """
     url = url if isinstance(url, DatabaseURL) else parse_database_url(url)
     if url.engine == SQLITE:
-        from blissnode.store.sqlite import SQLiteDatabase
         path = url.sqlite_path(data_dir)
         if not create and not os.path.exists(path):
             raise StoreError("no database at %s" % (path,))
         return SQLiteDatabase(path, **kwargs)
-    from blissnode.store.postgresql import PostgreSQLDatabase
     return PostgreSQLDatabase(url.url, **kwargs)
 
 
@@ -112,9 +110,7 @@ def make_store_service(url, data_dir=None, **kwargs):
     PostgreSQL's pool; ``kwargs`` go to the service."""
     url = url if isinstance(url, DatabaseURL) else parse_database_url(url)
     if url.engine == SQLITE:
-        from blissnode.store.sqlite import StoreService
         return StoreService(url.sqlite_path(data_dir), **kwargs)
-    from blissnode.store.postgresql import PostgreSQLStoreService
     return PostgreSQLStoreService(url.url, **kwargs)
 
 

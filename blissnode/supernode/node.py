@@ -23,12 +23,15 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from blissnode.core.hub import Core
-from blissnode.store.directory import OnlineEntry
-from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
 from blissnode.core.versioning import NEAREST, OLDEST, BaseOnlyRegistry, Hints
+from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
+from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
+from blissnode.supernode.tcp import connect_back
+from blissnode.wire.credentials import parse_credential
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import NetAddr
+from blissnode.wire.peer_session import PEER_OPENINGS
 from blissnode.wire.udp import FreshSeeds, SeedPool
 
 log = Logger()
@@ -326,8 +329,6 @@ class SupernodeNode(object):
         open leave the name unknown (the login server may set it later)."""
         if self.credential_key is None:
             return None
-        from blissnode.wire.credentials import parse_credential
-
         record = bytes(record)
         if len(record) < 8:
             return None
@@ -423,8 +424,6 @@ class SupernodeNode(object):
         """Act as the tester of cmd 40/42: send ``commands`` (cmd 43) to the
         client's listening port over UDP and over a new TCP connection."""
         self.send_udp((ip, port), commands)
-        from blissnode.supernode.tcp import connect_back
-
         return connect_back(self, ip, port, commands)
 
     # -- life cycle ---------------------------------------------------------------
@@ -473,8 +472,6 @@ class SupernodeNode(object):
 def peer_openings(registry):
     """The opening variants of peer streams: every version's extra ones
     (``ClientVersion.peer_openings``, tried first) then the defaults."""
-    from blissnode.wire.peer_session import PEER_OPENINGS
-
     extra = []
     for version in registry.versions() if registry is not None else ():
         for opening in getattr(version, "peer_openings", None) or ():

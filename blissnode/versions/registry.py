@@ -27,16 +27,20 @@ and event servers refuse it as too old.
 
 from twisted.logger import Logger
 
+import blissnode.plugins
+from blissnode.core.versioning import Hints  # noqa: F401
 from blissnode.core.versioning import (  # noqa: F401  (re-exported)
     NEAREST,
     OLDEST,
     REJECT,
-    Hints,  # noqa: F401
     Resolution,
     UnknownVersion,
     parse_version_number,
     parse_version_string,
 )
+from blissnode.event.interfaces import IEventHandlers
+from blissnode.login.interfaces import ILoginHandlers
+from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.interfaces import IClientVersion
 from blissnode.versions.policy import ProvisionalPolicy
 
@@ -64,10 +68,6 @@ SUPERNODE = "supernode"
 
 def role_interfaces():
     """Role name -> the interface its handlers provide."""
-    from blissnode.event.interfaces import IEventHandlers
-    from blissnode.login.interfaces import ILoginHandlers
-    from blissnode.supernode.interfaces import ISupernodeHandlers
-
     return {SUPERNODE: ISupernodeHandlers, "login": ILoginHandlers, "event": IEventHandlers}
 
 
@@ -106,7 +106,6 @@ class VersionRegistry:
         """A registry of every :class:`IClientVersion` plugin installed."""
         from twisted.plugin import getPlugins
 
-        import blissnode.plugins
 
         return cls(getPlugins(IClientVersion, blissnode.plugins), unknown_policy)
 

@@ -31,6 +31,7 @@ import hashlib
 import attr
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from blissnode.wire import objects
 from blissnode.wire.crc import crc16_xmodem, crc32r
 from blissnode.wire.errors import ChecksumError, ProtocolError
 from blissnode.wire.tcp_commands import BODY_MARKERS, decode_varint, encode_varint
@@ -155,8 +156,6 @@ class SessionPlaintext(object):
     def objects(self):
         """``(lists, rest, format)`` of the body, decoded lazily with
         :func:`blissnode.wire.objects.decode_object_lists`."""
-        from blissnode.wire import objects
-
         return objects.decode_object_lists(self.body)
 
     def to_json(self):

@@ -27,6 +27,7 @@ import hashlib
 
 import attr
 
+from blissnode.wire import objects
 from blissnode.wire.aes_ctr import aes_ctr, seq_from_trailer, trailer
 from blissnode.wire.errors import ChecksumError, LimitExceeded, ProtocolError
 
@@ -304,8 +305,6 @@ def parse_key_exchange(record):
             raise ProtocolError("%d bytes after the key-exchange record" % (len(raw) - end,))
     if record.content_type != CONTENT_KEY_EXCHANGE or not record.payload:
         raise ProtocolError("not a key-exchange record")
-    from blissnode.wire import objects
-
     objlist = objects.decode_objects(record.payload)
     blob = objlist.value(ITEM_RSA_BLOB, objects.Blob)
     if blob is None or len(blob) != RSA_BLOB_SIZE:

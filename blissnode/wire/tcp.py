@@ -17,8 +17,8 @@ from its very first byte (seed exchange, RC4, records), and
 
 import attr
 
+from blissnode.wire import objects, rc4
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire import rc4
 from blissnode.wire.seed_exchange import (  # noqa: F401  (re-exports)
     EXCHANGE_SIZE,
     Greeting,
@@ -242,6 +242,4 @@ def record_to_json(record, objects=False):
 
 
 def _objects_json(objlist):
-    from blissnode.wire import objects
-
     return objects.objects_to_json(objlist)

@@ -23,8 +23,9 @@ import secrets
 
 import attr
 
-from blissnode.wire.errors import LimitExceeded, ProtocolError
+from blissnode.wire import objects
 from blissnode.wire import varint as _varint
+from blissnode.wire.errors import LimitExceeded, ProtocolError
 
 __all__ = [
     "KIND_NOTIFICATION",
@@ -133,8 +134,6 @@ class Command(object):
     def objects(self):
         """Decode :attr:`body` with :mod:`blissnode.wire.objects` (imported
         lazily; raises ImportError if that module is not available)."""
-        from blissnode.wire import objects
-
         return objects.decode_objects(self.body)
 
     def to_json(self):
