@@ -36,11 +36,11 @@ from blissnode.client.login import (
     login,
     login_profile,
 )
-from blissnode.client.profiles import profile_for
+from blissnode.client.profiles import installed_profiles, profile_for, profile_of
 from blissnode.client.serverconn import ServerConnectionCore, as_int, connect_tcp
 from blissnode.client.tcp import connect_supernode
 from blissnode.event import codes as C
-from blissnode.versions.registry import parse_version_number
+from blissnode.versions.profiles import EventClientProfile  # noqa: F401  (re-exported)
 from blissnode.wire import objects
 from blissnode.wire.credentials import build_signed_payload, credential_name, md5_credential
 from blissnode.wire.login_messages import RequestHeader, encode_event_request
@@ -55,54 +55,15 @@ __all__ = ["EventClientProfile", "EVENT_PROFILES", "event_profile", "EventClient
 FIRST_REQUEST_ID = 3
 
 
-@attr.s(frozen=True, slots=True)
-class EventClientProfile:
-    """What one version sends to the event server.  ``guesses`` names the
-    fields resting on a guess."""
-
-    label = attr.ib()
-    transport = attr.ib()
-    kx_compressed = attr.ib()
-    version_string = attr.ib()
-    host_id_item = attr.ib()
-    session_start_first = attr.ib()
-    guesses = attr.ib(default=(), converter=tuple)
-
-    @property
-    def number(self):
-        return parse_version_number(self.label)
-
-
-def _from_login(login):
-    number = login.number
-    guesses = [g for g in login.guesses if g in ("transport", "version_string")]
-    if number >= (5, 5):
-        host, start = C.I_HOST_ID_6X, True       # SOS2 (6.16)
-        if number < (6, 0):
-            guesses.append("host_id_item")
-    elif number >= (4, 0):
-        host, start = C.I_HOST_ID_4X, True       # FAKE (4.2)
-        if number < (4, 2):
-            guesses.append("host_id_item")
-    else:
-        # 1.4: 6028 first (BATO).  GUESS: 2.5 / 3.8 like 1.4; host id 0x31.
-        host, start = C.I_HOST_ID_4X, False
-        guesses.append("host_id_item")
-        if number > (1, 4, 0, 84):
-            guesses.append("session_start_first")
-    return EventClientProfile(login.label, login.transport, login.kx_compressed,
-                              login.version_string, host, start, guesses)
-
-
-#: The eight supported versions.
-EVENT_PROFILES = {label: _from_login(p) for label, p in LOGIN_PROFILES.items()}
+#: The event profiles of the built-in versions (a snapshot; plugins are
+#: asked by :func:`event_profile`).
+EVENT_PROFILES = {label: p.event for label, p in installed_profiles().items()}
 
 
 def event_profile(label):
-    """The profile of ``label`` (the nearest older one for an unlisted version)."""
-    if label in EVENT_PROFILES:
-        return EVENT_PROFILES[label]
-    return _from_login(login_profile(label))
+    """The profile of ``label`` (declared by its version module; the nearest
+    older one for an unlisted version)."""
+    return profile_of(label).event
 
 
 class EventClientError(Exception):

@@ -25,19 +25,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 
-from blissnode.client.serverconn import (  # noqa: F401 (KX_INT9, KX_INT12: re-exported)
+from blissnode.client.profiles import installed_profiles, profile_of
+from blissnode.client.serverconn import (
     KX_INT9,
     KX_INT12,
     TRANSPORT_CLASSIC,
     TRANSPORT_DH384,
     ServerConnectionCore,
-    as_int as _as_int,
-    connect_tcp,
 )
-from blissnode.versions.registry import parse_version_number
+from blissnode.client.serverconn import as_int as _as_int  # noqa: F401 (KX_INT9, KX_INT12: re-exported)
+from blissnode.client.serverconn import connect_tcp
+from blissnode.login.codes import REFUSAL_CODES
+from blissnode.versions.profiles import KX_EXTRA_4X, KX_EXTRA_6X, LoginClientProfile  # noqa: F401
 from blissnode.wire.credentials import credential_name, md5_credential, parse_credential
 from blissnode.wire.errors import ProtocolError
-from blissnode.login.codes import REFUSAL_CODES
 from blissnode.wire.login_messages import (
     REQUEST_LOGIN_4X,
     REQUEST_LOGIN_6X,
@@ -63,87 +64,22 @@ __all__ = [
     "login",
 ]
 
-#: Extra BLOB items of the 0x42 key exchange (login.md 3): ids and sizes of
-#: the 6.16 (SOS2) and 4.1 (SEAN) samples; contents random.
-KX_EXTRA_6X = ((0x13EBBD8, 12), (0x1E1DD6B, 9))
-KX_EXTRA_4X = ((0x1052992, 4), (0x1E9D80D, 11))
-
 #: The request id of the login request (1 in every sample).
 REQUEST_ID = 1
 
-
-@attr.s(frozen=True, slots=True)
-class LoginClientProfile:
-    """What one client version sends to the login server.
-
-    ``body`` is ``"4x"`` (SEAN's five items: 0x21, INT64 0x31, 0x33, 0x0D,
-    0x0E) or ``"6x"`` (SOS2's seven: 0x21, INT64 0x3A, 0x36, 0x33, 0x0D, 0x0E,
-    BLOB 0x13).  ``guesses`` names the fields that rest on a guess.
-    """
-
-    label = attr.ib()
-    transport = attr.ib()
-    kx_compressed = attr.ib()
-    login_code = attr.ib()
-    version_string = attr.ib()
-    body = attr.ib()
-    kx_extra = attr.ib(default=())
-    register_code = attr.ib(default=REQUEST_REGISTER)
-    language = attr.ib(default="en")
-    guesses = attr.ib(default=(), converter=tuple)
-
-    @property
-    def number(self):
-        return parse_version_number(self.label)
-
-
-_OLD_GUESSES = ("transport", "key_exchange_encoding", "login_code", "register_code",
-                "version_string", "body")
-
-
-def _old(label):
-    # GUESS (login.md 9): 1.4/2.5/3.8 use the classic transport and the 0x41
-    # key exchange (1.4 towards the event server, VERIFIED; 1.2 towards the
-    # login server, VERIFIED), and the 4.1 request (5017, SEAN's body).
-    return LoginClientProfile(label, TRANSPORT_CLASSIC, False, REQUEST_LOGIN_4X,
-                              "0/%s" % (label,), "4x", guesses=_OLD_GUESSES)
-
-
-#: The eight supported versions.
-LOGIN_PROFILES = {p.label: p for p in [
-    _old("1.4.0.84"),
-    _old("2.5.0.151"),
-    _old("3.8.0.188"),
-    LoginClientProfile("4.1.0.130", TRANSPORT_CLASSIC, True, REQUEST_LOGIN_4X,
-                       "0/4.1.0.130//", "4x", KX_EXTRA_4X),
-    LoginClientProfile("4.2.0.187", TRANSPORT_CLASSIC, True, REQUEST_LOGIN_4X,
-                       "0/4.2.0.187//", "4x", KX_EXTRA_4X,
-                       guesses=("version_string", "register_code")),
-    LoginClientProfile("5.5.0.124", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
-                       "0/5.5.0.124//", "6x", KX_EXTRA_6X,
-                       guesses=("version_string", "register_code")),
-    LoginClientProfile("5.9.66.114", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
-                       "0/5.9.66.114//", "6x", KX_EXTRA_6X,
-                       guesses=("transport", "version_string", "register_code")),
-    LoginClientProfile("6.16.0.105", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
-                       "0/6.16.0.105//", "6x", KX_EXTRA_6X,
-                       guesses=("register_code",)),
-]}
+#: The login profiles of the built-in versions (a snapshot; plugins are
+#: asked by :func:`login_profile`).
+LOGIN_PROFILES = {label: p.login for label, p in installed_profiles().items()}
 
 
 def login_profile(label):
-    """The profile for ``label``; the nearest older one (with ``label``'s own
-    version string) for an unlisted version; ValueError if older than all."""
-    if label in LOGIN_PROFILES:
-        return LOGIN_PROFILES[label]
-    number = parse_version_number(label)
-    older = [p for p in LOGIN_PROFILES.values() if p.number < number]
-    if not older:
+    """The login profile for ``label`` (declared by its version module; the
+    nearest older one, relabelled, for an unlisted version); ValueError if
+    older than all."""
+    try:
+        return profile_of(label).login
+    except ValueError:
         raise ValueError("no login profile for client version %s" % (label,))
-    base = max(older, key=lambda p: p.number)
-    text = base.version_string.replace(base.label, label)
-    return attr.evolve(base, label=label, version_string=text,
-                       guesses=base.guesses + ("nearest older profile",))
 
 
 def generate_user_key():

@@ -1,236 +1,58 @@
 """
-How each supported client version behaves *as a client* (what it sends).
+The reference client's view of the client versions: what each one sends to
+the supernode (:class:`~blissnode.versions.profiles.ClientProfile`).
 
-This is client-only knowledge -- the server side of a version lives in
-:mod:`blissnode.versions` -- kept here so that the reference client can
-imitate a given version towards a server under test.  One
-:class:`ClientProfile` per version label; :func:`profile_for` picks the
-nearest older profile for a label we have no profile for.
-
-What is known (spec sections in brackets) and what is a guess:
-
-* DH-384 before the seed exchange: 5.5+ (tcp.md 3, SOS2); 1.4 does not
-  (VERIFIED).  GUESS: 2.5 .. 4.2 do not either (tcp.md Q8: unknown).
-* Greeting final byte: 01 (1.2), 03 (1.4, SOS2), 0F (some SOS2 builds)
-  (udp.md 9.3).  GUESS: 03 for 1.4 .. 5.5, 0F for 5.9 and 6.16.
-* Greeting bytes 0..1: ``00 01`` for 1.x (VERIFIED), random for SOS2.
-* Padding record after the client's greeting: 1.4 sent none (VERIFIED),
-  SOS2 sends one (SOURCE).  GUESS: none before 5.5.
-* Object lists: 0x42 in everything 1.4 and the 5.x templates send (tcp.md
-  5.2).  GUESS: 0x42 for every version.
-* cmd 30 body (supernode.md 3.2): 1.x ``{INT 1 uptime, INT64 0xD node id,
-  INT 0x10 port}``; 5.x adds ``INT 0xB = 52, INT 0x23 = 0, INT 0x2C = 1``.
-  GUESS: 2.5 .. 4.2 send the 1.x body.
-* Version string (cmd 37 STRING 0x5D): ``0/1.4.0.84`` (VERIFIED), 4.1
-  ``0/4.1.0.130//`` (login.md 5.2), 6.16 ``0/6.16.0.10//`` seen.  GUESS:
-  ``0/<version>`` up to 3.8, ``0/<version>//`` from 4.1 on.
-* cmd 48 after accept: 1.2 and 5.x yes, 1.4 no (supernode.md 4.1).  GUESS:
-  2.5 .. 4.2 like 1.4 (no), 5.9 and 6.16 like 5.5 (yes, channel 2).
-* Node record: 21 bytes in 1.4, 27 in 5.x/6.x (supernode.md 7.1).  GUESS: 21
-  up to 4.2.
-* Public IP for UDP keying: 1.x keys with 0.0.0.0 until a NACK teaches it
-  (VERIFIED); SOS2 (5.5) takes it from cmd 31 ADDR 0x11 (udp.md U11).
-  GUESS: 2.5 .. 4.2 like 1.x.
+The profiles are declared by the version modules themselves (``profile=``
+of each :class:`~blissnode.versions.base.ClientVersion`, see
+:mod:`blissnode.versions.profiles` for what is known and what is a guess),
+so a version plugin makes the reference client imitate it too.
+:func:`profile_for` asks the installed version plugins each time.
 """
 
-import secrets
-
-import attr
-
-from blissnode.versions.registry import parse_version_number
-from blissnode.wire.objects import (
-    Addr,
-    Blob,
-    Int,
-    Int64,
-    IntArray,
-    NestedList,
-    NetAddr,
-    ObjectList,
-    String,
-    encode_objects,
+from blissnode.core.versioning import parse_version_number
+from blissnode.versions.profiles import (  # noqa: F401  (re-exported)
+    CHANNEL_5X,
+    CHANNEL_12,
+    FINAL_0F,
+    FINAL_01,
+    FINAL_03,
+    ClientProfile,
 )
+from blissnode.versions.registry import VersionRegistry
 
-FINAL_01 = 0x01
-FINAL_03 = 0x03
-FINAL_0F = 0x0F
-
-#: Channel requested with cmd 48 by 5.x (SOS2 template) and 1.2 (IRC06).
-CHANNEL_5X = 2
-CHANNEL_12 = 256
+__all__ = ["ClientProfile", "PROFILES", "DEFAULT_LABEL", "labels", "profile_for",
+           "installed_profiles"]
 
 
-@attr.s(frozen=True, slots=True)
-class ClientProfile:
-    """What one client version sends.  ``guesses`` names the fields that
-    rest on a guess (for docs and the CLI's output)."""
-
-    label = attr.ib()
-    dh384 = attr.ib(default=False)
-    greeting_final = attr.ib(default=FINAL_03)
-    #: None: a random tag (SOS2); otherwise the fixed 16-bit value (1.x: 1).
-    greeting_tag = attr.ib(default=0x0001)
-    sends_padding = attr.ib(default=False)
-    compressed = attr.ib(default=True)
-    cmd30_extras = attr.ib(default=False)
-    uptime = attr.ib(default=2)
-    version_string = attr.ib(default=None)
-    sends_cmd48 = attr.ib(default=False)
-    channel = attr.ib(default=CHANNEL_5X)
-    node_record_length = attr.ib(default=21)
-    learns_ip_from_tcp = attr.ib(default=False)
-    language = attr.ib(default="en")
-    guesses = attr.ib(default=(), converter=tuple)
-
-    @property
-    def number(self):
-        return parse_version_number(self.label)
-
-    @property
-    def major(self):
-        return self.number[0]
-
-    def greeting_tag_value(self):
-        if self.greeting_tag is None:
-            return secrets.randbits(16)
-        return self.greeting_tag
-
-    def version_text(self):
-        return self.version_string or "0/%s" % self.label
-
-    # -- bodies --------------------------------------------------------------
-
-    def encode_body(self, objects):
-        """A command body: ``objects`` (items or an ObjectList) in this
-        version's object-list encoding; bytes are taken as they are."""
-        if isinstance(objects, (bytes, bytearray)):
-            return bytes(objects)
-        if not isinstance(objects, ObjectList):
-            objects = ObjectList(list(objects))
-        return encode_objects(objects, compressed=self.compressed)
-
-    def cmd30_objects(self, node_id, listen_port, uptime=None):
-        """cmd 30 "client accept request" (supernode.md 3.2)."""
-        items = [Int(0x01, self.uptime if uptime is None else uptime)]
-        if self.cmd30_extras:
-            items.append(Int(0x0B, 52))
-        items += [Int64(0x0D, node_id), Int(0x10, listen_port)]
-        if self.cmd30_extras:
-            items += [Int(0x23, 0), Int(0x2C, 1)]
-        return ObjectList(items)
-
-    def cmd37_objects(self, timestamp=1203025759):
-        """cmd 37 "client information" (supernode.md 4.3).  The 1.4 body
-        with its two version strings and the language; GUESS: the counters
-        INT 0 / INT 1 copied from the 1.4 capture."""
-        version = self.version_text().encode("ascii")
-        items = [Int(0x00, 28), Int(0x01, 895),
-                 String(0x0E, version), Int(0x0F, timestamp),
-                 String(0x5D, version), String(0x5E, self.language.encode("ascii"))]
-        if self.major >= 5:
-            # GUESS (supernode.md 4.3 "5.x adds OS, build, country"): values.
-            items += [String(0x10, b"us"), String(0x22, b"Windows 7")]
-        return ObjectList(items)
-
-    def cmd38_objects(self):
-        return ObjectList([])
-
-    def cmd48_objects(self):
-        return ObjectList([Int(0x00, self.channel)])
-
-    def slot_query_objects(self, slot, count=5):
-        return ObjectList([Int(0x00, slot), Int(0x05, count)])
-
-    def refill_objects(self, slots=16, count=6):
-        return ObjectList([Int(0x04, slots), Int(0x05, count)])
-
-    def publish_objects(self, record):
-        return ObjectList([Blob(0x0B, bytes(record))])
-
-    def node_record(self, node_id, local, supernode, public=None):
-        """This version's node record (supernode.md 7.1): 21 bytes up to
-        4.x, 27 bytes (with the public address) in 5.x/6.x.  ``local``,
-        ``supernode``, ``public``: ``(ip, port)``."""
-        def addr(pair):
-            return NetAddr(pair[0], pair[1]).ip_bytes() + pair[1].to_bytes(2, "big")
-        out = node_id.to_bytes(8, "big") + b"\x01" + addr(local) + addr(supernode)
-        if self.node_record_length == 27:
-            out += addr(public or local)
-        return out
-
-    def search_objects(self, name, mode=0, field=16):
-        """cmd 14 user lookup (supernode.md 5.1)."""
-        return ObjectList([
-            NestedList(0x00, [String(0x00, name.encode("utf-8")), Int(0x01, mode),
-                              Int(0x02, field)]),
-            IntArray(0x01, [16, 11])])
-
-    def push_objects(self, target_record, inner_cmd, inner_objects, status=None):
-        """cmd 53 push (supernode.md 5.3)."""
-        items = [Int(0x00, 2), Blob(0x01, bytes(target_record)), Int(0x02, inner_cmd),
-                 NestedList(0x03, inner_objects), Int(0x04, 28)]
-        if self.major >= 5:
-            items.append(Int(0x07, 1))
-        if status is not None:
-            items.append(Int(0x10, status))
-        return ObjectList(items)
+def installed_profiles():
+    """``label -> VersionProfile`` of every installed version plugin."""
+    return {v.label: v.profile for v in VersionRegistry.from_plugins()
+            if getattr(v, "profile", None) is not None}
 
 
-def _p(label, **kw):
-    return ClientProfile(label, **kw)
+def profile_of(label):
+    """The :class:`~blissnode.versions.profiles.VersionProfile` for ``label``
+    (the nearest older one, relabelled, for an unlisted version); ValueError
+    for a label older than every profile or not a version."""
+    parse_version_number(label)
+    return VersionRegistry.from_plugins().profile(label)
 
 
-#: The eight versions the servers support, oldest first.
-PROFILES = {p.label: p for p in [
-    _p("1.4.0.84", version_string="0/1.4.0.84", uptime=2),
-    _p("2.5.0.151", version_string="0/2.5.0.151",
-       guesses=("greeting_final", "cmd30", "version_string", "sends_cmd48",
-                "node_record_length", "public_ip")),
-    _p("3.8.0.188", version_string="0/3.8.0.188",
-       guesses=("greeting_final", "cmd30", "version_string", "sends_cmd48",
-                "node_record_length", "public_ip")),
-    _p("4.1.0.130", version_string="0/4.1.0.130//",
-       guesses=("greeting_final", "cmd30", "sends_cmd48", "node_record_length",
-                "public_ip")),
-    _p("4.2.0.187", version_string="0/4.2.0.187//",
-       guesses=("greeting_final", "cmd30", "version_string", "sends_cmd48",
-                "node_record_length", "public_ip")),
-    _p("5.5.0.124", dh384=True, greeting_tag=None, sends_padding=True,
-       cmd30_extras=True, uptime=15, version_string="0/5.5.0.124//",
-       sends_cmd48=True, node_record_length=27, learns_ip_from_tcp=True,
-       guesses=("version_string",)),
-    _p("5.9.66.114", dh384=True, greeting_tag=None, sends_padding=True,
-       greeting_final=FINAL_0F, cmd30_extras=True, uptime=15,
-       version_string="0/5.9.66.114//", sends_cmd48=True,
-       node_record_length=27, learns_ip_from_tcp=True,
-       guesses=("dh384", "greeting_final", "cmd30", "version_string",
-                "sends_cmd48", "public_ip")),
-    _p("6.16.0.105", dh384=True, greeting_tag=None, sends_padding=True,
-       greeting_final=FINAL_0F, cmd30_extras=True, uptime=15,
-       version_string="0/6.16.0.105//", sends_cmd48=True,
-       node_record_length=27, learns_ip_from_tcp=True,
-       guesses=("greeting_final", "cmd30", "sends_cmd48")),
-]}
+#: The supernode profiles of the built-in versions (a snapshot; plugins are
+#: asked by :func:`profile_for`).
+PROFILES = {label: p.supernode for label, p in installed_profiles().items()}
 
 DEFAULT_LABEL = "1.4.0.84"
 
 
 def labels():
-    """The profile labels, oldest first."""
-    return sorted(PROFILES, key=parse_version_number)
+    """The labels with a profile, oldest first."""
+    return sorted(installed_profiles(), key=parse_version_number)
 
 
 def profile_for(label):
-    """The profile for ``label``: exact, else the nearest older one (a copy
-    carrying the requested label, so version strings say what was asked);
-    ValueError for a label older than every profile or not a version."""
-    number = parse_version_number(label)
-    if label in PROFILES:
-        return PROFILES[label]
-    older = [l for l in PROFILES if parse_version_number(l) < number]
-    if not older:
-        raise ValueError("no client profile for version %s (oldest is %s)"
-                         % (label, labels()[0]))
-    base = PROFILES[max(older, key=parse_version_number)]
-    suffix = "//" if number >= (4, 1) else ""
-    return attr.evolve(base, label=label, version_string="0/%s%s" % (label, suffix))
+    """The supernode profile for ``label``: exact, else the nearest older
+    one (a copy carrying the requested label, so version strings say what
+    was asked); ValueError for a label older than every profile or not a
+    version."""
+    return profile_of(label).supernode

@@ -35,7 +35,12 @@ from blissnode.wire.objects import Int, ObjectList
 from blissnode.wire.peer_session import Established, PeerClient, RecordIn
 from blissnode.wire.seed_exchange import ACCEPTED_FINALS, Greeting, random_padding
 from blissnode.wire.tcp_commands import (
-    KIND_NOTIFICATION, KIND_REPLY, KIND_REQUEST, Command, IdCounter)
+    KIND_NOTIFICATION,
+    KIND_REPLY,
+    KIND_REQUEST,
+    Command,
+    IdCounter,
+)
 from blissnode.wire.tcp_records import AckRecord, PacketRecord, PaddingRecord, UnknownRecord
 
 CMD_ACCEPT, CMD_ACCEPTED, CMD_REFUSED = 30, 31, 32

@@ -47,6 +47,10 @@ class ClientVersion:
     #: Extra opening variants of the login/event transport
     #: (:class:`blissnode.wire.server_session.Opening`), tried first.
     server_openings = attr.ib(default=(), converter=tuple)
+    #: What this version sends as a client
+    #: (:class:`~blissnode.versions.profiles.VersionProfile`): the reference
+    #: client imitates it.  None: the nearest older version's, relabelled.
+    profile = attr.ib(default=None)
     #: Optional :class:`blissnode.patch.builds.PatchKnowledge`: known builds
     #: of this version and extra addresses for ``blissnode patch-client``.
     patch_knowledge = attr.ib(default=None)

@@ -27,6 +27,9 @@ class IClientVersion(Interface):
     aliases = Attribute(
         "Optional: version strings ('0/6.16.0.10//') and number tuples ((6, 16, "
         "0, 10)) this version answers to as its own (see VersionRegistry.resolve).")
+    profile = Attribute(
+        "Optional: a blissnode.versions.profiles.VersionProfile, what this version "
+        "sends to each server (the reference client imitates it).")
     patch_knowledge = Attribute(
         "Optional (may be absent or None): a blissnode.patch.builds.PatchKnowledge "
         "with known builds of this version (SHA-256, expected key counts) and "

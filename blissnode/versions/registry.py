@@ -152,6 +152,20 @@ class VersionRegistry:
         below = [n for n in self._by_number if n < number]
         return self._by_number[max(below)] if below else self.oldest()
 
+    def profile(self, label_or_number):
+        """The :class:`~blissnode.versions.profiles.VersionProfile` a client of
+        that version sends: its module's, else the nearest older one's,
+        relabelled for it.  ValueError when no older version has one."""
+        number = self._number(label_or_number)
+        known = [n for n in self._by_number
+                 if n <= number and getattr(self._by_number[n], "profile", None) is not None]
+        if not known:
+            raise ValueError("no client profile for version %s (oldest is %s)"
+                             % (".".join(map(str, number)), self.oldest().label))
+        best = max(known)
+        profile = self._by_number[best].profile
+        return profile if best == number else profile.for_label(".".join(map(str, number)))
+
     def provisional(self, hints):
         """The version assumed for a client that has not named itself yet
         (:mod:`blissnode.versions.policy`)."""

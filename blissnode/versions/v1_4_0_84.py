@@ -19,6 +19,7 @@ from blissnode.login.handlers import LoginHandlers
 from blissnode.supernode.handlers import OBJ_ADDR_SEEN, SupernodeHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion
+from blissnode.versions.profiles import ClientProfile, VersionProfile, old_login_profile
 from blissnode.wire.objects import Addr, NestedList
 
 ROLE = "supernode"
@@ -56,7 +57,14 @@ class Handlers(SupernodeHandlers):
         return [request.reply(45, items)]
 
 
+#: What this version sends as a client (the reference client imitates it).
+PROFILE = VersionProfile.of(
+    ClientProfile("1.4.0.84", version_string="0/1.4.0.84", uptime=2),
+    old_login_profile("1.4.0.84"))
+
+
 VERSION = ClientVersion(
+    profile=PROFILE,
     label="1.4.0.84",
     number=(1, 4, 0, 84),
     handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},

@@ -14,10 +14,13 @@ from zope.interface import implementer
 
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
-from blissnode.versions.v1_4_0_84 import Handlers as V1Handlers
-from blissnode.versions.v1_4_0_84 import VERSION as _OLDER
+from blissnode.versions.profiles import ClientProfile, VersionProfile, old_login_profile
+
 # The roles this version does not change (the registry finds them too).
-from blissnode.versions.v1_4_0_84 import EventHandlers, LoginHandlers  # noqa: F401
+from blissnode.versions.v1_4_0_84 import VERSION as _OLDER
+from blissnode.versions.v1_4_0_84 import EventHandlers  # noqa: F401
+from blissnode.versions.v1_4_0_84 import Handlers as V1Handlers
+from blissnode.versions.v1_4_0_84 import LoginHandlers
 
 ROLE = "supernode"
 
@@ -27,7 +30,16 @@ class Handlers(V1Handlers):
     """Same as 1.4.0.84 (unverified: no 2.x capture)."""
 
 
+#: What this version sends as a client (the reference client imitates it).
+PROFILE = VersionProfile.of(
+    ClientProfile("2.5.0.151", version_string="0/2.5.0.151",
+                  guesses=("greeting_final", "cmd30", "version_string", "sends_cmd48",
+                           "node_record_length", "public_ip")),
+    old_login_profile("2.5.0.151"))
+
+
 VERSION = ClientVersion(
+    profile=PROFILE,
     label="2.5.0.151",
     number=(2, 5, 0, 151),
     handlers={ROLE: Handlers},

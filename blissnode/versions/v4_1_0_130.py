@@ -16,10 +16,18 @@ from blissnode.event.interfaces import IEventHandlers
 from blissnode.login.handlers import LoginHandlers as BaseLoginHandlers
 from blissnode.login.interfaces import ILoginHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
-from blissnode.wire import login_messages as lm
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
-from blissnode.versions.v3_8_0_188 import Handlers as V3Handlers
+from blissnode.versions.profiles import (
+    KX_EXTRA_4X,
+    ClientProfile,
+    LoginClientProfile,
+    VersionProfile,
+)
 from blissnode.versions.v3_8_0_188 import VERSION as _OLDER
+from blissnode.versions.v3_8_0_188 import Handlers as V3Handlers
+from blissnode.wire import login_messages as lm
+from blissnode.wire.login_messages import REQUEST_LOGIN_4X
+from blissnode.wire.server_session import TRANSPORT_CLASSIC
 
 ROLE = "supernode"
 
@@ -44,7 +52,17 @@ class EventHandlers(BaseEventHandlers):
     the server answers either order, so nothing differs on its side."""
 
 
+#: What this version sends as a client (the reference client imitates it).
+PROFILE = VersionProfile.of(
+    ClientProfile("4.1.0.130", version_string="0/4.1.0.130//",
+                  guesses=("greeting_final", "cmd30", "sends_cmd48", "node_record_length",
+                           "public_ip")),
+    LoginClientProfile("4.1.0.130", TRANSPORT_CLASSIC, True, REQUEST_LOGIN_4X,
+                       "0/4.1.0.130//", "4x", KX_EXTRA_4X))
+
+
 VERSION = ClientVersion(
+    profile=PROFILE,
     label="4.1.0.130",
     number=(4, 1, 0, 130),
     handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},

@@ -23,12 +23,19 @@ from zope.interface import implementer
 from blissnode.event.interfaces import IEventHandlers
 from blissnode.login.interfaces import TRANSPORT_DH384, ILoginHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
+from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
+from blissnode.versions.profiles import (
+    KX_EXTRA_6X,
+    ClientProfile,
+    LoginClientProfile,
+    VersionProfile,
+)
 from blissnode.versions.v4_1_0_130 import EventHandlers as V4EventHandlers
 from blissnode.versions.v4_1_0_130 import LoginHandlers as V4LoginHandlers
-from blissnode.wire import login_messages as lm
-from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
-from blissnode.versions.v4_2_0_187 import Handlers as V4Handlers
 from blissnode.versions.v4_2_0_187 import VERSION as _OLDER
+from blissnode.versions.v4_2_0_187 import Handlers as V4Handlers
+from blissnode.wire import login_messages as lm
+from blissnode.wire.login_messages import REQUEST_LOGIN_6X
 
 ROLE = "supernode"
 
@@ -67,7 +74,19 @@ class EventHandlers(V4EventHandlers):
     transport = TRANSPORT_DH384
 
 
+#: What this version sends as a client (the reference client imitates it).
+PROFILE = VersionProfile.of(
+    ClientProfile("5.5.0.124", dh384=True, greeting_tag=None, sends_padding=True,
+                  cmd30_extras=True, uptime=15, version_string="0/5.5.0.124//",
+                  sends_cmd48=True, node_record_length=27, learns_ip_from_tcp=True,
+                  guesses=("version_string",)),
+    LoginClientProfile("5.5.0.124", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
+                       "0/5.5.0.124//", "6x", KX_EXTRA_6X,
+                       guesses=("version_string", "register_code")))
+
+
 VERSION = ClientVersion(
+    profile=PROFILE,
     label="5.5.0.124",
     number=(5, 5, 0, 124),
     handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},

@@ -13,10 +13,21 @@ from zope.interface import implementer
 
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion  # noqa: F401
-from blissnode.versions.v5_9_66_114 import Handlers as V59Handlers
-from blissnode.versions.v5_9_66_114 import VERSION as _OLDER
+from blissnode.versions.profiles import (
+    FINAL_0F,
+    KX_EXTRA_6X,
+    ClientProfile,
+    LoginClientProfile,
+    VersionProfile,
+)
+
 # The roles this version does not change (the registry finds them too).
-from blissnode.versions.v5_9_66_114 import EventHandlers, LoginHandlers  # noqa: F401
+from blissnode.versions.v5_9_66_114 import VERSION as _OLDER
+from blissnode.versions.v5_9_66_114 import EventHandlers  # noqa: F401
+from blissnode.versions.v5_9_66_114 import Handlers as V59Handlers
+from blissnode.versions.v5_9_66_114 import LoginHandlers
+from blissnode.wire.login_messages import REQUEST_LOGIN_6X
+from blissnode.wire.server_session import TRANSPORT_DH384
 
 ROLE = "supernode"
 
@@ -26,7 +37,20 @@ class Handlers(V59Handlers):
     """Same as 5.9.66.114 (= 5.5 behaviour; 6.x data verified the 5.5 rules)."""
 
 
+#: What this version sends as a client (the reference client imitates it).
+PROFILE = VersionProfile.of(
+    ClientProfile("6.16.0.105", dh384=True, greeting_tag=None, sends_padding=True,
+                  greeting_final=FINAL_0F, cmd30_extras=True, uptime=15,
+                  version_string="0/6.16.0.105//", sends_cmd48=True,
+                  node_record_length=27, learns_ip_from_tcp=True,
+                  guesses=("greeting_final", "cmd30", "sends_cmd48")),
+    LoginClientProfile("6.16.0.105", TRANSPORT_DH384, True, REQUEST_LOGIN_6X,
+                       "0/6.16.0.105//", "6x", KX_EXTRA_6X,
+                       guesses=("register_code",)))
+
+
 VERSION = ClientVersion(
+    profile=PROFILE,
     label="6.16.0.105",
     number=(6, 16, 0, 105),
     handlers={ROLE: Handlers},
