@@ -47,17 +47,26 @@ from blissnode.supernode.request import notification
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.node_record import decode_node_record
 from blissnode.wire.presence import presence_list
-from blissnode.wire.objects import (
-    Addr,
-    Blob,
-    Int,
-    Int64,
-    IntArray,
-    NestedList,
-    NetAddr,
-    ObjectList,
-    String,
+from blissnode.wire.supernode_commands import (
+    SEARCH_END,
+    AcceptReply,
+    AddressReply,
+    ClientAccept,
+    ClientInfo,
+    EventConnect,
+    FirewallPing,
+    FirewallReply,
+    NetworkStats,
+    NodeListEntry,
+    Publish,
+    Push,
+    PushOffline,
+    SearchHit,
+    SlotEntry,
+    SlotQuery,
+    UserSearch,
 )
+from blissnode.wire.objects import Int, NetAddr
 from blissnode.wire.tcp_commands import KIND_REPLY, Command
 from blissnode.wire.udp_commands import EMPTY_LIST_42
 
@@ -82,23 +91,6 @@ CMD_NODE_LIST_REPLY = 45
 CMD_CHANNELS = 47
 CMD_CHANNEL_FETCH = 48
 CMD_PUSH_REPLY = 54
-
-# Object ids.
-OBJ_USER_RECORD = 0x0B
-OBJ_NODE_ID = 0x0D
-OBJ_LISTEN_PORT = 0x10
-OBJ_ADDR_SEEN = 0x11
-OBJ_VERSION_STRING = 0x5D
-OBJ_VERSION_STRING_OLD = 0x0E
-OBJ_FW_TOKEN = 0x19
-OBJ_EVENT_SERVER = 0x11
-
-
-def _text(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
 
 @implementer(ISupernodeHandlers)
 class SupernodeHandlers(object):
@@ -171,15 +163,20 @@ class SupernodeHandlers(object):
         return EMPTY_LIST_42
 
     def udp_address_query(self, request):
-        return [request.reply(CMD_ADDRESS_REPLY, [Addr(OBJ_ADDR_SEEN, self.peer_address(request))])]
+        return [request.reply(CMD_ADDRESS_REPLY, AddressReply(self.peer_address(request)).items())]
 
     def udp_node_list(self, request):
         """44 -> 45: blissnode is the only supernode it knows."""
         items = []
-        for addr in self.node_list(request):
-            items.append(Addr(OBJ_ADDR_SEEN, addr))
-            items.append(NestedList(0x1A, self.node_attributes(request, addr)))
+        for entry in self.node_entries(request):
+            items += [entry.addr_item(), entry.attributes_item()]
         return [request.reply(CMD_NODE_LIST_REPLY, items)]
+
+    def node_entries(self, request):
+        """The :class:`NodeListEntry` s of cmd 45 (:meth:`node_list` with
+        :meth:`node_attributes`)."""
+        return [NodeListEntry(addr, self.node_attributes(request, addr))
+                for addr in self.node_list(request)]
 
     def node_list(self, request):
         """GUESS: the nodes answered to cmd 44 -- only ourselves."""
@@ -196,7 +193,7 @@ class SupernodeHandlers(object):
 
     def udp_publish(self, request):
         """12: store the record; the protocol acknowledges the datagram."""
-        record = request.objects.value(OBJ_USER_RECORD, Blob)
+        record = Publish.from_objects(request.objects).record
         if record is None:
             return []
         session = request.node.session_for_udp_peer(request.peer)
@@ -222,17 +219,15 @@ class SupernodeHandlers(object):
     def udp_push(self, request):
         """53: deliver the inner command to the target's TCP session, or
         answer 54 ``{INT 6 = 3}`` when the target is not here."""
-        objs = request.objects
-        inner_cmd = objs.value(2, Int)
-        inner_body = objs.value(3, NestedList)
-        if inner_cmd is None or inner_body is None:
+        push = Push.from_objects(request.objects)
+        if push.inner_cmd is None or push.inner_body is None:
             return [self.push_offline(request)]
         d = defer.maybeDeferred(self.push_target, request)
 
         def forward(session):
             if session is None:
                 return [self.push_offline(request)]
-            forwarded_id = session.send_request(inner_cmd, inner_body)
+            forwarded_id = session.send_request(push.inner_cmd, push.inner_body)
             request.node.pushes.remember(
                 session.session_id, forwarded_id, request.peer, request.request_id)
             return []
@@ -246,17 +241,15 @@ class SupernodeHandlers(object):
         GUESS: by the node id of BLOB 1 (the target's node record) first,
         then by the target name STRING 0 of the inner body (supernode.md 5.3).
         """
-        objs = request.objects
+        push = Push.from_objects(request.objects)
         node = request.node
         node_id = None
-        record = objs.value(1, Blob)
-        if record is not None:
+        if push.target_record is not None:
             try:
-                node_id = decode_node_record(record).node_id_int
+                node_id = decode_node_record(push.target_record).node_id_int
             except ProtocolError:
                 node_id = None
-        inner = objs.value(3, NestedList) or ObjectList()
-        name = inner.value(0, String)
+        name = push.target_name
 
         def first_live(entries):
             for entry in entries:
@@ -273,13 +266,13 @@ class SupernodeHandlers(object):
         def by_name(session):
             if session is not None or name is None:
                 return session
-            return node.directory.lookup_name(_text(name)).addCallback(first_live)
+            return node.directory.lookup_name(name).addCallback(first_live)
 
         d.addCallback(by_name)
         return d
 
     def push_offline(self, request):
-        return request.reply(CMD_PUSH_REPLY, [Int(6, self.PUSH_OFFLINE_CODE)])
+        return request.reply(CMD_PUSH_REPLY, PushOffline(self.PUSH_OFFLINE_CODE).items())
 
     def udp_unknown(self, request):
         return []
@@ -296,26 +289,24 @@ class SupernodeHandlers(object):
 
         GUESS: a cmd 7 for an address we do not serve is not answered (the
         client's timeout then ends it); what a real node did is unknown."""
-        target = request.objects.value(OBJ_EVENT_SERVER, Addr)
-        if target is None or not request.node.serves_event_server((target.ip, target.port)):
+        target = EventConnect.from_objects(request.objects).event_server
+        if target is None or not request.node.serves_event_server(target):
             log.info("cmd 7 from {peer} for event server {target}: not served here",
                      peer=request.peer, target=target)
             return []
-        request.session.bridge_event_server((target.ip, target.port))
+        request.session.bridge_event_server(target)
         return [request.reply(CMD_EVENT_CONNECT_REPLY, [], compressed=True)]
 
     def tcp_client_accept(self, request):
         """30 -> 31, then cmd 11 + cmd 47 in a second packet; or 32."""
         session = request.session
-        objs = request.objects
+        accept = ClientAccept.from_objects(request.objects)
         reason = self.refuse_reason(request)
         if reason is not None:
             log.info("refusing client {peer}: {reason}", peer=request.peer, reason=reason)
             session.after_reply([], close=True)
             return [request.reply(CMD_CLIENT_REFUSED, self.refusal_body(request))]
-        node_id = objs.value(OBJ_NODE_ID, Int64)
-        listen_port = objs.value(OBJ_LISTEN_PORT, Int)
-        d = session.accepted(node_id, listen_port)
+        d = session.accepted(accept.node_id, accept.listen_port)
 
         def answer(_):
             session.after_reply(self.accept_notifications(request))
@@ -335,13 +326,15 @@ class SupernodeHandlers(object):
         return []
 
     def accept_body(self, request):
-        return [
-            Int(0x0B, self.STACK_VERSION),
-            Int(0x0C, self.STACK_TIMESTAMP),
-            Int(0x10, request.node.tcp_port),
-            Addr(OBJ_ADDR_SEEN, self.peer_address(request)),
-            IntArray(0x21, self.SUPERNODE_MARKS),
-        ]
+        """The cmd 31 items (:class:`AcceptReply`; a version adds items with
+        :meth:`accept_extra`)."""
+        return AcceptReply(self.STACK_VERSION, self.STACK_TIMESTAMP, request.node.tcp_port,
+                           self.peer_address(request), self.SUPERNODE_MARKS,
+                           self.accept_extra(request)).items()
+
+    def accept_extra(self, request):
+        """Items a version appends to cmd 31 (none known)."""
+        return []
 
     def accept_notifications(self, request):
         """The packet written after cmd 31: cmd 11 + cmd 47."""
@@ -353,7 +346,7 @@ class SupernodeHandlers(object):
     def network_stats(self, request):
         """cmd 11 ``{INT 9 = users online}`` (the 1.2-era counters INT
         0x40..0x63 are unexplained, Q4, and left out)."""
-        return [Int(9, request.node.users_online())]
+        return NetworkStats(request.node.users_online()).items()
 
     def channel_list(self, request):
         """GUESS: cmd 47 empty -- we serve no broadcast channels, so the
@@ -372,11 +365,9 @@ class SupernodeHandlers(object):
         pick the handler set for the rest of the session)."""
         session = request.session
         session.refreshed()
-        text = request.objects.value(OBJ_VERSION_STRING, String)
-        if text is None:
-            text = request.objects.value(OBJ_VERSION_STRING_OLD, String)
+        text = ClientInfo.from_objects(request.objects).version_string
         if text is not None:
-            session.set_version_string(_text(text))
+            session.set_version_string(text)
         return []
 
     def tcp_client_flags(self, request):
@@ -394,11 +385,10 @@ class SupernodeHandlers(object):
         if port:
             request.node.schedule(
                 self.FIREWALL_TEST_DELAY, request.node.firewall_test,
-                request.peer[0], port, [notification(CMD_FIREWALL_PING, [Int(OBJ_FW_TOKEN, token)])])
-        return [request.reply(CMD_FIREWALL_REPLY, [
-            Addr(OBJ_ADDR_SEEN, self.own_address(request)),
-            Int(OBJ_FW_TOKEN, token),
-        ])]
+                request.peer[0], port, [notification(CMD_FIREWALL_PING,
+                                                     FirewallPing(token).items())])
+        return [request.reply(CMD_FIREWALL_REPLY,
+                              FirewallReply(self.own_address(request), token).items())]
 
     def firewall_token(self, request):
         """GUESS: a random 16-bit token (the two real ones, 7794 and 848,
@@ -407,7 +397,7 @@ class SupernodeHandlers(object):
 
     def tcp_publish(self, request):
         """60: the user record, stored with the session (the protocol acks)."""
-        record = request.objects.value(OBJ_USER_RECORD, Blob)
+        record = Publish.from_objects(request.objects).record
         if record is None:
             return []
         d = self.publish_record(request, request.session, record)
@@ -451,17 +441,15 @@ class SupernodeHandlers(object):
         """cmd 8 for a slot query ``{INT 0 = slot, INT 5 = n}`` or the refill
         ``{INT 4 = count, INT 5 = n}``: one ``LIST 6`` per slot with our own
         address as the only node (supernode.md 4.2 blissnode rule)."""
-        objs = request.objects
-        slot = objs.value(0, Int)
-        if slot is not None:
-            slots = [slot % SLOT_COUNT]
+        query = SlotQuery.from_objects(request.objects)
+        if query.slot is not None:
+            slots = [query.slot % SLOT_COUNT]
         else:
-            count = objs.value(4, Int, 1)
+            count = query.refill if query.refill is not None else 1
             slots = self.refill_slots(request, min(max(count, 1), self.MAX_REFILL_SLOTS))
         own = self.own_address(request)
-        lists = [NestedList(6, [Int(0, s), Addr(3, own), Int(7, self.NODES_PER_SLOT)])
-                 for s in slots]
-        return request.reply(CMD_SLOT_REPLY, lists)
+        return request.reply(CMD_SLOT_REPLY,
+                             [SlotEntry(s, own, self.NODES_PER_SLOT).item() for s in slots])
 
     def refill_slots(self, request, count):
         """GUESS: the slot numbers answered to a refill: spread evenly over
@@ -470,13 +458,10 @@ class SupernodeHandlers(object):
 
     def search_query(self, request):
         """``(text, exact)`` of a cmd 14 / 18 request, or None."""
-        query = request.objects.value(0, NestedList)
-        if query is None:
+        query = UserSearch.from_objects(request.objects)
+        if query.text is None:
             return None
-        text = query.value(0, String)
-        if text is None:
-            return None
-        return _text(text), self.search_mode(query.value(1, Int, 0))
+        return query.text, self.search_mode(query.mode)
 
     def search_mode(self, mode):
         """GUESS: cmd 14 INT 1 match mode 0 (every client lookup in the
@@ -489,7 +474,7 @@ class SupernodeHandlers(object):
         hit, then ``INT 1 = 1`` (end of answer)."""
         query = self.search_query(request)
         if query is None:
-            return [request.reply(CMD_USER_SEARCH_REPLY, [Int(1, 1)])]
+            return [request.reply(CMD_USER_SEARCH_REPLY, [SEARCH_END])]
         text, mode = query
         d = request.node.directory.search(text, mode=mode, limit=self.SEARCH_LIMIT,
                                           with_record=True)
@@ -504,11 +489,8 @@ class SupernodeHandlers(object):
                 if key in seen:
                     continue
                 seen.add(key)
-                items.append(NestedList(0, [
-                    Blob(OBJ_USER_RECORD, entry.user_record),
-                    String(0x10, entry.user_name.encode("utf-8")),
-                ]))
-            items.append(Int(1, 1))
+                items.append(SearchHit(entry.user_record, entry.user_name).item())
+            items.append(SEARCH_END)
             return [request.reply(CMD_USER_SEARCH_REPLY, items)]
 
         d.addCallback(answer)
@@ -516,7 +498,7 @@ class SupernodeHandlers(object):
 
     def extended_search_reply(self, request):
         """GUESS: 18 -> 19 ``{INT 1 = 1}``, the only answer ever seen."""
-        return request.reply(CMD_EXTENDED_SEARCH_REPLY, [Int(1, 1)])
+        return request.reply(CMD_EXTENDED_SEARCH_REPLY, [SEARCH_END])
 
     def publish_record(self, request, session, record):
         """Store a published user record (with the user name when the record's

@@ -16,11 +16,10 @@ from zope.interface import implementer
 
 from blissnode.event.handlers import EventHandlers
 from blissnode.login.handlers import LoginHandlers
-from blissnode.supernode.handlers import OBJ_ADDR_SEEN, SupernodeHandlers
+from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.interfaces import ISupernodeHandlers
 from blissnode.versions.base import GUESSED, TESTED, UNKNOWN, ClientVersion
 from blissnode.versions.profiles import ClientProfile, VersionProfile, old_login_profile
-from blissnode.wire.objects import Addr, NestedList
 
 ROLE = "supernode"
 
@@ -47,9 +46,9 @@ class Handlers(SupernodeHandlers):
     NODE_LIST_LAYOUT = "grouped"
 
     def udp_node_list(self, request):
-        nodes = list(self.node_list(request))
-        addrs = [Addr(OBJ_ADDR_SEEN, addr) for addr in nodes]
-        attrs = [NestedList(0x1A, self.node_attributes(request, addr)) for addr in nodes]
+        entries = self.node_entries(request)
+        addrs = [e.addr_item() for e in entries]
+        attrs = [e.attributes_item() for e in entries]
         if self.NODE_LIST_LAYOUT == "interleaved":
             items = [x for pair in zip(addrs, attrs) for x in pair]
         else:
