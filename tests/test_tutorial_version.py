@@ -15,14 +15,19 @@ import os
 import shutil
 import sys
 
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 from twisted.plugin import pluginPackagePaths
 from twisted.trial.unittest import TestCase
 from zope.interface.verify import verifyClass
 
 import blissnode.plugins
-from blissnode.versions.v6_16_0_105 import EventHandlers as EventHandlers55
+from blissnode.client.profiles import profile_for
+from blissnode.client.tcp import connect_supernode
+from blissnode.client.transcript import Transcript
 from blissnode.event.interfaces import IEventHandlers
+from blissnode.supernode.node import SupernodeConfig, SupernodeNode
+from blissnode.supernode.tcp import SupernodeTCPFactory
+from blissnode.versions.v6_16_0_105 import EventHandlers as EventHandlers616
 from blissnode.versions.registry import VersionRegistry
 from tests.event_helpers import LABELS, EventServerMixin
 
@@ -66,13 +71,37 @@ class TutorialTests(TutorialPackageMixin, EventServerMixin, TestCase):
         self.assertEqual(labels, LABELS + ["6.21.0.104"])
         version = self.registry.get("6.21.0.104")
         cls = self.registry.handlers(version, "event")
-        self.assertTrue(issubclass(cls, EventHandlers55))
+        self.assertTrue(issubclass(cls, EventHandlers616))
         self.assertTrue(verifyClass(IEventHandlers, cls))
-        # The roles it does not define come from the nearest older version.
+        # The role it does not define comes from the nearest older version.
         newest = self.registry.get("6.16.0.105")
-        for role in ("supernode", "login"):
-            self.assertIs(self.registry.handlers(version, role),
-                          self.registry.handlers(newest, role), role)
+        self.assertIs(self.registry.handlers(version, "login"),
+                      self.registry.handlers(newest, "login"))
+
+    @defer.inlineCallbacks
+    def test_its_cmd31_reaches_the_wire(self):
+        """The changed cmd 31 is sent before the client names its version:
+        the version's ``recognise`` picks it from cmd 30's stack version,
+        and the reference client imitating 6.21 (its declared profile)
+        receives it over a real connection."""
+        node = SupernodeNode(SupernodeConfig(public_ip="127.0.0.1", seed_pool_size=8),
+                             registry=self.registry, reactor=reactor)
+        port = reactor.listenTCP(0, SupernodeTCPFactory(node), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        node.config.tcp_port = port.getHost().port
+        profile = profile_for("6.21.0.104")
+        self.assertEqual(profile.stack_version, 53)
+        for label, stack, extra in (("6.21.0.104", 53, 1), ("6.16.0.105", 52, None)):
+            session = yield connect_supernode(reactor, "127.0.0.1", node.config.tcp_port,
+                                              profile_for(label), transcript=Transcript())
+            accepted = yield session.accept()
+            self.assertEqual(accepted.reply.cmd, 31, label)
+            self.assertEqual(accepted.stack_version, stack, label)
+            self.assertEqual(accepted.objects.value(0x99), extra, label)
+            yield session.close()
+        for s in list(node.sessions()):
+            s.transport.loseConnection()
+        node.stop()
 
     @defer.inlineCallbacks
     def test_with_the_reference_client(self):

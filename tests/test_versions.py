@@ -8,6 +8,7 @@ import textwrap
 
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import TestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyClass, verifyObject
 
 from blissnode.supernode.handlers import SupernodeHandlers
@@ -196,17 +197,27 @@ class SeparatePackageTests(TestCase):
             '''))
         script = textwrap.dedent('''
             import json
+            from twisted.logger import globalLogPublisher
+            events = []
+            globalLogPublisher.addObserver(events.append)
             from blissnode.versions.registry import VersionRegistry
             r = VersionRegistry.from_plugins()
             v = r.resolve("7.0.0.1").version
+            warned = [e.get("names") for e in events if e.get("label") == "7.0.0.1"]
             print(json.dumps({"labels": [x.label for x in r],
-                              "stack": r.handlers(v, "supernode").STACK_VERSION}))
+                              "stack": r.handlers(v, "supernode").STACK_VERSION,
+                              "warned": warned}))
         ''')
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.abspath(base)]))
         out = subprocess.check_output([sys.executable, "-c", script], env=env, cwd=base)
         result = json.loads(out.decode().strip().splitlines()[-1])
         self.assertEqual(result["labels"], LABELS + ["7.0.0.1"])
         self.assertEqual(result["stack"], 53)
+        # Its STACK_VERSION answers cmd 30, before cmd 37 names the version,
+        # and it has no ``recognise``: the registry says it never reaches
+        # the wire (the tutorial's version shows the way that does).
+        self.assertEqual(len(result["warned"]), 1)
+        self.assertIn("STACK_VERSION", result["warned"][0])
 
 
 class ClientVersionTests(TestCase):
@@ -274,3 +285,59 @@ class RealVersionStringTests(TestCase):
             registry.resolve_text("0/9.%d.0.1//" % (i,))
         self.assertEqual(len(self.warnings()), module.MAX_WARNED)
         self.assertEqual(registry.unwarned, 50)
+
+
+class RegistrationRuleTests(TestCase):
+    """Issue 10: a misspelt role, a class without the role interface, and
+    an override that could never reach the wire are caught at registration."""
+
+    def setUp(self):
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        self.base = ClientVersion("1.4.0.84", (1, 4, 0, 84), {"supernode": SupernodeHandlers})
+
+    def warnings(self):
+        return [e for e in self.events if e.get("log_level") == LogLevel.warn]
+
+    def test_unknown_role_key(self):
+        bad = ClientVersion("6.30.0.1", (6, 30, 0, 1), {"supernodes": SupernodeHandlers})
+        with self.assertRaises(ValueError) as ctx:
+            VersionRegistry([self.base, bad])
+        self.assertIn("supernodes", str(ctx.exception))
+
+    def test_handlers_without_the_interface(self):
+        class NotHandlers(object):
+            pass
+        bad = ClientVersion("6.30.0.1", (6, 30, 0, 1), {"login": NotHandlers})
+        self.assertRaises(TypeError, VersionRegistry, [self.base, bad])
+
+    def test_pre_version_override_without_recognise_warns(self):
+        @implementer(ISupernodeHandlers)
+        class Handlers(SupernodeHandlers):
+            STACK_VERSION = 53
+        plain = ClientVersion("6.30.0.1", (6, 30, 0, 1), {"supernode": Handlers})
+        VersionRegistry([self.base, plain])
+        [line] = self.warnings()
+        self.assertIn("STACK_VERSION", line["names"])
+        del self.events[:]
+        known = ClientVersion("6.30.0.1", (6, 30, 0, 1), {"supernode": Handlers},
+                              recognise=lambda hints: hints.stack_version == 53)
+        registry = VersionRegistry([self.base, known])
+        self.assertEqual(self.warnings(), [])
+        from blissnode.core.versioning import Hints
+        self.assertIs(registry.provisional(Hints("supernode", stack_version=53)), known)
+        self.assertIs(registry.provisional(Hints("supernode", stack_version=52)), self.base)
+
+    def test_default_provisional_choices(self):
+        from blissnode.core.versioning import Hints
+        registry = VersionRegistry.from_plugins()
+        pick = lambda **kw: registry.provisional(Hints(**kw)).label
+        self.assertEqual(pick(role="supernode"), "1.4.0.84")
+        self.assertEqual(pick(role="supernode", transport="dh384"), "5.5.0.124")
+        self.assertEqual(pick(role="supernode", transport="https", stack_version=52),
+                         "5.5.0.124")
+        self.assertEqual(pick(role="login", request_code=5027), "5.5.0.124")
+        self.assertEqual(pick(role="login", request_code=5017), "4.1.0.130")
+        self.assertEqual(pick(role="event", transport="dh384"), "5.5.0.124")
+        self.assertEqual(pick(role="event", transport="classic"), "1.4.0.84")

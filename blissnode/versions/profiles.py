@@ -84,6 +84,8 @@ class ClientProfile:
     sends_padding = attr.ib(default=False)
     compressed = attr.ib(default=True)
     cmd30_extras = attr.ib(default=False)
+    #: INT 0xB of cmd 30 when ``cmd30_extras`` (SOS2's 5.x: 52).
+    stack_version = attr.ib(default=52)
     uptime = attr.ib(default=2)
     version_string = attr.ib(default=None)
     sends_cmd48 = attr.ib(default=False)
@@ -124,7 +126,7 @@ class ClientProfile:
         """cmd 30 "client accept request" (supernode.md 3.2)."""
         items = [Int(0x01, self.uptime if uptime is None else uptime)]
         if self.cmd30_extras:
-            items.append(Int(0x0B, 52))
+            items.append(Int(0x0B, self.stack_version))
         items += [Int64(0x0D, node_id), Int(0x10, listen_port)]
         if self.cmd30_extras:
             items += [Int(0x23, 0), Int(0x2C, 1)]
