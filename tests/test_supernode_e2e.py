@@ -50,7 +50,7 @@ class Supernode:
 
     @defer.inlineCallbacks
     def stop(self):
-        for session in list(self.node.sessions()):
+        for session in list(self.node.tcp_sessions.all()):
             session.transport.loseConnection()
         for port in self.ports:
             yield port.stopListening()

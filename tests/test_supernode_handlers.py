@@ -311,10 +311,10 @@ class TCPHandlerTests(unittest.TestCase):
         self.assertEqual(entry.user_record, b"record")
 
     def test_udp_datagrams_use_session_handlers(self):
-        self.assertIs(self.node.handlers_for_udp_peer(("192.0.2.9", 37058)),
+        self.assertIs(self.node.handler_sets.for_udp_peer(self.node.tcp_sessions.for_udp_peer(("192.0.2.9", 37058))),
                       self.proto.handlers)
-        self.assertIsNot(self.node.session_for_udp_peer(("192.0.2.9", 1)), None)
-        self.assertIs(self.node.session_for_udp_peer(("192.0.2.10", 1)), None)
+        self.assertIsNot(self.node.tcp_sessions.for_udp_peer(("192.0.2.9", 1)), None)
+        self.assertIs(self.node.tcp_sessions.for_udp_peer(("192.0.2.10", 1)), None)
 
     def test_user_search_tcp(self):
         self.node.directory.register(OnlineEntry("x", user_name="bigbones", user_record=b"R"))
@@ -368,9 +368,9 @@ class RecordNameTests(unittest.TestCase):
         record = len(cred.raw).to_bytes(4, "big") + b"\x00\x00\x00\x01" + cred.raw + b"u" * 128
         node = make_node()
         node.credential_key = key.public
-        self.assertEqual(node.user_name_of_record(record), "Alice.Test")
-        self.assertIsNone(node.user_name_of_record(record[:100]))
-        self.assertIsNone(node.user_name_of_record(b"\x00" * 400))
+        self.assertEqual(node.publications.user_name_of(record), "Alice.Test")
+        self.assertIsNone(node.publications.user_name_of(record[:100]))
+        self.assertIsNone(node.publications.user_name_of(b"\x00" * 400))
         proto, transport, client = accepted_session(node)
         proto.dataReceived(client.packet(5, [notification(60, [Blob(0x0B, record)])]))
         entry, = self.successResultOf(node.directory.lookup_name("alice.test"))

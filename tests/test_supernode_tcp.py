@@ -206,7 +206,7 @@ class HandshakeTests(unittest.TestCase):
         self.assertEqual(proto.state, "closed")
         proto.connectionLost(None)
         self.assertEqual(self.node.half_open.get("127.0.0.1"), 0)
-        self.assertEqual(self.node.sessions(), [])
+        self.assertEqual(self.node.tcp_sessions.all(), [])
 
     def test_48_bytes_without_greeting_is_dh_then_garbage_closes(self):
         proto, transport = tcp_session(self.node)
@@ -314,7 +314,7 @@ class AcceptTests(unittest.TestCase):
         self.assertFalse(transport.disconnecting)
         self.assertNotEqual(proto.state, "closed")
         self.assertIs(proto.version, oldest)
-        self.assertIs(proto.handlers, node.handlers_for(oldest))
+        self.assertIs(proto.handlers, node.handler_sets.for_version(oldest))
         self.assertEqual(proto.version_string, "2/1.2.0.18/")
         self.assertEqual(len(warnings), 1, warnings)
         self.assertEqual((warnings[0]["requested"], warnings[0]["served"]),
@@ -409,7 +409,7 @@ class AcceptTests(unittest.TestCase):
         self.proto.dataReceived(data[:-3])
         self.assertEqual(drain(self.transport), b"")
         self.proto.connectionLost(None)
-        self.assertEqual(self.node.sessions(), [])
+        self.assertEqual(self.node.tcp_sessions.all(), [])
 
 
 class LoopbackTests(unittest.TestCase):
@@ -506,7 +506,7 @@ class FuzzTests(unittest.TestCase):
             proto.dataReceived(chunk)
         proto.connectionLost(None)
         self.assertEqual(self.flushLoggedErrors(), [])
-        self.assertEqual(node.sessions(), [])
+        self.assertEqual(node.tcp_sessions.all(), [])
         self.assertEqual(node.half_open.get("127.0.0.1"), 0)
 
     @settings(max_examples=200, deadline=None)

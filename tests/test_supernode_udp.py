@@ -155,7 +155,7 @@ class PipelineTests(unittest.TestCase):
 
     def test_duplicate_answered_identically_without_rerunning_handler(self):
         calls = []
-        handlers = self.node.handlers_for(self.node.default_version())
+        handlers = self.node.handler_sets.for_version(self.node.handler_sets.provisional())
         original = handlers.udp_probe
 
         def counting(request):
@@ -312,7 +312,7 @@ class BadInputTests(unittest.TestCase):
         self.assertEqual(self.proto.stats["errors"], 0)
 
     def test_handler_exception_contained(self):
-        handlers = self.node.handlers_for(self.node.default_version())
+        handlers = self.node.handler_sets.for_version(self.node.handler_sets.provisional())
 
         def boom(request):
             raise RuntimeError("bug")

@@ -99,7 +99,7 @@ class TutorialTests(TutorialPackageMixin, EventServerMixin, TestCase):
             self.assertEqual(accepted.stack_version, stack, label)
             self.assertEqual(accepted.objects.value(0x99), extra, label)
             yield session.close()
-        for s in list(node.sessions()):
+        for s in list(node.tcp_sessions.all()):
             s.transport.loseConnection()
         node.stop()
 

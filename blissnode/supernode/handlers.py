@@ -196,7 +196,7 @@ class SupernodeHandlers(object):
         record = Publish.from_objects(request.objects).record
         if record is None:
             return []
-        session = request.node.session_for_udp_peer(request.peer)
+        session = request.node.tcp_sessions.for_udp_peer(request.peer)
         d = self.publish_record(request, session, record)
         d.addCallback(lambda _: self.publish_answer(request))
         return d
@@ -253,7 +253,7 @@ class SupernodeHandlers(object):
 
         def first_live(entries):
             for entry in entries:
-                session = node.session(entry.session_id)
+                session = node.tcp_sessions.get(entry.session_id)
                 if session is not None:
                     return session
             return None
@@ -503,4 +503,4 @@ class SupernodeHandlers(object):
     def publish_record(self, request, session, record):
         """Store a published user record (with the user name when the record's
         credential opens with our credential key)."""
-        return request.node.publish_record(request.peer, session, bytes(record))
+        return request.node.publications.publish(request.peer, session, bytes(record))

@@ -15,7 +15,6 @@ between its listeners and handlers (``request.node``).
 * clock/reactor and random number generator, injectable for tests.
 """
 
-import itertools
 import random
 
 import attr
@@ -23,13 +22,14 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from blissnode.core.hub import Core
-from blissnode.core.versioning import NEAREST, OLDEST, BaseOnlyRegistry, Hints
+from blissnode.core.versioning import NEAREST, BaseOnlyRegistry
 from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
+from blissnode.supernode.handlersets import HandlerSets
+from blissnode.supernode.publishing import Publications
+from blissnode.supernode.sessions import SessionTable
 from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
 from blissnode.supernode.tcp import connect_back
-from blissnode.wire.credentials import parse_credential
-from blissnode.wire.errors import ProtocolError
 from blissnode.wire.objects import NetAddr
 from blissnode.wire.peer_session import PEER_OPENINGS
 from blissnode.wire.udp import FreshSeeds, SeedPool
@@ -147,10 +147,12 @@ class SupernodeNode(object):
         #: How a peer stream may open (wire.peer_session), with the variants
         #: the installed version plugins add.
         self.peer_openings = peer_openings(self.registry)
-        self._sessions = {}
-        self._by_ip = {}
-        self._handlers = {}
-        self._session_ids = itertools.count(1)
+        #: The live TCP sessions (:class:`~blissnode.supernode.sessions.SessionTable`).
+        self.tcp_sessions = SessionTable()
+        #: Handler instances by version (:class:`HandlerSets`).
+        self.handler_sets = HandlerSets(self.registry)
+        #: Published user records (:class:`Publications`).
+        self.publications = Publications(self)
         self._online = 0
         self._seed_loop = None
         self.seeds = self._make_seeds()
@@ -193,100 +195,29 @@ class SupernodeNode(object):
         public IP and the main (UDP = TCP) port."""
         return NetAddr(self.public_ip, self.udp_port)
 
-    # -- handler sets -------------------------------------------------------------
-
-    def handlers_for(self, version):
-        """The (cached) handler instance that serves ``version``."""
-        cls = self.registry.handlers(version, ROLE)
-        key = (cls, version)
-        handlers = self._handlers.get(key)
-        if handlers is None:
-            handlers = self._handlers[key] = cls(version)
-        return handlers
-
-    def provisional_version(self, **hints):
-        """The version assumed for a client that has not named itself (UDP
-        datagrams from a peer without a TCP session; TCP before cmd 37),
-        from what is known: the registry's one policy
-        (:mod:`blissnode.versions.policy`)."""
-        return self.registry.provisional(Hints(ROLE, **hints))
-
-    def default_version(self):
-        """Before anything is known of a client."""
-        return self.provisional_version()
-
-    def dh_version(self):
-        """A client that opened with DH-384 (only 5.5+ clients do, tcp.md 3)."""
-        return self.provisional_version(transport="dh384")
-
-    def resolve_version(self, text):
-        """The version serving a client whose version string is ``text``;
-        raises ValueError / UnknownVersion.
-
-        A client older than every known version (the real 1.2.0.18 of the
-        IRC06 capture) keeps its session, served as the oldest known version
-        with a warning, unless the policy is ``reject``."""
-        return self.registry.resolve_text(text, older=OLDEST).version
-
-    def handlers_for_udp_peer(self, peer):
-        """GUESS: datagrams from an IP with a TCP session here are served by
-        that session's handler set, others by the default version's."""
-        session = self.session_for_udp_peer(peer)
-        if session is not None and session.handlers is not None:
-            return session.handlers
-        return self.handlers_for(self.default_version())
-
     # -- sessions ---------------------------------------------------------------
 
-    def new_session_id(self):
-        return "s%d" % next(self._session_ids)
-
     def add_session(self, session):
-        self._sessions[session.session_id] = session
+        self.tcp_sessions.add(session)
         self.core.sessions.add(session)
-        self._by_ip.setdefault(session.peer[0], {})[session.session_id] = session
+
+    def session_accepted(self, session):
+        """cmd 30 accepted ``session``: index it for the UDP path."""
+        self.tcp_sessions.accepted(session)
 
     def remove_session(self, session):
-        if self._sessions.pop(session.session_id, None) is None:
+        if not self.tcp_sessions.remove(session):
             return defer.succeed(None)
         self.core.sessions.remove(session)
-        by_ip = self._by_ip.get(session.peer[0])
-        if by_ip is not None:
-            by_ip.pop(session.session_id, None)
-            if not by_ip:
-                del self._by_ip[session.peer[0]]
         self.pushes.forget_session(session.session_id)
         d = self.directory.remove(session.session_id)
-        d.addCallback(self._count_changed)
+        d.addCallback(self.directory_changed)
         d.addErrback(lambda f: log.failure("directory remove failed", f))
         return d
 
-    def session(self, session_id):
-        return self._sessions.get(session_id)
-
-    def sessions(self):
-        return list(self._sessions.values())
-
-    def accepted_sessions(self):
-        return [s for s in self._sessions.values() if s.accepted_at is not None]
-
-    def session_for_udp_peer(self, peer):
-        """The accepted TCP session of the client at UDP address ``peer``:
-        same IP, preferring the one whose listening port is the datagram's
-        source port (a client's UDP port = its listening port, supernode.md
-        3.2); else the most recent session from that IP."""
-        ip, port = peer[0], peer[1]
-        candidates = [s for s in self._by_ip.get(ip, {}).values() if s.accepted_at is not None]
-        if not candidates:
-            return None
-        for s in candidates:
-            if s.listen_port == port:
-                return s
-        return candidates[-1]
-
     def refuse_reason(self, session):
         limit = self.config.max_clients
-        if limit is not None and len(self.accepted_sessions()) >= limit:
+        if limit is not None and self.tcp_sessions.accepted_count() >= limit:
             return "supernode full (%d clients)" % (limit,)
         return None
 
@@ -302,10 +233,11 @@ class SupernodeNode(object):
             supernode=(self.public_ip, self.udp_port),
             since=now, last_seen=now)
         d = self.directory.register(entry)
-        d.addCallback(self._count_changed)
+        d.addCallback(self.directory_changed)
         return d
 
-    def _count_changed(self, result):
+    def directory_changed(self, result):
+        """Refresh the online count after a directory change (pass-through)."""
         d = self.directory.count()
 
         def set_count(n):
@@ -317,72 +249,6 @@ class SupernodeNode(object):
     def users_online(self):
         """The number reported in cmd 11 (last known directory size)."""
         return self._online
-
-    # -- publishing -----------------------------------------------------------
-
-    def user_name_of_record(self, record):
-        """The user name inside a published user record, or None.
-
-        A record starts ``u32 credential length | u32 | credential | ...``
-        (supernode.md 5.1); the credential opens with our credential key only
-        if it was issued by our login server.  GUESS: records that do not
-        open leave the name unknown (the login server may set it later)."""
-        if self.credential_key is None:
-            return None
-        record = bytes(record)
-        if len(record) < 8:
-            return None
-        length = int.from_bytes(record[:4], "big")
-        # event.md 10: 00 00 01 04 || credential (key id + signature) || 128
-        # bytes; the credential starts at offset 4.  Offset 8 is kept for
-        # records that repeat the key id before the credential.
-        for start in (4, 8):
-            try:
-                return parse_credential(record[start:start + length], self.credential_key).name
-            except (ProtocolError, ValueError, TypeError):
-                continue
-        return None
-
-    def publish_record(self, peer, session, record):
-        """Store a published user record.  With a TCP session it goes into
-        that session's entry; without (a UDP-only client) into an entry keyed
-        by the UDP address that expires after ``udp_publish_ttl``."""
-        name = self.user_name_of_record(record)
-        now = self.now()
-        changes = {"user_record": record, "last_seen": now}
-        if name is not None:
-            changes["user_name"] = name
-        if session is not None:
-            if name is not None:
-                session.user_name = name
-            d = self.directory.update(session.session_id, **changes)
-        else:
-            sid = "udp:%s:%d" % (peer[0], peer[1])
-            d = self.directory.get(sid)
-
-            def store(old):
-                if old is not None:
-                    return self.directory.update(sid, **changes)
-                return self.directory.register(OnlineEntry(
-                    session_id=sid, user_name=name, public_addr=peer,
-                    listen_port=peer[1], user_record=record,
-                    supernode=(self.public_ip, self.udp_port), since=now, last_seen=now))
-            d.addCallback(store)
-        d.addCallback(self._count_changed)
-        return d
-
-    def expire_udp_entries(self):
-        """Drop UDP-only published entries past their lifetime."""
-        before = self.now() - self.config.udp_publish_ttl
-        d = self.directory.remove_stale(before)
-
-        def restore(stale):
-            # Entries of live TCP sessions are not stale: put them back.
-            keep = [e for e in stale if e.session_id in self._sessions]
-            return defer.gatherResults([self.directory.register(e) for e in keep])
-        d.addCallback(restore)
-        d.addCallback(self._count_changed)
-        return d
 
     # -- the event server through a peer stream (cmd 7) -------------------------
 
@@ -440,7 +306,7 @@ class SupernodeNode(object):
         self.refresh_seeds()
         self._ticks = getattr(self, "_ticks", 0) + 1
         if self._ticks % 60 == 0:
-            self.expire_udp_entries()
+            self.publications.expire_udp_entries()
 
     def schedule(self, delay, fn, *args, **kwargs):
         """``reactor.callLater`` that :meth:`stop` cancels: for work a

@@ -155,10 +155,10 @@ class SupernodeTCPProtocol(Protocol):
         self._half_open = True
         self.stream = PeerServer(allow_dh=getattr(self.factory, "allow_dh", True),
                                  openings=node.peer_openings)
-        self.session_id = node.new_session_id()
+        self.session_id = node.tcp_sessions.new_id()
         self._ids = IdCounter(node.rng.randrange(0x10000))
-        self.version = node.default_version()
-        self.handlers = node.handlers_for(self.version)
+        self.version = node.handler_sets.provisional()
+        self.handlers = node.handler_sets.for_version(self.version)
         node.add_session(self)
         self._handshake_timer = node.reactor.callLater(
             node.config.handshake_timeout, self._timed_out, "handshake")
@@ -179,7 +179,7 @@ class SupernodeTCPProtocol(Protocol):
         if self.node is None or self.session_id is None:
             return
         self._end_half_open()
-        if previous != CLOSED or self.node.session(self.session_id) is self:
+        if previous != CLOSED or self.node.tcp_sessions.get(self.session_id) is self:
             self.node.remove_session(self)
 
     def _end_half_open(self):
@@ -243,8 +243,8 @@ class SupernodeTCPProtocol(Protocol):
             elif isinstance(event, Established):
                 self.dh, self.prelude = event.dh, event.prelude
                 if self.dh and self.version_string is None:
-                    self.version = self.node.dh_version()
-                    self.handlers = self.node.handlers_for(self.version)
+                    self.version = self.node.handler_sets.provisional(transport="dh384")
+                    self.handlers = self.node.handler_sets.for_version(self.version)
                 self._handshake_done()
             elif isinstance(event, SwitchedToClear):
                 self.state = SWITCHING
@@ -371,12 +371,12 @@ class SupernodeTCPProtocol(Protocol):
         choice, so a 5.x client on a classic stream -- port 443 never uses
         DH-384 -- and a version plugin's own clients get their version's
         cmd 31 before cmd 37 names them."""
-        version = self.node.provisional_version(
+        version = self.node.handler_sets.provisional(
             transport="dh384" if self.dh else ("https" if self.prelude else "classic"),
             stack_version=body.value(0x0B, Int), objects=body)
         if version is not self.version:
             self.version = version
-            self.handlers = self.node.handlers_for(version)
+            self.handlers = self.node.handler_sets.for_version(version)
 
     def _reply(self, results, record):
         if self.state == CLOSED:
@@ -461,6 +461,7 @@ class SupernodeTCPProtocol(Protocol):
         self.node_id = node_id
         self.listen_port = listen_port
         self.accepted_at = self.last_refresh = self.node.now()
+        self.node.session_accepted(self)
         return self.node.register_client(self)
 
     def refreshed(self):
@@ -477,7 +478,7 @@ class SupernodeTCPProtocol(Protocol):
         ``reject``)."""
         self.version_string = text
         try:
-            version = self.node.resolve_version(text)
+            version = self.node.handler_sets.resolve(text)
         except UnknownVersion as e:
             self.node.throttle.warn(self.peer[0], "tcp-version",
                                     "{source}: {error}; closing", error=e)
@@ -492,7 +493,7 @@ class SupernodeTCPProtocol(Protocol):
             log.info("session {sid} from {peer}: client {text} served as {label}",
                      sid=self.session_id, peer=self.peer, text=text, label=version.label)
             self.version = version
-            self.handlers = self.node.handlers_for(version)
+            self.handlers = self.node.handler_sets.for_version(version)
         if self.accepted_at is not None:
             d = self.node.directory.update(self.session_id, client_version=version.label)
             d.addErrback(lambda f: log.failure("directory update failed", f))

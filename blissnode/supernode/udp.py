@@ -190,7 +190,7 @@ class SupernodeDatagramProtocol(DatagramProtocol):
             return
         commands = udp_commands.parse_payload(plaintext)
         self.replies.set(key, (digest, _IN_PROGRESS))
-        handlers = self.node.handlers_for_udp_peer(peer)
+        handlers = self.node.handler_sets.for_udp_peer(self.node.tcp_sessions.for_udp_peer(peer))
         results = []
         for command in commands:
             results.append(self._dispatch(handlers, command, peer, packet_id))
