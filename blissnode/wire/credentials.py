@@ -66,8 +66,8 @@ CREDENTIAL_SEPARATOR = b"\nskyper\n"
 def _text_bytes(value, what):
     """GUESS (L4): text is hashed as UTF-8.  The references only use ASCII;
     the third-party web-login clients that agree on the formula encode UTF-8,
-    and the md5_credential vectors assume it.  ``bytes`` pass unchanged, so a
-    per-version subclass can pre-encode differently."""
+    and the md5_credential vectors assume it.  ``bytes`` pass unchanged: a
+    caller that knows another encoding encodes first."""
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray, memoryview)):

@@ -84,8 +84,9 @@ def kind_has_request_id(kind):
 
     GUESS: kinds 2 (request) and 3 (reply) carry one, kind 1 does not
     (VERIFIED); kinds 0 and 4-7 were never observed (tcp.md Q3) and are
-    treated like notifications.  A per-version subclass of the protocol can
-    wrap the decoders with another rule.
+    treated like notifications.  The rule is this one function; a framing
+    quirk of some version goes into an opening variant of
+    :mod:`blissnode.wire.peer_session`, not into a subclass.
     """
     return kind in (KIND_REQUEST, KIND_REPLY)
 

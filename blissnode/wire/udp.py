@@ -94,8 +94,8 @@ FRAGMENT_INNER_KIND = 0x02
 
 #: GUESS: bit 7 of the type byte was never seen set, and the 2006 "Vanilla
 #: Skype" detection rule (type & 0x8F) implies receivers treat such a byte as
-#: a different kind.  parse_datagram() therefore rejects it; a per-version
-#: subclass of the receive pipeline may pass ``reject_bit7=False``.
+#: a different kind.  parse_datagram() therefore rejects it; a caller that
+#: needs such datagrams passes ``reject_bit7=False``.
 REJECT_BIT7 = True
 
 #: GUESS: FAKE checks byte 6 of a fragment (always 0x02 on the wire) before it
