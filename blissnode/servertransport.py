@@ -14,7 +14,8 @@ The factory provides ``keys`` (``login_decrypt_raw``), ``clock``,
 ``throttle`` (:class:`~blissnode.logthrottle.LogThrottle`),
 ``max_connections``, ``connections`` (a counter this class keeps),
 ``handshake_timeout``, ``max_record``, ``new_dh_keypair()`` and
-``dh_filler()``.
+``dh_filler()``, and may provide ``openings`` (the opening variants,
+versions' extras first).
 """
 
 import os
@@ -24,7 +25,13 @@ from twisted.logger import Logger
 
 from blissnode.nodelay import set_no_delay
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.server_session import KeyExchanged, Record, Send, ServerSide
+from blissnode.wire.server_session import (
+    SERVER_OPENINGS,
+    KeyExchanged,
+    Record,
+    Send,
+    ServerSide,
+)
 
 __all__ = ["ServerTransportProtocol", "SEED_HINT", "DH_FILLER_SIZE", "random_filler"]
 
@@ -99,7 +106,8 @@ class ServerTransportProtocol(Protocol):
         self.session = ServerSide(
             factory.keys.login_decrypt_raw, dh_keypair=factory.new_dh_keypair(),
             dh_filler=factory.dh_filler(), bridged=self.bridged,
-            max_record=factory.max_record, strict_order=self.STRICT_ORDER)
+            max_record=factory.max_record, strict_order=self.STRICT_ORDER,
+            openings=getattr(factory, "openings", SERVER_OPENINGS))
         self.set_timer(factory.handshake_timeout, "%s request not complete in time"
                        % (self.LOG_ROLE,))
 

@@ -1243,3 +1243,38 @@ class NoDelayTests(TestCase):
         proto.makeConnection(transport)
         self.assertTrue(transport.no_delay)
         proto.connectionLost(None)
+
+
+class OpeningVariantTests(TestCase):
+    """A version plugin's extra opening of the login/event transport is
+    tried before the defaults (wire.server_session.Opening)."""
+
+    def test_plugin_opening_is_used(self):
+        from blissnode.versions.base import ClientVersion
+        from blissnode.wire.server_session import Opening
+        from tests.supernode_helpers import WriteLog, _Addr
+
+        class Knock(Opening):
+            """A made-up quirk: 'KNOCK' before the classic hello."""
+
+            def decide(self, first_bytes, session):
+                return "classic" if first_bytes.startswith(b"KNOCK") else None
+
+            def start(self, session):
+                return b"WHO"
+
+            def consume(self, first_bytes):
+                return len(b"KNOCK")
+
+        version = ClientVersion("1.4.0.84", (1, 4, 0, 84), {"login": LoginHandlers},
+                                server_openings=[Knock()])
+        factory = LoginServerFactory(KEYS, None, None, registry=VersionRegistry([version]),
+                                     clock=task.Clock())
+        self.assertIsInstance(factory.openings[0], Knock)
+        proto = factory.buildProtocol(None)
+        transport = WriteLog(peerAddress=_Addr("127.0.0.1", 4000))
+        proto.makeConnection(transport)
+        proto.dataReceived(b"KNOCK" + CLIENT_HELLO)
+        self.assertEqual(transport.value(), b"WHO" + SERVER_HELLO)
+        self.assertEqual(proto.transport_kind, "classic")
+        proto.connectionLost(None)

@@ -19,7 +19,7 @@ from zope.interface import Attribute, Interface, implementer
 __all__ = [
     "NEAREST", "REJECT", "OLDEST", "UnknownVersion", "parse_version_number",
     "parse_version_string", "Resolution", "Hints", "IVersionRegistry", "BaseVersion",
-    "BaseOnlyRegistry",
+    "BaseOnlyRegistry", "openings",
 ]
 
 NEAREST = "nearest"
@@ -124,6 +124,19 @@ class BaseVersion(object):
     handlers = attr.ib(factory=dict)
     aliases = ()
     peer_openings = ()
+
+
+def openings(registry, attribute, defaults):
+    """The opening variants of a transport: every registered version's
+    extra ones (``attribute``: ``"peer_openings"`` or ``"server_openings"``
+    of the version objects, tried first, in version order) then
+    ``defaults``."""
+    extra = []
+    for version in registry.versions() if registry is not None else ():
+        for opening in getattr(version, attribute, None) or ():
+            if opening not in extra:
+                extra.append(opening)
+    return tuple(extra) + tuple(defaults)
 
 
 @implementer(IVersionRegistry)

@@ -55,7 +55,7 @@ from blissnode.auth.limiter import FailedLoginLimiter
 from blissnode.core.delivery import InboxChanged, PresenceChanged
 from blissnode.core.hub import Core
 from blissnode.core.presence import EVENT_ANCHOR
-from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion
+from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion, openings
 from blissnode.event import codes as C
 from blissnode.event.handlers import ROLE, EventHandlers
 from blissnode.event.interfaces import EventRefusal
@@ -65,6 +65,7 @@ from blissnode.servertransport import ServerTransportProtocol, random_filler
 from blissnode.store.directory import normalize_name
 from blissnode.wire import dh384
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire.server_session import SERVER_OPENINGS
 
 log = Logger()
 
@@ -291,6 +292,8 @@ class EventServerFactory(Factory):
         self.refusal_delay = 0.0
         self.throttle = LogThrottle(self.clock.seconds, log_interval, logger=log)
         self.connections = 0
+        #: How a connection may open (versions' extra variants first).
+        self.openings = openings(service.registry, "server_openings", SERVER_OPENINGS)
 
     @property
     def portal(self):

@@ -22,12 +22,29 @@ Every value the spec leaves open is a class constant or a small method
 marked ``GUESS:``, so a version overrides exactly that.
 """
 
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
+from twisted.logger import Logger
 from zope.interface import implementer
 
+from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials, UnknownUser, WrongPassword
 from blissnode.login.codes import REFUSAL_CODES
-from blissnode.login.interfaces import TRANSPORT_CLASSIC, ILoginHandlers
+from blissnode.login.interfaces import (
+    INVALID_NAME,
+    NAME_TAKEN,
+    REGISTRATION_CLOSED,
+    TRANSPORT_CLASSIC,
+    UNKNOWN_USER,
+    WRONG_PASSWORD,
+    ILoginHandlers,
+    LoginAnswer,
+    LoginRefusal,
+)
+from blissnode.store.errors import AccountExists, InvalidField, InvalidName
+from blissnode.store.names import validate_skype_name
 from blissnode.wire import credentials as wire_credentials
 from blissnode.wire import login_messages as lm
+from blissnode.wire.credentials import build_credential
 
 __all__ = [
     "LoginHandlers",
@@ -35,6 +52,8 @@ __all__ = [
     "KIND_LOGIN",
     "KIND_REGISTER",
 ]
+
+log = Logger()
 
 #: The role name in :attr:`IClientVersion.handlers`.
 ROLE = "login"
@@ -124,6 +143,72 @@ class LoginHandlers(object):
     def success_body(self, credential, year):
         """GUESS (L9): the 4.x-era body for everything before 5.5."""
         return lm.success_body_4x(credential, year)
+
+    # -- the answers (one request -> one answer) ----------------------------
+
+    @defer.inlineCallbacks
+    def sign_in(self, call):
+        """Check the MD5 credential through the ``twisted.cred`` portal and
+        answer with a signed credential."""
+        header = call.request.header
+        mind = LoginMind(call.peer, call.version, call.transport)
+        try:
+            _iface, avatar, logout = yield call.service.portal.login(
+                SkypeCredentials(header.name, header.credential), mind, ISkypeUser)
+        except UnknownUser:
+            raise LoginRefusal(UNKNOWN_USER, "unknown user", count_failure=True, checked=True)
+        except WrongPassword:
+            raise LoginRefusal(WRONG_PASSWORD, "wrong password", count_failure=True,
+                               checked=True)
+        except UnauthorizedLogin as e:
+            raise LoginRefusal(WRONG_PASSWORD, "refused: %s" % (e,), count_failure=True,
+                               checked=True)
+        logout()
+        return self.answer(call, avatar.account)
+
+    @defer.inlineCallbacks
+    def register(self, call):
+        """Create the account (request 5018) and answer as a login."""
+        service, request = call.service, call.request
+        header = request.header
+        if not service.registration_open:
+            raise LoginRefusal(REGISTRATION_CLOSED, "registration is closed")
+        try:
+            validate_skype_name(header.name)
+        except InvalidName as e:
+            raise LoginRefusal(INVALID_NAME, "registration: %s" % (e,))
+        email, full_name = self.registration_fields(request)
+        try:
+            try:
+                account = yield service.store.create_account(
+                    header.name, header.credential, email=email, full_name=full_name)
+            except InvalidField as e:
+                # GUESS: e-mail and full name are informational; an account
+                # is created without fields the store does not accept.
+                log.info("login: registration of {name}: dropping profile fields ({error})",
+                         name=header.name, error=e)
+                account = yield service.store.create_account(header.name, header.credential)
+        except AccountExists:
+            # Counted against the address: names can be probed this way.
+            raise LoginRefusal(NAME_TAKEN, "registration: name taken", count_failure=True)
+        except InvalidName as e:
+            raise LoginRefusal(INVALID_NAME, "registration: %s" % (e,))
+        log.info("login: {peer} registered the account {name}", peer=call.peer,
+                 name=account.name)
+        return self.answer(call, account)
+
+    def answer(self, call, account):
+        """The success reply: a credential for ``account`` signed with the
+        server's credential key, in this version's body."""
+        service, request = call.service, call.request
+        now_minutes = int(service.clock.seconds() // 60)
+        expiry, year = self.credential_times(now_minutes)
+        credential = build_credential(
+            self.credential_name(request, account), request.body.user_modulus, expiry,
+            self.credential_validity(expiry, year), service.keys.credential_sign_raw,
+            flags=self.credential_flags(request, account))
+        return LoginAnswer(self.build_success(request.header.seq, credential.raw, year),
+                           credential)
 
     def registration_fields(self, request):
         """STRING 0x20 (e-mail) and STRING 0x37 (full name) of SEAN's

@@ -21,6 +21,7 @@ of its version.  Everything the spec leaves open is a class constant or a
 small method marked ``GUESS:`` in :mod:`blissnode.login.handlers`.
 """
 
+import attr
 from zope.interface import Attribute, Interface
 
 from blissnode.wire.server_session import TRANSPORT_CLASSIC, TRANSPORT_DH384  # noqa: F401
@@ -63,6 +64,15 @@ class ILoginHandlers(Interface):
         """``"login"``, ``"register"`` or ``None`` (not a request this
         version sends: answered like a wrong password)."""
 
+    def sign_in(call):
+        """A login (:class:`LoginCall`): check the credential through
+        ``call.service.portal``; a :class:`LoginAnswer`, or raise
+        :class:`LoginRefusal` (or a Deferred of either)."""
+
+    def register(call):
+        """A registration: create the account in ``call.service.store``; a
+        :class:`LoginAnswer` or :class:`LoginRefusal`."""
+
     def success_body(credential, year):
         """The items of the success body around ``credential`` (the 4.x or
         the 6.x layout of :mod:`blissnode.wire.login_messages`)."""
@@ -91,3 +101,42 @@ class ILoginHandlers(Interface):
 
     def registration_fields(request):
         """``(email, full_name)`` to store for a registration request."""
+
+
+class LoginRefusal(Exception):
+    """Raised by a handler (or the protocol): answer the request with the
+    refusal for ``reason``.  ``count_failure``: it counts against the
+    failed-login limits; ``checked``: a credential check already spent its
+    scrypt (else the protocol spends one, so timing tells nothing)."""
+
+    def __init__(self, reason, why, count_failure=False, name=None, checked=False):
+        Exception.__init__(self, why)
+        self.checked = checked
+        self.reason = reason
+        self.why = why
+        self.count_failure = count_failure
+        self.name = name
+
+
+@attr.s(slots=True)
+class LoginCall(object):
+    """One decoded login or registration request in its context, as a
+    handler method gets it: ``request`` (a LoginRequest), where it came from,
+    the version serving it, the transport, and ``service`` -- what the
+    server shares (``portal``, ``store``, ``keys``, ``clock``,
+    ``registration_open``)."""
+
+    request = attr.ib()
+    peer = attr.ib()
+    version = attr.ib()
+    transport = attr.ib()
+    service = attr.ib()
+
+
+@attr.s(frozen=True, slots=True)
+class LoginAnswer(object):
+    """A handler's success: the reply ``plaintext`` and the ``credential``
+    it carries (for the log line)."""
+
+    plaintext = attr.ib()
+    credential = attr.ib()

@@ -51,19 +51,17 @@ from blissnode.auth.cred import (  # noqa: F401  (LoginMind re-exported)
     ISkypeUser,
     LoginMind,
     SkypeCredentials,
-    UnknownUser,
-    WrongPassword,
 )
 from blissnode.auth.limiter import FailedLoginLimiter
+from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion, openings
 from blissnode.login import handlers as login_handlers
 from blissnode.login.interfaces import (
-    INVALID_NAME,
-    NAME_TAKEN,
     RATE_LIMITED,
-    REGISTRATION_CLOSED,
     UNKNOWN_USER,
     VERSION_TOO_OLD,
     WRONG_PASSWORD,
+    LoginCall,
+    LoginRefusal,
 )
 from blissnode.logthrottle import LogThrottle
 from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
@@ -71,14 +69,11 @@ from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
     ServerTransportProtocol,
     random_filler,
 )
-from blissnode.store.errors import AccountExists, InvalidField, InvalidName
-from blissnode.store.names import validate_skype_name
-from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion
 from blissnode.wire import dh384
-from blissnode.wire.credentials import build_credential
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.login_messages import parse_login_request
 from blissnode.wire.server_session import MAX_HELLOS  # noqa: F401  (re-exported)
+from blissnode.wire.server_session import SERVER_OPENINGS
 
 __all__ = [
     "LoginServerFactory",
@@ -115,16 +110,7 @@ _DUMMY_NAME = "-"
 _DUMMY_CREDENTIAL = b"\x00" * 16
 
 
-class _Refuse(Exception):
-    """Internal: answer the request with a refusal for ``reason``."""
-
-    def __init__(self, reason, why, count_failure=False, name=None, checked=False):
-        Exception.__init__(self, why)
-        self.checked = checked
-        self.reason = reason
-        self.why = why
-        self.count_failure = count_failure
-        self.name = name
+_Refuse = LoginRefusal
 
 
 class LoginServerFactory(Factory):
@@ -168,6 +154,8 @@ class LoginServerFactory(Factory):
         self.registry = registry if registry is not None else BaseOnlyRegistry(
             {login_handlers.ROLE: login_handlers.LoginHandlers})
         self.registration_open = registration_open
+        #: How a connection may open (versions' extra variants first).
+        self.openings = openings(self.registry, "server_openings", SERVER_OPENINGS)
         self.clock = clock
         self.limiter = limiter if limiter is not None else FailedLoginLimiter(clock)
         self.new_dh_keypair = new_dh_keypair or dh384.KeyPair.generate
@@ -317,77 +305,26 @@ class LoginServerProtocol(ServerTransportProtocol):
 
     @defer.inlineCallbacks
     def _serve(self, handlers, version, request, kind):
+        """The limits, then the handlers' answer (:meth:`ILoginHandlers.sign_in`
+        or ``register``, one request -> one answer)."""
         factory = self.factory
         header = request.header
-        mind = LoginMind(self.peer, version, self.transport_kind)
         decision = factory.limiter.check(self.peer, header.name)
         if not decision.allowed:
             raise _Refuse(RATE_LIMITED, "rate limited per %s (retry in %.0f s)"
                           % (decision.reason, decision.retry_after))
-        if kind == login_handlers.KIND_REGISTER:
-            account = yield self._register(handlers, request)
-        else:
-            try:
-                _iface, avatar, logout = yield factory.portal.login(
-                    SkypeCredentials(header.name, header.credential), mind, ISkypeUser)
-            except UnknownUser:
-                raise _Refuse(UNKNOWN_USER, "unknown user", count_failure=True, checked=True)
-            except WrongPassword:
-                raise _Refuse(WRONG_PASSWORD, "wrong password", count_failure=True, checked=True)
-            except UnauthorizedLogin as e:
-                raise _Refuse(WRONG_PASSWORD, "refused: %s" % (e,), count_failure=True,
-                              checked=True)
-            account = avatar.account
-            logout()
+        call = LoginCall(request, self.peer, version, self.transport_kind, factory)
+        method = handlers.register if kind == login_handlers.KIND_REGISTER else handlers.sign_in
+        answer = yield defer.maybeDeferred(method, call)
         factory.limiter.succeeded(self.peer, header.name)
-        reply, credential = self._success(handlers, request, account)
         self.result = "ok"
+        credential = answer.credential
         log.info("login: {name} signed in{registered}: version {version}, {transport} "
                  "transport, from {peer}; credential valid until minute {expiry}",
                  name=credential.name, version=version, transport=self.transport_kind,
                  peer=self.peer, expiry=credential.expiry,
                  registered=" (new account)" if kind == login_handlers.KIND_REGISTER else "")
-        return reply
-
-    @defer.inlineCallbacks
-    def _register(self, handlers, request):
-        factory = self.factory
-        header = request.header
-        if not factory.registration_open:
-            raise _Refuse(REGISTRATION_CLOSED, "registration is closed")
-        try:
-            validate_skype_name(header.name)
-        except InvalidName as e:
-            raise _Refuse(INVALID_NAME, "registration: %s" % (e,))
-        email, full_name = handlers.registration_fields(request)
-        try:
-            try:
-                account = yield factory.store.create_account(
-                    header.name, header.credential, email=email, full_name=full_name)
-            except InvalidField as e:
-                # GUESS: e-mail and full name are informational; an account
-                # is created without fields the store does not accept.
-                log.info("login: registration of {name}: dropping profile fields ({error})",
-                         name=header.name, error=e)
-                account = yield factory.store.create_account(header.name, header.credential)
-        except AccountExists:
-            # Counted against the address: names can be probed this way.
-            raise _Refuse(NAME_TAKEN, "registration: name taken", count_failure=True)
-        except InvalidName as e:
-            raise _Refuse(INVALID_NAME, "registration: %s" % (e,))
-        log.info("login: {peer} registered the account {name}", peer=self.peer,
-                 name=account.name)
-        return account
-
-    def _success(self, handlers, request, account):
-        factory = self.factory
-        now_minutes = int(factory.clock.seconds() // 60)
-        expiry, year = handlers.credential_times(now_minutes)
-        credential = build_credential(
-            handlers.credential_name(request, account), request.body.user_modulus, expiry,
-            handlers.credential_validity(expiry, year), factory.keys.credential_sign_raw,
-            flags=handlers.credential_flags(request, account))
-        return handlers.build_success(request.header.seq, credential.raw, year), credential
+        return answer.plaintext
 
     @defer.inlineCallbacks
     def _refusal(self, refuse, seq, handlers):

@@ -22,7 +22,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from blissnode.core.hub import Core
-from blissnode.core.versioning import NEAREST, BaseOnlyRegistry
+from blissnode.core.versioning import NEAREST, BaseOnlyRegistry, openings
 from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.handlersets import HandlerSets
@@ -336,11 +336,5 @@ class SupernodeNode(object):
 
 
 def peer_openings(registry):
-    """The opening variants of peer streams: every version's extra ones
-    (``ClientVersion.peer_openings``, tried first) then the defaults."""
-    extra = []
-    for version in registry.versions() if registry is not None else ():
-        for opening in getattr(version, "peer_openings", None) or ():
-            if opening not in extra:
-                extra.append(opening)
-    return tuple(extra) + PEER_OPENINGS
+    """The opening variants of peer streams (versions' extras first)."""
+    return openings(registry, "peer_openings", PEER_OPENINGS)

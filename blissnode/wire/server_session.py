@@ -107,6 +107,11 @@ class Opening(object):
         """Set ``session`` up; return bytes to write now (may be empty)."""
         return b""
 
+    def consume(self, first_bytes):
+        """How many of the first bytes belong to the opening itself and are
+        not part of the exchange that follows (a quirk's prefix)."""
+        return 0
+
 
 class ClassicOpening(Opening):
     """``16 03 01 00 00``: the classic hello (GUESS login.md 8: a DH-384
@@ -234,6 +239,7 @@ class ServerSide(_Side):
             out = opening.start(self)
             if out:
                 events.append(Send(out))
+            data = data[opening.consume(data):]
             self.state = "dh" if self._dh is not None else "key-exchange"
         if self.state == "dh":
             out, done = self._dh.receive(data)
