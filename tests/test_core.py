@@ -149,3 +149,38 @@ class StreamTests(TestCase):
         factory = object()
         core.offer_stream("event", factory)
         self.assertIs(core.stream_factory("event"), factory)
+
+
+class OperatorTests(TestCase):
+    """What an operator does through the core: list the live sessions of
+    every role, end one, end all of a user's (account deleted, suspended)."""
+
+    def test_list_and_end_over_real_session_objects(self):
+        node = make_node()
+        proto, transport = tcp_session(node)
+        client = ClassicTCPClient()
+        proto.dataReceived(client.opening())
+        proto.dataReceived(accept_packet(client))
+        node.directory.update(proto.session_id, user_name="alice01")
+        proto.user_name = "alice01"
+        [info] = node.core.live_sessions()
+        self.assertEqual((info.session_id, info.role, info.users, info.version),
+                         (proto.session_id, "supernode", ("alice01",), "1.4.0.84"))
+        self.assertEqual(info.to_json()["peer"], "127.0.0.1:40001")
+        self.assertEqual(self.successResultOf(node.core.end_sessions_of("alice01", "deleted")),
+                         1)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(node.core.end_session("nope", "x"))
+
+    def test_end_one(self):
+        core = Core(clock=task.Clock())
+
+        class Closable(Target):
+            closed = None
+
+            def close_session(self, reason):
+                self.closed = reason
+        t = Closable("e9")
+        core.sessions.add_user(t, "bobby01")
+        self.assertTrue(core.end_session("e9", "kicked"))
+        self.assertEqual(t.closed, "kicked")

@@ -14,7 +14,8 @@ from zope.interface import Attribute, Interface
 
 from blissnode.store.directory import normalize_name
 
-__all__ = ["IDeliveryTarget", "PresenceChanged", "InboxChanged", "SessionRegistry"]
+__all__ = ["IDeliveryTarget", "PresenceChanged", "InboxChanged", "SessionInfo",
+           "SessionRegistry"]
 
 
 class IDeliveryTarget(Interface):
@@ -28,6 +29,29 @@ class IDeliveryTarget(Interface):
         """Write ``message`` (a :class:`PresenceChanged`, :class:`InboxChanged`,
         ...) to the peer if this session's protocol carries it; True when
         something was written.  Must not raise for a message it does not know."""
+
+    def describe():
+        """A :class:`SessionInfo` of this session (for operators)."""
+
+    def close_session(reason):
+        """End the session (an operator kicked it, its account was deleted,
+        suspended or got a new password); ``reason`` is logged."""
+
+
+@attr.s(frozen=True, slots=True)
+class SessionInfo(object):
+    """What an operator sees of one live session."""
+
+    session_id = attr.ib()
+    role = attr.ib()
+    users = attr.ib(converter=tuple)
+    peer = attr.ib()
+    version = attr.ib(default=None)
+    since = attr.ib(default=None)
+
+    def to_json(self):
+        return {"session_id": self.session_id, "role": self.role, "users": list(self.users),
+                "peer": self.peer, "version": self.version, "since": self.since}
 
 
 @attr.s(frozen=True, slots=True)
@@ -90,3 +114,6 @@ class SessionRegistry(object):
 
     def of_role(self, role):
         return [t for t in self._by_id.values() if t.role == role]
+
+    def all(self):
+        return list(self._by_id.values())

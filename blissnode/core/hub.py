@@ -7,7 +7,6 @@ reach into each other.  ``blissnode.tap`` builds one per process; tests
 build one directly.
 """
 
-from twisted.internet import defer
 from twisted.logger import Logger
 
 from blissnode.core.delivery import SessionRegistry
@@ -88,6 +87,42 @@ class Core(object):
                     log.failure("delivery to session {sid} failed", sid=target.session_id)
             return sent
         return d.addCallback(send)
+
+    # -- operating on sessions ---------------------------------------------------------
+
+    def live_sessions(self, role=None):
+        """:class:`~blissnode.core.delivery.SessionInfo` of every live
+        session of this process (optionally of one role)."""
+        out = []
+        for target in self.sessions.all():
+            if role is None or target.role == role:
+                try:
+                    out.append(target.describe())
+                except Exception:
+                    log.failure("describing session {sid} failed", sid=target.session_id)
+        return out
+
+    def end_session(self, session_id, reason):
+        """Close one live session; False when there is none with that id."""
+        target = self.sessions.get(session_id)
+        if target is None:
+            return False
+        target.close_session(reason)
+        return True
+
+    def end_sessions_of(self, name, reason):
+        """Close every live session of user ``name`` in every role (account
+        deleted, suspended, password changed); Deferred of how many."""
+        d = self.targets_of(name)
+
+        def close(targets):
+            for target in targets:
+                try:
+                    target.close_session(reason)
+                except Exception:
+                    log.failure("closing session {sid} failed", sid=target.session_id)
+            return len(targets)
+        return d.addCallback(close)
 
     # -- stream hand-off -------------------------------------------------------------
 

@@ -52,7 +52,7 @@ from twisted.logger import Logger
 
 from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials, make_portal
 from blissnode.auth.limiter import FailedLoginLimiter
-from blissnode.core.delivery import InboxChanged, PresenceChanged
+from blissnode.core.delivery import InboxChanged, PresenceChanged, SessionInfo
 from blissnode.core.hub import Core
 from blissnode.core.presence import EVENT_ANCHOR
 from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion, openings
@@ -338,6 +338,7 @@ class EventServerProtocol(ServerTransportProtocol):
         self.handlers = None
         self.version = None
         self.users = set()
+        self.signed_in_at = None
         self.requests = 0
         self.pushes = 0
         self._auth = {}
@@ -354,6 +355,17 @@ class EventServerProtocol(ServerTransportProtocol):
         for name in users:
             self.factory.service.signed_out(name, self)
         self.factory.service.core.sessions.remove(self)
+
+    def describe(self):
+        return SessionInfo(self.session_id, self.role, sorted(self.users),
+                           self.peer, self.handlers.version.label
+                           if self.handlers is not None and self.handlers.version else None,
+                           self.signed_in_at)
+
+    def close_session(self, reason):
+        log.info("event: connection {sid} from {peer} ended: {reason}",
+                 sid=self.session_id, peer=self.peer, reason=reason)
+        self.close()
 
     def deliver(self, message):
         """:class:`~blissnode.core.delivery.IDeliveryTarget`: a presence change
@@ -510,6 +522,8 @@ class EventServerProtocol(ServerTransportProtocol):
         self._auth[user] = (bytes(header.credential), now + factory.auth_ttl)
         if user not in self.users and not self.closed:
             self.users.add(user)
+            if self.signed_in_at is None:
+                self.signed_in_at = factory.clock.seconds()
             factory.service.signed_in(user, self)
             log.info("event: {user} signed in from {peer} ({version}, {transport})",
                      user=user, peer=self.peer, version=label, transport=self.transport_kind)

@@ -36,7 +36,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from blissnode.core.delivery import PresenceChanged
+from blissnode.core.delivery import PresenceChanged, SessionInfo
 from blissnode.nodelay import set_no_delay
 from blissnode.streambridge import connect_bridged
 from blissnode.supernode.request import TCP, Request, notification
@@ -450,6 +450,18 @@ class SupernodeTCPProtocol(Protocol):
             return False
         cmd, items = push
         return self.send_packet([notification(cmd, items)])
+
+    def describe(self):
+        return SessionInfo(self.session_id, self.role,
+                           [self.user_name] if self.user_name else [],
+                           "%s:%d" % tuple(self.peer) if self.peer else None,
+                           self.version.label if self.version is not None else None,
+                           self.accepted_at)
+
+    def close_session(self, reason):
+        log.info("session {sid} from {peer} ended: {reason}", sid=self.session_id,
+                 peer=self.peer, reason=reason)
+        self.close()
 
     def bridge_event_server(self, address):
         """cmd 7 named the event server at ``address`` (ip, port), which we
