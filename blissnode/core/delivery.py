@@ -14,8 +14,8 @@ from zope.interface import Attribute, Interface
 
 from blissnode.store.directory import normalize_name
 
-__all__ = ["IDeliveryTarget", "PresenceChanged", "InboxChanged", "SessionInfo",
-           "SessionRegistry"]
+__all__ = ["IDeliveryTarget", "PresenceChanged", "InboxChanged", "PushRequest",
+           "SessionInfo", "SessionRegistry"]
 
 
 class IDeliveryTarget(Interface):
@@ -67,6 +67,20 @@ class InboxChanged(object):
     """The receiving user has ``pending`` offline messages queued."""
 
     pending = attr.ib()
+
+
+@attr.s(frozen=True, slots=True)
+class PushRequest(object):
+    """A push (UDP cmd 53) for one supernode session: send command ``cmd``
+    with the encoded 0x42 ``body`` to the client as a request, and send its
+    answer to ``pusher`` (ip, port) over UDP as the reply to request
+    ``push_request_id``.  Travels between processes when the pushed client's
+    TCP session is held by another one."""
+
+    cmd = attr.ib()
+    body = attr.ib(repr=False)
+    pusher = attr.ib(converter=tuple)
+    push_request_id = attr.ib()
 
 
 class SessionRegistry(object):

@@ -70,8 +70,8 @@ class AnchoringDirectory(object):
             return old
         return d.addCallback(removed)
 
-    def remove_stale(self, before):
-        d = self.inner.remove_stale(before)
+    def remove_stale(self, before, prefix=None):
+        d = self.inner.remove_stale(before, prefix)
 
         def removed(stale):
             for entry in stale:

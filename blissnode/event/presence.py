@@ -22,6 +22,10 @@ coalesced:
 Delivery itself is the caller's ``deliver(watcher, state)`` (an int or a
 Deferred of one): :class:`blissnode.event.protocol.EventService` hands the
 change to the core, which reaches every session of the watcher in any role.
+With several processes every process hears of every change and fans it
+out to the watchers connected *to it* (``deliver``, this process only);
+:meth:`Broadcaster.tell` / :meth:`~Broadcaster.hide` reach one watcher
+wherever they are (``deliver_one``).
 """
 
 import collections
@@ -60,15 +64,19 @@ class Broadcaster(object):
     :param presence: the :class:`Presence`.
     :param watchers: ``name -> Deferred(list of names)`` allowed to see ``name``.
     :param deliver: ``(watcher, PresenceState) -> int`` (or a Deferred of
-        it): deliveries made.
+        it): deliveries made to this process's sessions of ``watcher``.
+    :param deliver_one: the same for :meth:`tell` / :meth:`hide`, reaching
+        the watcher in any process (default: ``deliver``).
     :param clock: ``IReactorTime``.
     """
 
     def __init__(self, presence, watchers, deliver, clock, delay=0.25, min_interval=1.0,
-                 max_pending=10000, max_fanout=5000, max_remembered=100000):
+                 max_pending=10000, max_fanout=5000, max_remembered=100000,
+                 deliver_one=None):
         self.presence = presence
         self.watchers = watchers
         self.deliver = deliver
+        self.deliver_one = deliver_one if deliver_one is not None else deliver
         self.clock = clock
         self.delay = delay
         self.min_interval = min_interval
@@ -124,7 +132,7 @@ class Broadcaster(object):
         d = defer.maybeDeferred(self.watchers, name)
 
         def fan_out(names):
-            targets = [w for w in names if self.presence.connected(w)]
+            targets = [w for w in names if self.presence.connected_here(w)]
             if len(targets) > self.max_fanout:
                 self.stats.truncated += 1
                 targets = targets[:self.max_fanout]
@@ -150,14 +158,16 @@ class Broadcaster(object):
         authorisation, a removal); a Deferred of the number of deliveries."""
         if not self.presence.connected(watcher):
             return defer.succeed(0)
-        return self._count(self.deliver(normalize_name(watcher), self.presence.state(subject)))
+        return self._count(self.deliver_one(normalize_name(watcher),
+                                            self.presence.state(subject)))
 
     def hide(self, watcher, subject):
         """Tell ``watcher`` that ``subject`` is offline (no longer visible to them)."""
         if not self.presence.connected(watcher):
             return defer.succeed(0)
-        return self._count(self.deliver(normalize_name(watcher),
-                                        PresenceState(normalize_name(subject), STATUS_OFFLINE)))
+        return self._count(self.deliver_one(normalize_name(watcher),
+                                            PresenceState(normalize_name(subject),
+                                                          STATUS_OFFLINE)))
 
     def _count(self, result):
         d = _sum([defer.maybeDeferred(lambda: result)])

@@ -141,8 +141,8 @@ class EventService(object):
         self.core = core if core is not None else Core(clock=clock)
         self.presence = self.core.presence
         self.core.on_presence_change(self._presence_changed)
-        self.broadcaster = Broadcaster(self.presence, contacts.watchers, self.deliver, clock,
-                                       **(broadcast or {}))
+        self.broadcaster = Broadcaster(self.presence, contacts.watchers, self.deliver_here,
+                                       clock, deliver_one=self.deliver, **(broadcast or {}))
         self._instances = {}
 
     @classmethod
@@ -210,13 +210,20 @@ class EventService(object):
 
     def deliver(self, watcher, state):
         """Hand ``state`` to every session of ``watcher`` in every role (event
-        connections, supernode sessions) through the core; a Deferred of the
-        number of records / packets written."""
+        connections, supernode sessions) and every process, through the core;
+        a Deferred of the number of records / packets written here."""
         return self.core.deliver(watcher, PresenceChanged(state))
 
+    def deliver_here(self, watcher, state):
+        """:meth:`deliver` to this process's sessions only: a broadcast is
+        fanned out by every process to its own sessions (each hears of every
+        change, :mod:`blissnode.core.presence`)."""
+        return self.core.deliver_here(watcher, PresenceChanged(state))
+
     def notify_inbox(self, name):
-        """Tell ``name``'s sessions that something was queued for them."""
-        if not self.connections_of(name):
+        """Tell ``name``'s sessions (in any process) that something was
+        queued for them."""
+        if not self.presence.connected(name):
             return defer.succeed(0)
         d = self.messages.counts(normalize_name(name))
         d.addCallback(lambda counts: self.core.deliver(name, InboxChanged(counts.count)))
@@ -326,6 +333,16 @@ class EventServerProtocol(ServerTransportProtocol):
     core (:class:`~blissnode.core.delivery.IDeliveryTarget`)."""
 
     LOG_ROLE = "event"
+
+    @property
+    def session_id(self):
+        """``e<n>`` after this process's tag (unique across processes)."""
+        if self._session_id is None:
+            factory = getattr(self, "factory", None)
+            core = getattr(getattr(factory, "service", None), "core", None)
+            self._session_id = "%se%d" % (getattr(core, "instance", ""), self.connection_id)
+        return self._session_id
+
     #: Client record numbers come from each record's trailer (FakeSkype
     #: sends every record with seq 0, notes 3).
     STRICT_ORDER = False
@@ -334,7 +351,7 @@ class EventServerProtocol(ServerTransportProtocol):
     def __init__(self):
         ServerTransportProtocol.__init__(self)
         self.connection_id = next(_connection_ids)
-        self.session_id = "e%d" % (self.connection_id,)
+        self._session_id = None
         self.handlers = None
         self.version = None
         self.users = set()

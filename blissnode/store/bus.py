@@ -19,6 +19,9 @@ is the roles' business; the bus knows channels and opaque payloads only.
     connection; when it breaks, it logs one line, waits (0.1 s doubling to
     5 s) and connects and subscribes again.
 
+What one process publishes arrives in the order it was published (both
+buses publish from one thread), on every channel.
+
 Delivery is at most once: nothing is stored, a message published while a
 subscriber is disconnected (or while nobody subscribes) is lost, so use
 the bus for notifications whose truth lives in the database or the
@@ -271,7 +274,10 @@ class RedisBus(service.Service):
         self._reader_client = redis.Redis.from_url(
             url, socket_connect_timeout=5, socket_timeout=None, health_check_interval=0,
             retry=Retry(NoBackoff(), 0))
-        self._pool = ThreadPool(minthreads=0, maxthreads=2, name="blissnode-bus")
+        # One publishing thread: what one process publishes leaves in order
+        # (the cluster link relies on it: a user's "online" never overtakes
+        # the "offline" sent before it).
+        self._pool = ThreadPool(minthreads=0, maxthreads=1, name="blissnode-bus")
         self._subscriptions = {}  # channel -> [Subscription]; reactor thread only
         self._deliveries = _Deliveries(reactor, self._subscriptions, max_pending, "redis bus")
         self._commands = collections.deque()  # (verb, channel, deferred) for the reader

@@ -34,8 +34,9 @@ Lookup API (all Deferreds):
     entries, sorted by name;
 ``count()`` / ``count_users()``
     entries / distinct user names;
-``remove_stale(before)``
-    drop entries whose ``last_seen`` is older than ``before`` (fires with them).
+``remove_stale(before, prefix=None)``
+    drop entries whose ``last_seen`` is older than ``before`` (and, given a
+    ``prefix``, whose session id starts with it); fires with them.
 """
 
 import bisect
@@ -144,8 +145,9 @@ class IOnlineDirectory(Interface):
     def count_users():
         """Deferred(number of distinct user names online)."""
 
-    def remove_stale(before):
-        """Deferred(list of entries removed because last_seen < before)."""
+    def remove_stale(before, prefix=None):
+        """Deferred(list of entries removed because last_seen < before and,
+        given ``prefix``, their session id starts with it)."""
 
 
 def _index_add(index, key, session_id):
@@ -290,8 +292,9 @@ class MemoryDirectory(object):
     def count_users(self):
         return defer.succeed(len(self._by_name))
 
-    def remove_stale(self, before):
-        stale = [e for e in self._entries.values() if e.last_seen < before]
+    def remove_stale(self, before, prefix=None):
+        stale = [e for e in self._entries.values() if e.last_seen < before
+                 and (prefix is None or str(e.session_id).startswith(prefix))]
         for entry in stale:
             self._drop(entry)
         return defer.succeed(stale)

@@ -389,14 +389,16 @@ class RedisDirectory(service.Service):
 
     # -- expiry -----------------------------------------------------------------------------
 
-    def remove_stale(self, before):
-        return self._call(self._remove_stale, before)
+    def remove_stale(self, before, prefix=None):
+        return self._call(self._remove_stale, before, prefix)
 
-    def _remove_stale(self, before):
+    def _remove_stale(self, before, prefix=None):
         self._sweep()
         removed = []
         for raw in self._redis.zrangebyscore(self._k("seen"), "-inf", "(%r" % (float(before),)):
             sid = raw.decode("utf-8", "replace")
+            if prefix is not None and not sid.startswith(prefix):
+                continue
 
             def compute(old):
                 if old is None or (old.last_seen or 0.0) >= before:

@@ -37,6 +37,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from blissnode.core.delivery import PushRequest
 from blissnode.supernode.interfaces import (
     TCP_COMMANDS,
     TCP_FORWARDED_REPLIES,
@@ -66,7 +67,7 @@ from blissnode.wire.supernode_commands import (
     SlotQuery,
     UserSearch,
 )
-from blissnode.wire.objects import Int, NetAddr
+from blissnode.wire.objects import Int, NetAddr, encode_objects
 from blissnode.wire.tcp_commands import KIND_REPLY, Command
 from blissnode.wire.udp_commands import EMPTY_LIST_42
 
@@ -218,25 +219,30 @@ class SupernodeHandlers(object):
 
     def udp_push(self, request):
         """53: deliver the inner command to the target's TCP session, or
-        answer 54 ``{INT 6 = 3}`` when the target is not here."""
+        answer 54 ``{INT 6 = 3}`` when the target is not online.  The session
+        may be held by another process sharing the directory: the push then
+        goes there (:meth:`~blissnode.core.hub.Core.send_to_session`) and
+        that process answers the pusher."""
         push = Push.from_objects(request.objects)
         if push.inner_cmd is None or push.inner_body is None:
             return [self.push_offline(request)]
         d = defer.maybeDeferred(self.push_target, request)
 
-        def forward(session):
-            if session is None:
+        def forward(session_id):
+            if session_id is None:
                 return [self.push_offline(request)]
-            forwarded_id = session.send_request(push.inner_cmd, push.inner_body)
-            request.node.pushes.remember(
-                session.session_id, forwarded_id, request.peer, request.request_id)
+            message = PushRequest(push.inner_cmd, encode_objects(push.inner_body),
+                                  request.peer, request.request_id)
+            if not request.node.core.send_to_session(session_id, message):
+                return [self.push_offline(request)]
             return []
 
         d.addCallback(forward)
         return d
 
     def push_target(self, request):
-        """The live TCP session a push is for (or None).
+        """The session id of the live TCP session a push is for (in this
+        process or another), or None.
 
         GUESS: by the node id of BLOB 1 (the target's node record) first,
         then by the target name STRING 0 of the inner body (supernode.md 5.3).
@@ -253,9 +259,8 @@ class SupernodeHandlers(object):
 
         def first_live(entries):
             for entry in entries:
-                session = node.tcp_sessions.get(entry.session_id)
-                if session is not None:
-                    return session
+                if node.core.session_reachable(entry.session_id):
+                    return entry.session_id
             return None
 
         d = defer.succeed([])
@@ -263,9 +268,9 @@ class SupernodeHandlers(object):
             d = node.directory.lookup_node_id(node_id)
         d.addCallback(first_live)
 
-        def by_name(session):
-            if session is not None or name is None:
-                return session
+        def by_name(session_id):
+            if session_id is not None or name is None:
+                return session_id
             return node.directory.lookup_name(name).addCallback(first_live)
 
         d.addCallback(by_name)

@@ -148,7 +148,7 @@ class SupernodeNode(object):
         #: the installed version plugins add.
         self.peer_openings = peer_openings(self.registry)
         #: The live TCP sessions (:class:`~blissnode.supernode.sessions.SessionTable`).
-        self.tcp_sessions = SessionTable()
+        self.tcp_sessions = SessionTable(prefix=self.core.instance + "s")
         #: Handler instances by version (:class:`HandlerSets`).
         self.handler_sets = HandlerSets(self.registry)
         #: Published user records (:class:`Publications`).

@@ -8,13 +8,15 @@ the core).  A client with a TCP session publishes into its session's entry;
 a UDP-only one into an entry keyed by its address that expires.
 """
 
-from twisted.internet import defer
 
 from blissnode.store.directory import OnlineEntry
 from blissnode.wire.credentials import parse_credential
 from blissnode.wire.errors import ProtocolError
 
-__all__ = ["Publications"]
+__all__ = ["Publications", "UDP_ENTRY_PREFIX"]
+
+#: Session ids of the directory entries of UDP-only publishers.
+UDP_ENTRY_PREFIX = "udp:"
 
 
 class Publications(object):
@@ -60,7 +62,7 @@ class Publications(object):
                 session.user_name = name
             d = self.node.directory.update(session.session_id, **changes)
         else:
-            sid = "udp:%s:%d" % (peer[0], peer[1])
+            sid = "%s%s:%d" % (UDP_ENTRY_PREFIX, peer[0], peer[1])
             d = self.node.directory.get(sid)
 
             def store(old):
@@ -75,14 +77,10 @@ class Publications(object):
         return d
 
     def expire_udp_entries(self):
-        """Drop UDP-only published entries past their lifetime."""
+        """Drop UDP-only published entries (ids ``udp:...``) past their
+        lifetime.  Only those: in a shared directory the entries of other
+        processes' TCP sessions are theirs to remove."""
         before = self.node.now() - self.node.config.udp_publish_ttl
-        d = self.node.directory.remove_stale(before)
-
-        def restore(stale):
-            # Entries of live TCP sessions are not stale: put them back.
-            keep = [e for e in stale if self.node.tcp_sessions.get(e.session_id) is not None]
-            return defer.gatherResults([self.node.directory.register(e) for e in keep])
-        d.addCallback(restore)
+        d = self.node.directory.remove_stale(before, prefix=UDP_ENTRY_PREFIX)
         d.addCallback(self.node.directory_changed)
         return d

@@ -36,7 +36,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from blissnode.core.delivery import PresenceChanged, SessionInfo
+from blissnode.core.delivery import PresenceChanged, PushRequest, SessionInfo
 from blissnode.nodelay import set_no_delay
 from blissnode.streambridge import connect_bridged
 from blissnode.supernode.request import TCP, Request, notification
@@ -44,7 +44,7 @@ from blissnode.supernode.request import request as make_request
 from blissnode.supernode.udp import decode_body
 from blissnode.core.versioning import UnknownVersion
 from blissnode.wire.errors import ProtocolError
-from blissnode.wire.objects import Int
+from blissnode.wire.objects import Int, decode_objects
 from blissnode.wire.peer_session import (  # noqa: F401  (MAX_HANDSHAKE_BUFFER re-exported)
     MAX_HANDSHAKE_BUFFER,
     CloseAfter,
@@ -442,7 +442,11 @@ class SupernodeTCPProtocol(Protocol):
 
     def deliver(self, message):
         """A presence change for this session's user, as the notification its
-        version's handlers choose (:meth:`SupernodeHandlers.presence_push`)."""
+        version's handlers choose (:meth:`SupernodeHandlers.presence_push`);
+        a push (cmd 53, maybe received by another process) as a request
+        whose answer goes to the pusher."""
+        if isinstance(message, PushRequest):
+            return self._deliver_push(message)
         if not isinstance(message, PresenceChanged) or self.accepted_at is None:
             return False
         push = self.handlers.presence_push(message.state)
@@ -450,6 +454,19 @@ class SupernodeTCPProtocol(Protocol):
             return False
         cmd, items = push
         return self.send_packet([notification(cmd, items)])
+
+    def _deliver_push(self, push):
+        try:
+            objects = decode_objects(push.body)
+        except ProtocolError:
+            log.warn("session {sid}: dropping a push with an unreadable body", sid=self.session_id)
+            return False
+        if self.state != RECORDS:
+            return False
+        forwarded_id = self.send_request(push.cmd, objects)
+        self.node.pushes.remember(self.session_id, forwarded_id, push.pusher,
+                                  push.push_request_id)
+        return True
 
     def describe(self):
         return SessionInfo(self.session_id, self.role,
