@@ -94,9 +94,12 @@ class Options(usage.Options):
          "Most TCP connections per source IP still in the handshake."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
-        ["registration", None, "open",
+        ["registration", None, "closed",
          "Whether clients may create accounts from their sign-up screen "
-         "(login request 5018): 'open' or 'closed'."],
+         "(login request 5018): 'closed' (the default: the operator creates "
+         "accounts with 'blissnode user add' or the management API) or 'open' "
+         "(anyone who reaches the login server may; the password policy cannot "
+         "apply, clients send only a hash)."],
         ["event-addresses", None, "known",
          "Event-server addresses (ip:port, comma-separated) a client may ask "
          "the supernode to carry to our event server over its own connection "
@@ -290,7 +293,7 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None):
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
         registry=versions or make_versions(options),
-        registration_open=_get(options, "registration", "open") == "open", clock=reactor)
+        registration_open=_get(options, "registration", "closed") == "open", clock=reactor)
     return store, factory
 
 
