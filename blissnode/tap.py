@@ -14,6 +14,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import usage
 
+from blissnode.admin.options import ADMIN_PARAMETERS, check_admin_options
+from blissnode.admin.service import make_admin
 from blissnode.auth.cred import make_portal
 from blissnode.core.hub import Core
 from blissnode.datadir import ensure_data_dir
@@ -111,7 +113,7 @@ class Options(usage.Options):
          "supernode serves a client older than every known version, such as "
          "1.2, as the oldest one, while the login and event servers refuse "
          "it as too old) or 'reject' (close its session)."],
-    ]
+    ] + ADMIN_PARAMETERS
 
     def postOptions(self):
         for name, _default, _role, transport, _help in LISTENERS:
@@ -154,6 +156,7 @@ class Options(usage.Options):
             self["directory-ttl"] = -1
         if self["directory-ttl"] <= 0:
             raise usage.UsageError("--directory-ttl must be a positive number")
+        check_admin_options(self)
 
 
 def parse_event_addresses(text):
@@ -326,6 +329,8 @@ class BlissnodeService(service.MultiService):
     store = None
     core = None
     versions = None
+    #: The admin listener's ApiContext (blissnode.admin), when ``--admin`` is set.
+    admin = None
 
     def startService(self):
         if self.store is not None:
@@ -395,7 +400,19 @@ def makeService(options, reactor=None):
             else:
                 listener = StreamListenerService(name, description, factory, reactor=reactor)
         listener.setServiceParent(top)
+    _add_admin(options, top, data_dir, login_factory, reactor)
     return top
+
+
+def _add_admin(options, top, data_dir, login_factory, reactor):
+    """The admin listener of ``--admin`` (blissnode.admin), when set."""
+    if is_disabled(_get(options, "admin", "none")):
+        return
+    if top.store is None:
+        top.store = make_store(options, data_dir, reactor)
+    roles = sorted({role for name, _d, role, _t, _h in LISTENERS
+                    if not is_disabled(options[name])})
+    make_admin(options, top, data_dir, top.store, login_factory, reactor, roles)
 
 
 class _MainTCPListener(StreamListenerService):
