@@ -25,10 +25,13 @@ class CITests(TestCase):
 
     def test_packages_script_installs_the_servers(self):
         script = _read(".ci", "packages")
-        self.assertIn("PACKAGES=(postgresql redis-server)", script)
+        self.assertIn("PACKAGES=(postgresql redis-server chromium chromium-driver)", script)
         self.assertIn("apt-get install -y", script)
         self.assertIn("DEBIAN_FRONTEND=noninteractive", script)
         self.assertTrue(os.access(os.path.join(ROOT, ".ci", "packages"), os.X_OK))
+
+    def test_ci_requires_the_browser_test(self):
+        self.assertIn("export BLISSNODE_REQUIRE_BROWSER=1", _read(".ci", "run"))
 
     def test_missing_servers_fail_naming_the_script(self):
         from tests import services
