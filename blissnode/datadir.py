@@ -7,6 +7,7 @@ first run, readable by its owner only, because it will hold private keys.
 """
 
 import os
+import pwd
 
 from twisted.python.filepath import FilePath
 
@@ -23,3 +24,33 @@ def ensure_data_dir(path):
     elif not fp.isdir():
         raise ValueError("data directory %r exists and is not a directory" % (fp.path,))
     return fp
+
+
+def run_as_ids(options):
+    """``(uid, gid)`` twistd will switch to (``twistd --uid/--gid``, the
+    plugin's parent options), or ``(None, None)``."""
+    parent = getattr(options, "parent", None)
+    if parent is None:
+        return None, None
+    uid, gid = parent.get("uid"), parent.get("gid")
+    if uid is not None and gid is None:
+        try:
+            gid = pwd.getpwuid(uid).pw_gid
+        except KeyError:
+            gid = None
+    return uid, gid
+
+
+def hand_over(fp, uid, gid):
+    """Give the data directory and everything in it to ``uid``/``gid``
+    when running as root before ``twistd --uid`` drops privileges: the
+    server can then open what start-up created (keys, token, database).
+    A no-op unless root and a uid is given."""
+    if uid is None or os.getuid() != 0:
+        return False
+    gid = -1 if gid is None else gid
+    os.chown(fp.path, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(fp.path):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+    return True

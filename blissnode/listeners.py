@@ -15,6 +15,7 @@ import attr
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 DISABLED = "none"
@@ -67,6 +68,15 @@ def parse_udp_description(description):
     return UDPDescription(port, interface)
 
 
+def cannot_listen(name, description, error):
+    """The one-line fatal start-up error of a listener that cannot bind
+    (port in use, no permission for a low port, unknown interface)."""
+    reason = getattr(error, "socketError", None) or error
+    if hasattr(reason, "strerror") and reason.strerror:
+        reason = reason.strerror
+    return SystemExit("blissnode: cannot listen on %s (--%s): %s" % (description, name, reason))
+
+
 class StreamListenerService(StreamServerEndpointService):
     """A stream endpoint service that says where it listens."""
 
@@ -84,7 +94,10 @@ class StreamListenerService(StreamServerEndpointService):
         self.port = None
 
     def privilegedStartService(self):
-        StreamServerEndpointService.privilegedStartService(self)
+        try:
+            StreamServerEndpointService.privilegedStartService(self)
+        except CannotListenError as e:
+            raise cannot_listen(self.name, self.description, e)
         self._waitingForPort.addCallback(self._listening)
 
     def _listening(self, port):
@@ -110,8 +123,11 @@ class UDPListenerService(service.Service):
         reactor = self._reactor
         if reactor is None:
             from twisted.internet import reactor
-        self.port = reactor.listenUDP(self.udp.port, self.protocol,
-                                      interface=self.udp.interface)
+        try:
+            self.port = reactor.listenUDP(self.udp.port, self.protocol,
+                                          interface=self.udp.interface)
+        except CannotListenError as e:
+            raise cannot_listen(self.name, self.description, e)
         log.info("{name} listening on {address} ({description})",
                  name=self.name, address=_describe(self.port.getHost()),
                  description=self.description)

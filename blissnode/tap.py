@@ -18,7 +18,7 @@ from blissnode.admin.options import ADMIN_PARAMETERS, check_admin_options
 from blissnode.admin.service import make_admin
 from blissnode.auth.cred import make_portal
 from blissnode.core.hub import Core
-from blissnode.datadir import ensure_data_dir
+from blissnode.datadir import ensure_data_dir, hand_over, run_as_ids
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
 from blissnode.listeners import (
@@ -29,6 +29,7 @@ from blissnode.listeners import (
 )
 from blissnode.login.protocol import LoginServerFactory
 from blissnode.patch.known import event_server_addresses
+from blissnode.publicip import AUTO, PublicIPRequired, resolve_public_ip
 from blissnode.store.postgresql import redact_url
 from blissnode.store.redisdirectory import RedisDirectory
 from blissnode.store.urls import InvalidDatabaseURL, make_store_service, parse_database_url
@@ -87,11 +88,12 @@ class Options(usage.Options):
          "dies leaves its clients online this long at most)."],
     ] + [[name, None, default, helptext]
          for (name, default, _role, _transport, helptext) in LISTENERS] + [
-        ["public-ip", None, "127.0.0.1",
+        ["public-ip", None, AUTO,
          "The supernode's public IPv4 address, as clients reach it.  Every "
          "UDP datagram is keyed with it, so it must be the address clients "
-         "send to (behind NAT: the outside address).  The default only suits "
-         "tests on one machine."],
+         "send to (behind NAT: the outside address).  'auto' (default): the "
+         "address the supernode listeners are bound to (127.0.0.1 for loopback); "
+         "required when they listen on all interfaces."],
         ["max-half-open", None, "16",
          "Most TCP connections per source IP still in the handshake."],
         ["udp-rate", None, "50",
@@ -124,10 +126,11 @@ class Options(usage.Options):
                 except ValueError as e:
                     raise usage.UsageError("--%s: %s" % (name, e))
         try:
-            self["public-ip"] = str(ipaddress.IPv4Address(self["public-ip"]))
-        except ValueError:
-            raise usage.UsageError("--public-ip must be an IPv4 address, not %r"
-                                   % (self["public-ip"],))
+            self["public-ip"] = resolve_public_ip(self["public-ip"], _supernode_interfaces(self))
+        except PublicIPRequired:
+            pass  # decided at start-up: make_supernode refuses to start with it
+        except ValueError as e:
+            raise usage.UsageError(str(e))
         for name, cast in (("max-half-open", int), ("udp-rate", float)):
             try:
                 value = cast(self[name])
@@ -187,6 +190,13 @@ def _own_event_address(options):
     return None
 
 
+def _supernode_interfaces(options):
+    """The interfaces of the enabled supernode listeners."""
+    return [_interface(options[name], transport)
+            for name, _default, role, transport, _help in LISTENERS
+            if role == SUPERNODE and not is_disabled(options[name])]
+
+
 def _get(options, name, default):
     try:
         return options[name]
@@ -235,7 +245,15 @@ def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
     listener of ``options`` shares, over the process's ``core`` and version
     policy ``versions``."""
-    public_ip = _get(options, "public-ip", "127.0.0.1")
+    public_ip = _get(options, "public-ip", AUTO)
+    try:
+        public_ip = resolve_public_ip(public_ip, _supernode_interfaces(options))
+    except ValueError as e:
+        raise SystemExit("blissnode: cannot start the supernode: %s" % (e,))
+    try:
+        options["public-ip"] = public_ip  # what the event address and setup page show
+    except TypeError:
+        pass
     udp_rate = float(_get(options, "udp-rate", 50))
     policy = _get(options, "unknown-versions", NEAREST)
     config = SupernodeConfig(
@@ -350,7 +368,11 @@ class BlissnodeService(service.MultiService):
 
 def makeService(options, reactor=None):
     """Build the MultiService for ``options`` (an :class:`Options` or dict)."""
-    data_dir = ensure_data_dir(options["data-dir"])
+    try:
+        data_dir = ensure_data_dir(options["data-dir"])
+    except (OSError, ValueError) as e:
+        raise SystemExit("blissnode: cannot use the data directory %s: %s"
+                         % (options["data-dir"], e))
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
     node = None
@@ -401,6 +423,10 @@ def makeService(options, reactor=None):
                 listener = StreamListenerService(name, description, factory, reactor=reactor)
         listener.setServiceParent(top)
     _add_admin(options, top, data_dir, login_factory, reactor)
+    uid, gid = run_as_ids(options)
+    if hand_over(data_dir, uid, gid):
+        log.info("data directory {path} handed to uid {uid} gid {gid} (twistd --uid)",
+                 path=data_dir.path, uid=uid, gid=gid)
     return top
 
 

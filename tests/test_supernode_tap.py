@@ -72,10 +72,31 @@ class OptionTests(TestCase):
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
         options = tap.Options()
-        options.parseOptions(["--supernode-udp", "udp:0",
+        options.parseOptions(["--supernode-udp", "udp:0", "--public-ip", "127.0.0.1",
                               "--data-dir", os.path.join(self.mktemp(), "d")])
         tap.make_supernode(options)
         self.assertTrue(any("loopback" in e.get("log_format", "") for e in events))
+
+    def test_public_ip_required_beyond_loopback(self):
+        # Listening on all interfaces without --public-ip: one line, no start.
+        options = tap.Options()
+        options.parseOptions(["--supernode-udp", "udp:0",
+                              "--data-dir", os.path.join(self.mktemp(), "d")])
+        e = self.assertRaises(SystemExit, tap.make_supernode, options)
+        self.assertIn("--public-ip is required", str(e.code))
+        self.assertNotIn("\n", str(e.code))
+
+    def test_public_ip_from_the_interface(self):
+        options = tap.Options()
+        options.parseOptions(["--supernode-udp", "udp:0:interface=192.0.2.7",
+                              "--supernode-tcp", "tcp:0:interface=192.0.2.7",
+                              "--supernode-https", "none"])
+        self.assertEqual(options["public-ip"], "192.0.2.7")
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO)
+        self.assertEqual(options["public-ip"], "127.0.0.1")
+        for extra in (["--public-ip", "0.0.0.0"], ["--supernode-udp", "udp:0:interface=x"]):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, ALL_ZERO[:2] + extra)
 
 
 class RunningTests(TestCase):

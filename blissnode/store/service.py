@@ -9,6 +9,8 @@ connection) and :class:`~blissnode.store.postgresql.PostgreSQLStoreService`
 and how many threads call it.
 """
 
+import os
+import sys
 import threading
 
 from twisted.application import service
@@ -26,6 +28,17 @@ from blissnode.store.migrations import MIGRATIONS
 __all__ = ["Opened", "StoreServiceBase"]
 
 log = Logger()
+
+
+def exit_with_failure(status=1):
+    """End the process with ``status`` once the reactor has shut down
+    (twistd itself would exit 0 after ``reactor.stop()``)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(status)
 
 
 class Opened:
@@ -126,9 +139,17 @@ class StoreServiceBase(service.Service):
 
     def _open_failed(self, failure):
         self.open_error = failure.value
-        log.failure("cannot open the database {database}", failure, database=self.describe())
         if self._fatal:
+            # One line, then a non-zero exit: a server without its database
+            # must neither pretend to run nor exit 0 (issue 15).
+            log.critical("blissnode: cannot open the database {database}: {error}; stopping",
+                         database=self.describe(), error=failure.getErrorMessage())
+            log.debug("the database error in full", log_failure=failure)
+            self._reactor.addSystemEventTrigger("after", "shutdown", exit_with_failure)
             self._reactor.stop()
+        else:
+            log.failure("cannot open the database {database}", failure,
+                        database=self.describe())
 
     def stopService(self):
         """Close the database on its thread, then stop the threads (twistd waits for both)."""
