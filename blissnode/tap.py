@@ -8,6 +8,7 @@ function, so what runs under twistd is what is tested.
 """
 
 import ipaddress
+import sys
 
 from twisted.application import service
 from twisted.internet import defer
@@ -17,10 +18,12 @@ from twisted.python import usage
 from blissnode.admin.options import ADMIN_PARAMETERS, check_admin_options
 from blissnode.admin.service import make_admin
 from blissnode.auth.cred import make_portal
+from blissnode.config import CONFIG_PARAMETER, apply_config, config_path, load_config
 from blissnode.core.hub import Core
 from blissnode.datadir import ensure_data_dir, hand_over, run_as_ids
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
+from blissnode.logconfig import LOG_LEVELS, attach_observer, observer_for_options
 from blissnode.listeners import (
     StreamListenerService,
     UDPListenerService,
@@ -115,7 +118,24 @@ class Options(usage.Options):
          "supernode serves a client older than every known version, such as "
          "1.2, as the oldest one, while the login and event servers refuse "
          "it as too old) or 'reject' (close its session)."],
-    ] + ADMIN_PARAMETERS
+    ] + ADMIN_PARAMETERS + [
+        ["log-level", None, "info",
+         "Least important log lines shown: %s." % (", ".join(LOG_LEVELS),)],
+        CONFIG_PARAMETER,
+    ]
+
+    optFlags = [
+        ["log-json", None, "Write the log as one JSON object per line."],
+    ]
+
+    def parseOptions(self, options=None):
+        """``--config FILE`` first (its values become the defaults), then the flags."""
+        if options is None:
+            options = sys.argv[1:]
+        path = config_path(options)
+        if path is not None:
+            apply_config(self, load_config(path), path)
+        usage.Options.parseOptions(self, options)
 
     def postOptions(self):
         for name, _default, _role, transport, _help in LISTENERS:
@@ -160,6 +180,8 @@ class Options(usage.Options):
         if self["directory-ttl"] <= 0:
             raise usage.UsageError("--directory-ttl must be a positive number")
         check_admin_options(self)
+        if self["log-level"] not in LOG_LEVELS:
+            raise usage.UsageError("--log-level must be one of %s" % (", ".join(LOG_LEVELS),))
 
 
 def parse_event_addresses(text):
@@ -349,6 +371,13 @@ class BlissnodeService(service.MultiService):
     versions = None
     #: The admin listener's ApiContext (blissnode.admin), when ``--admin`` is set.
     admin = None
+    #: The log observer of ``--log-level`` / ``--log-json`` (None: twistd's own).
+    log_observer = None
+
+    def setServiceParent(self, parent):
+        # twistd's application: where it looks for the log observer.
+        attach_observer(parent, self.log_observer)
+        return service.MultiService.setServiceParent(self, parent)
 
     def startService(self):
         if self.store is not None:
@@ -375,6 +404,7 @@ def makeService(options, reactor=None):
                          % (options["data-dir"], e))
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
+    top.log_observer = observer_for_options(options)
     node = None
     login_factory = event_factory = None
     directory = make_directory(options, reactor)
