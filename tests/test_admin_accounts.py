@@ -124,3 +124,25 @@ class RegistrationSwitchTests(TestCase):
         switch.set(True)
         self.assertTrue(factory.registration_open)
         self.assertTrue(RegistrationSwitch(None, True).is_open)
+
+
+class BarTests(TestCase):
+    @defer.inlineCallbacks
+    def test_suspended_and_deleted_accounts_are_barred(self):
+        store = start_store(self)
+        yield store.ready
+        core = Core(clock=task.Clock())
+        ops = AccountOperations(store, core)
+        yield ops.create("gina0001", "gina's password")
+        yield ops.create("hank0001", "hank's password")
+        yield store.accounts.suspend_account("gina0001")   # e.g. by the command line
+        self.assertFalse(core.is_barred("gina0001"))
+        self.assertEqual((yield ops.bar_suspended()), 1)    # what start-up does
+        self.assertTrue(core.is_barred("Gina0001"))
+        self.assertFalse(core.is_barred("hank0001"))
+        yield ops.unsuspend("gina0001")
+        self.assertFalse(core.is_barred("gina0001"))
+        yield ops.delete("hank0001")
+        self.assertTrue(core.is_barred("hank0001"))
+        yield ops.create("hank0001", "a new hank's password")
+        self.assertFalse(core.is_barred("hank0001"))

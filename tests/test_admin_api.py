@@ -5,11 +5,14 @@ import os
 import stat
 
 from twisted.internet import defer, reactor, task
+from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import TestCase
 
 from blissnode.admin.api import ROUTES, openapi_document
 from blissnode.admin.tokens import TOKEN_FILE
-from blissnode.client.event import EventClientError, sign_in
+from blissnode.client.event import EventClientError, presence_record, sign_in
+from blissnode.client.profiles import profile_for
+from blissnode.client.tcp import connect_supernode
 from blissnode.client.login import LoginClientCore, generate_user_key, login
 from tests.admin_helpers import LOOPBACK, AdminServerMixin
 
@@ -184,6 +187,42 @@ class AdminApiTests(AdminServerMixin, TestCase):
                                             for s in self.service.core.live_sessions()),
                             "bob's sessions to end")
         yield self.assertFailure(self.sign_in("bobby01"), EventClientError)
+
+    @defer.inlineCallbacks
+    def publish_again(self, signed, label="6.16.0.105"):
+        """Reach the supernode with the credential of an earlier sign-in and
+        publish the presence record; the directory entries of the name after."""
+        address = (LOOPBACK, self.ports["supernode-tcp"])
+        supernode = yield connect_supernode(reactor, address[0], address[1], profile_for(label),
+                                            timeout=20)
+        self.addCleanup(supernode.close)
+        accepted = yield supernode.accept()
+        yield supernode.client_info()
+        here = (accepted.public_address.ip, supernode.listen_port)
+        node = profile_for(label).node_record(supernode.node_id, here, address, here)
+        closed = False
+        try:
+            yield supernode.publish(presence_record(signed.login.credential_raw,
+                                                    signed.user_key, node))
+        except ConnectionDone:
+            closed = True  # the supernode ended the session instead of answering
+        entries = yield self.service.supernode.directory.lookup_name(signed.name)
+        return entries, closed
+
+    @defer.inlineCallbacks
+    def test_suspended_credential_is_refused_by_the_supernode(self):
+        yield self.call("POST", "/api/accounts", {"name": "frank001", "password": PASSWORD})
+        signed = yield self.sign_in("frank001")
+        yield signed.close()
+        entries, closed = yield self.publish_again(signed)
+        self.assertEqual((len(entries), closed), (1, False))  # the old credential works
+        yield self.call("POST", "/api/accounts/frank001/suspend")
+        self.assertTrue(self.service.core.is_barred("frank001"))
+        entries, closed = yield self.publish_again(signed)
+        self.assertEqual((entries, closed), ([], True))
+        yield self.call("POST", "/api/accounts/frank001/unsuspend")
+        entries, closed = yield self.publish_again(signed)
+        self.assertEqual((len(entries), closed), (1, False))
 
     @defer.inlineCallbacks
     def test_keys_registration_and_queues(self):

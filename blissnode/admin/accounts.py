@@ -68,8 +68,13 @@ class AccountOperations(object):
             credential = self.policy.credential(name, password)
         except Exception:
             return defer.fail()
-        return self.store.accounts.create_account(name, credential, email=email,
-                                                  full_name=full_name)
+        d = self.store.accounts.create_account(name, credential, email=email,
+                                               full_name=full_name)
+
+        def created(account):
+            self.core.unbar(account.name)  # a new account under a deleted one's name
+            return account
+        return d.addCallback(created)
 
     @defer.inlineCallbacks
     def passwd(self, name, password):
@@ -81,16 +86,33 @@ class AccountOperations(object):
     @defer.inlineCallbacks
     def suspend(self, name, reason=None):
         account = yield self.store.accounts.suspend_account(name, reason)
+        self.core.bar(account.name)
         yield self._end(account.name, "account suspended by an operator")
         return account
 
     def unsuspend(self, name):
-        return self.store.accounts.unsuspend_account(name)
+        d = self.store.accounts.unsuspend_account(name)
+
+        def unsuspended(account):
+            self.core.unbar(account.name)
+            return account
+        return d.addCallback(unsuspended)
+
+    @defer.inlineCallbacks
+    def bar_suspended(self):
+        """At start-up: bar every suspended account in the core, so that the
+        supernode refuses their older credentials too.  Deferred of how many."""
+        accounts = yield self.store.accounts.list_accounts()
+        barred = [a.name for a in accounts if a.suspended]
+        for name in barred:
+            self.core.bar(name)
+        return len(barred)
 
     @defer.inlineCallbacks
     def delete(self, name):
         account = yield self.store.accounts.get_account(name)
         yield self.store.accounts.delete_account(name)
+        self.core.bar(account.name if account else name)
         yield self._end(account.name if account else name, "account deleted by an operator")
 
     def queue_sizes(self, limit=1000):

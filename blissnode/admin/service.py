@@ -86,12 +86,34 @@ def make_admin(options, top, data_dir, store, login_factory=None, reactor=None, 
     site = server.Site(make_site_root(context, policy.min_length))
     site.displayTracebacks = False
     site.noisy = False
-    listener = StreamListenerService(ADMIN_LISTENER, description, site, reactor=reactor)
+    listener = _AdminListener(context, ADMIN_LISTENER, description, site, reactor=reactor)
     listener.setServiceParent(top)
     top.admin = context
     log.info("admin: management API and web page on {description} (sign-up page {signup})",
              description=description, signup="enabled" if signup_open else "off")
     return listener
+
+
+class _AdminListener(StreamListenerService):
+    """The admin listener; once the store is open (the top service starts it
+    first), it bars the suspended accounts in the core."""
+
+    def __init__(self, context, *args, **kw):
+        StreamListenerService.__init__(self, *args, **kw)
+        self.context = context
+
+    def startService(self):
+        StreamListenerService.startService(self)
+        ready = self.context.accounts.store.ready
+        if ready is not None:
+            ready.addCallback(self._bar_suspended)
+
+    def _bar_suspended(self, result):
+        if getattr(self.context.accounts.store, "open_error", None) is None:
+            self.context.accounts.bar_suspended().addErrback(
+                lambda failure: log.failure("admin: cannot read the suspended accounts",
+                                            failure))
+        return result  # the store's ready result, unchanged for other waiters
 
 
 class _LazySetup(object):

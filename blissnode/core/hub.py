@@ -49,6 +49,7 @@ class Core(object):
         self._presence_listeners = []
         self._streams = {}
         self._session_numbers = itertools.count(1)
+        self._barred = set()
 
     def new_session_id(self, kind):
         """A session id no other process sharing the directory gives out:
@@ -186,6 +187,18 @@ class Core(object):
                     log.failure("closing session {sid} failed", sid=target.session_id)
             return len(targets)
         return d.addCallback(close)
+
+    def bar(self, name):
+        """Refuse ``name`` where a role holds no account check of its own (the
+        supernode accepts credentials the login server issued for 30 days):
+        an operator suspended or deleted the account.  In-process only."""
+        self._barred.add(normalize_name(name))
+
+    def unbar(self, name):
+        self._barred.discard(normalize_name(name))
+
+    def is_barred(self, name):
+        return normalize_name(name) in self._barred
 
     # -- stream hand-off -------------------------------------------------------------
 

@@ -8,12 +8,16 @@ the core).  A client with a TCP session publishes into its session's entry;
 a UDP-only one into an entry keyed by its address that expires.
 """
 
+from twisted.internet import defer
+from twisted.logger import Logger
 
 from blissnode.store.directory import OnlineEntry
 from blissnode.wire.credentials import parse_credential
 from blissnode.wire.errors import ProtocolError
 
 __all__ = ["Publications", "UDP_ENTRY_PREFIX"]
+
+log = Logger()
 
 #: Session ids of the directory entries of UDP-only publishers.
 UDP_ENTRY_PREFIX = "udp:"
@@ -53,6 +57,14 @@ class Publications(object):
         that session's entry; without (a UDP-only client) into an entry keyed
         by the UDP address that expires after ``udp_publish_ttl``."""
         name = self.user_name_of(record)
+        if name is not None and self.node.core.is_barred(name):
+            # Suspended or deleted by an operator (Core.bar): not published.
+            log.info("supernode: {peer}: refused the record of {name} (barred by an operator)",
+                     peer=peer, name=name)
+            close = getattr(session, "close_session", None)
+            if close is not None:
+                close("account barred by an operator")
+            return defer.succeed(None)
         now = self.node.now()
         changes = {"user_record": record, "last_seen": now}
         if name is not None:
