@@ -172,3 +172,15 @@ class FatalStartupTests(TestCase):
                                           "tcp:0:interface=127.0.0.1"], cwd)
         self.assertEqual(status, 1, lines)
         self.assertEqual(len([l for l in lines if "cannot open the database" in l]), 1, lines)
+
+
+class AdminOptionTests(TestCase):
+    def test_bad_admin_options(self):
+        for extra in (["--admin", "http://x"], ["--admin-signup", "maybe"],
+                      ["--password-min-length", "0"], ["--password-min-length", "x"]):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, OFF + extra)
+        options = tap.Options()
+        options.parseOptions(OFF + ["--login-tcp", "none", "--admin", "tcp:notaport",
+                                    "--data-dir", self.mktemp()])
+        e = self.assertRaises(SystemExit, tap.makeService, options)
+        self.assertIn("--admin tcp:notaport is not a server endpoint", str(e.code))

@@ -86,7 +86,10 @@ def make_admin(options, top, data_dir, store, login_factory=None, reactor=None, 
     site = server.Site(make_site_root(context, policy.min_length))
     site.displayTracebacks = False
     site.noisy = False
-    listener = _AdminListener(context, ADMIN_LISTENER, description, site, reactor=reactor)
+    try:
+        listener = _AdminListener(context, ADMIN_LISTENER, description, site, reactor=reactor)
+    except (ValueError, KeyError, TypeError) as e:
+        raise SystemExit("blissnode: --admin %s is not a server endpoint: %s" % (description, e))
     listener.setServiceParent(top)
     top.admin = context
     log.info("admin: management API and web page on {description} (sign-up page {signup})",
