@@ -44,10 +44,12 @@ from blissnode.supernode.interfaces import (
     UDP_COMMANDS,
     ISupernodeHandlers,
 )
+from blissnode.supernode.relay import RelayRefused
 from blissnode.supernode.request import notification
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.node_record import decode_node_record
 from blissnode.wire.presence import presence_list
+from blissnode.wire.relay_commands import CMD_RELAY_ACCEPTED, RelayAccepted, RelayJoin, RelayOpen
 from blissnode.wire.supernode_commands import (
     SEARCH_END,
     AcceptReply,
@@ -427,6 +429,37 @@ class SupernodeHandlers(object):
         request.node.send_udp(pusher, [Command(
             request.cmd, KIND_REPLY, push_request_id, request.command.body)])
         return []
+
+    def tcp_relay_open(self, request):
+        """73 -> 75 ``{INT 3 = connection id, INT 0x1F = 0, INT 0x20}``; a
+        refusal (limits, relay off) closes the session after an empty
+        answer (GUESS: what a real relay answers a refusal is unknown; SOS2
+        treats a missing connection id as a failure)."""
+        opened = RelayOpen.from_objects(request.objects)
+        try:
+            cid = request.node.relay.open(request.session, opened.session_id)
+        except RelayRefused as e:
+            return self.relay_refused(request, e)
+        return [request.reply(CMD_RELAY_ACCEPTED, RelayAccepted(cid).items())]
+
+    def tcp_relay_join(self, request):
+        """74 -> 75 without INT 3; then cmd 84 to both legs (the joiner's
+        right after this reply)."""
+        join = RelayJoin.from_objects(request.objects)
+        relay = request.node.relay
+        try:
+            conn = relay.join(request.session, join.session_id, join.connection_id)
+        except RelayRefused as e:
+            return self.relay_refused(request, e)
+        request.session.after_relay_reply(lambda: relay.started(conn))
+        return [request.reply(CMD_RELAY_ACCEPTED, RelayAccepted().items())]
+
+    def relay_refused(self, request, error):
+        request.node.throttle.warn(request.peer[0], "relay-refused",
+                                   "relay request from {source} refused: {error}",
+                                   error=error)
+        request.session.after_reply([], close=True)
+        return [request.reply(CMD_RELAY_ACCEPTED, RelayAccepted(0).items())]
 
     def tcp_unknown(self, request):
         return []

@@ -27,6 +27,7 @@ from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.handlersets import HandlerSets
 from blissnode.supernode.publishing import Publications
+from blissnode.supernode.relay import RelayLimits, RelayTable
 from blissnode.supernode.sessions import SessionTable
 from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
 from blissnode.supernode.tcp import connect_back
@@ -90,6 +91,8 @@ class SupernodeConfig(object):
     udp_publish_ttl = attr.ib(default=1800.0)
     #: One log line per source per this many seconds for bad input.
     log_interval = attr.ib(default=60.0)
+    #: Relay limits (:class:`~blissnode.supernode.relay.RelayLimits`).
+    relay = attr.ib(factory=RelayLimits)
     #: Event-server addresses (ip, port) a client may ask this node to carry
     #: with cmd 7 (ERRATA: a real 7.7 client named 91.190.218.125:12350 on a
     #: peer stream); ours and the original ones (``blissnode.tap`` fills it).
@@ -153,6 +156,8 @@ class SupernodeNode(object):
         self.handler_sets = HandlerSets(self.registry)
         #: Published user records (:class:`Publications`).
         self.publications = Publications(self)
+        #: Relayed connections between clients (cmd 73/74/75/84).
+        self.relay = RelayTable(self.config.relay, reactor, self.rng)
         self._online = 0
         self._seed_loop = None
         self.seeds = self._make_seeds()
@@ -329,6 +334,7 @@ class SupernodeNode(object):
             if call.active():
                 call.cancel()
         self._pending_calls = set()
+        self.relay.close_all()
         if self._seed_loop is not None:
             loop, self._seed_loop = self._seed_loop, None
             if loop.running:

@@ -117,6 +117,8 @@ class SupernodeTCPProtocol(Protocol):
         # -- internals --
         self._ids = None
         self._after = []
+        self._after_calls = []
+        self._pause_call = None
         self._queue = defer.succeed(None)
         self._start_call = None  # writes our DH seed exchange in a later turn
         self._bridge_to = None  # event-server address cmd 7 asked for
@@ -168,7 +170,7 @@ class SupernodeTCPProtocol(Protocol):
         inner, self._inner = self._inner, None
         if inner is not None:
             inner.connectionLost(reason)
-        for name in ("_handshake_timer", "_idle_timer", "_start_call"):
+        for name in ("_handshake_timer", "_idle_timer", "_start_call", "_pause_call"):
             timer = getattr(self, name)
             if timer is not None and timer.active():
                 timer.cancel()
@@ -179,6 +181,7 @@ class SupernodeTCPProtocol(Protocol):
         if self.node is None or self.session_id is None:
             return
         self._end_half_open()
+        self.node.relay.leg_lost(self)
         if previous != CLOSED or self.node.tcp_sessions.get(self.session_id) is self:
             self.node.remove_session(self)
 
@@ -289,6 +292,11 @@ class SupernodeTCPProtocol(Protocol):
             self._keepalive.start(node.config.keepalive_interval, now=False)
 
     def _record(self, record):
+        if self.node.relay.forward(self, record):
+            # A relay leg's record went to the other leg (supernode.relay).
+            if self._idle_timer is not None and self._idle_timer.active():
+                self._idle_timer.reset(self.node.config.idle_timeout)
+            return
         if isinstance(record, PacketRecord):
             if self._idle_timer is not None and self._idle_timer.active():
                 self._idle_timer.reset(self.node.config.idle_timeout)
@@ -395,13 +403,18 @@ class SupernodeTCPProtocol(Protocol):
                 out.append(self._packet_bytes(commands))
             close = close or close_after
         self._write_stream(b"".join(out))
+        calls, self._after_calls = self._after_calls, []
         if close:
             self.close()
+            return
+        for call in calls:
+            call()
 
     def _handler_failed(self, failure):
         if isinstance(failure.value, defer.FirstError):
             failure = failure.value.subFailure
         self._after = []
+        self._after_calls = []
         if failure.check(ProtocolError):
             self.node.throttle.warn(self.peer[0], "tcp-bad", "bad command from {source}: {error}",
                                     error=failure.value)
@@ -425,6 +438,35 @@ class SupernodeTCPProtocol(Protocol):
         packet being handled (cmd 31 then cmd 11 + 47); ``close`` ends the
         session after that (cmd 32)."""
         self._after.append((list(commands), close))
+
+    def after_relay_reply(self, call):
+        """Run ``call()`` once the reply to the packet being handled is
+        written (the relay's cmd 84 follows the joiner's cmd 75)."""
+        self._after_calls.append(call)
+
+    # -- relay leg API (blissnode.supernode.relay) ---------------------------------
+
+    def relay_send_records(self, data):
+        """Write records the other leg sent (already re-keyed)."""
+        if self.state == RECORDS:
+            self._write_stream(data)
+
+    def relay_send_status(self, commands):
+        """cmd 84 in its own packet."""
+        self.send_packet(commands)
+
+    def pause_reading(self, seconds):
+        """Stop reading for ``seconds`` (the relay's rate limit): TCP holds
+        the sender back, nothing is dropped."""
+        if self.state == CLOSED or self._pause_call is not None:
+            return
+        self.transport.pauseProducing()
+        self._pause_call = self.node.reactor.callLater(seconds, self._resume_reading)
+
+    def _resume_reading(self):
+        self._pause_call = None
+        if self.state != CLOSED:
+            self.transport.resumeProducing()
 
     def send_packet(self, commands):
         """Write ``commands`` as one packet now (outside a reply)."""
