@@ -31,6 +31,7 @@ from blissnode.store.postgresql import redact_url
 from blissnode.store.redisdirectory import RedisDirectory
 from blissnode.store.urls import InvalidDatabaseURL, make_store_service, parse_database_url
 from blissnode.supernode.node import SupernodeConfig, SupernodeNode
+from blissnode.supernode.relay import RelayLimits
 from blissnode.supernode.tcp import SupernodeTCPFactory
 from blissnode.supernode.udp import SupernodeDatagramProtocol
 from blissnode.versions.registry import NEAREST, REJECT, VersionRegistry
@@ -94,6 +95,18 @@ class Options(usage.Options):
          "Most TCP connections per source IP still in the handshake."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
+        ["relay-per-client", None, "8",
+         "Most relayed connections (cmd 73/74) per source IP; the supernode "
+         "is the relay between clients that cannot reach each other."],
+        ["relay-total", None, "4096",
+         "Most relayed connections in total; 0 switches the relay off."],
+        ["relay-rate", None, "262144",
+         "Bytes per second each direction of a relayed connection may carry "
+         "(the sender is slowed down, nothing is dropped)."],
+        ["relay-idle-timeout", None, "120",
+         "Seconds a relayed connection may carry nothing before both legs close."],
+        ["relay-join-timeout", None, "60",
+         "Seconds a relayed connection waits for the second client."],
         ["registration", None, "open",
          "Whether clients may create accounts from their sign-up screen "
          "(login request 5018): 'open' or 'closed'."],
@@ -130,6 +143,16 @@ class Options(usage.Options):
                 value = -1
             if value <= 0:
                 raise usage.UsageError("--%s must be a positive number" % (name,))
+            self[name] = value
+        for name, cast, low in (("relay-per-client", int, 1), ("relay-total", int, 0),
+                                ("relay-rate", int, 1), ("relay-idle-timeout", float, 1),
+                                ("relay-join-timeout", float, 1)):
+            try:
+                value = cast(self[name])
+            except ValueError:
+                value = low - 1
+            if value < low:
+                raise usage.UsageError("--%s must be a number >= %s" % (name, low))
             self[name] = value
         if self["registration"] not in ("open", "closed"):
             raise usage.UsageError("--registration must be 'open' or 'closed'")
@@ -225,6 +248,16 @@ def make_directory(options, reactor=None):
     return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
 
 
+def relay_limits(options):
+    """:class:`~blissnode.supernode.relay.RelayLimits` from ``--relay-*``."""
+    rate = int(_get(options, "relay-rate", 262144))
+    return RelayLimits(per_client=int(_get(options, "relay-per-client", 8)),
+                       total=int(_get(options, "relay-total", 4096)),
+                       rate=rate, burst=max(rate, 65536),
+                       idle_timeout=float(_get(options, "relay-idle-timeout", 120)),
+                       join_timeout=float(_get(options, "relay-join-timeout", 60)))
+
+
 def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
     listener of ``options`` shares, over the process's ``core`` and version
@@ -240,7 +273,7 @@ def make_supernode(options, reactor=None, core=None, versions=None):
         else _port(options["supernode-tcp"], "tcp"),
         max_half_open=int(_get(options, "max-half-open", 16)),
         udp_rate=udp_rate, udp_burst=max(1, int(2 * udp_rate)),
-        unknown_versions=policy)
+        unknown_versions=policy, relay=relay_limits(options))
     if ipaddress.IPv4Address(public_ip).is_loopback:
         for name, _default, role, transport, _help in LISTENERS:
             if role == SUPERNODE and not is_disabled(options[name]) \

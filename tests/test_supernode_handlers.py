@@ -142,6 +142,17 @@ class UDPHandlerTests(unittest.TestCase):
         objs = reply.objects()
         self.assertEqual(objs.value(0x11), NetAddr("198.51.100.5", 33033))
         self.assertEqual(len(objs.get_all(0x1A, NestedList)), 1)
+        # We are the relay candidate (supernode.relay): the 6.x attribute shape.
+        attrs = objs.value(0x1A)
+        self.assertEqual([(it.type, it.id) for it in attrs],
+                         [(0, 0), (0, 2), (0, 3), (0, 4), (0, 0xA), (3, 0x10), (0, 0x12),
+                          (0, 0x21)])
+        self.assertEqual(attrs.value(0x10), b"ZZ")
+
+    def test_node_list_without_relay(self):
+        self.node.config.relay.total = 0
+        reply, = self.opened(44, [Int(0x12, 10), Int(0x13, 7), Int(0x14, 1)])
+        self.assertEqual([it.id for it in reply.objects().value(0x1A)], [0])
 
     def test_search_not_found(self):
         query = [NestedList(0, [String(0, b"nobody"), Int(1, 0), Int(2, 16)]),

@@ -69,7 +69,7 @@ from blissnode.wire.supernode_commands import (
     SlotQuery,
     UserSearch,
 )
-from blissnode.wire.objects import Int, NetAddr, encode_objects
+from blissnode.wire.objects import Int, NetAddr, String, encode_objects
 from blissnode.wire.tcp_commands import KIND_REPLY, Command
 from blissnode.wire.udp_commands import EMPTY_LIST_42
 
@@ -188,8 +188,30 @@ class SupernodeHandlers(object):
     def node_attributes(self, request, addr):
         """GUESS: LIST 0x1A per node; 6.x nodes sent ``INT 0 = 52`` (their
         stack version) among other unexplained values; we send our stack
-        version only (udp.md 8, supernode.md 5.2)."""
-        return [Int(0, self.STACK_VERSION)]
+        version, and for ourselves the relay candidate's attributes when we
+        relay (udp.md 8, supernode.md 5.2)."""
+        items = [Int(0, self.STACK_VERSION)]
+        if addr == self.own_address(request) and getattr(request.node, "relay_enabled", False):
+            items += self.relay_attributes(request)
+        return items
+
+    #: GUESS: the items after INT 0 in a relay candidate's LIST 0x1A.  The
+    #: 6.x answers SOS2 logged carry ``{INT 0 = 52, INT 2, INT 3, INT 4,
+    #: INT 0xA, STRING 0x10 = country, [INT 0x11], INT 0x12, INT 0x21}``
+    #: per node (VERIFIED shape, values unexplained); SOS2 itself reads only
+    #: the ADDR 0x11 list and tries cmd 73 on each address.  We send that
+    #: shape with 1 for every unexplained INT.
+    RELAY_ATTRIBUTES = ((0x02, 1), (0x03, 1), (0x04, 1), (0x0A, 1), (0x12, 1), (0x21, 1))
+    #: GUESS: STRING 0x10 "country" of the relay candidate (ZZ: unknown).
+    RELAY_COUNTRY = b"ZZ"
+
+    def relay_attributes(self, request):
+        """:data:`RELAY_ATTRIBUTES` and :data:`RELAY_COUNTRY` in the order of
+        the real 6.x lists."""
+        ints = [Int(i, v) for i, v in self.RELAY_ATTRIBUTES]
+        head = [it for it in ints if it.id < 0x10]
+        tail = [it for it in ints if it.id > 0x10]
+        return head + [String(0x10, self.RELAY_COUNTRY)] + tail
 
     def udp_slot_query(self, request):
         return [self.slot_reply(request)]

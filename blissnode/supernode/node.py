@@ -195,6 +195,11 @@ class SupernodeNode(object):
     def udp_port(self):
         return self.config.udp_port or self.config.tcp_port
 
+    @property
+    def relay_enabled(self):
+        """Whether we relay (``--relay-total 0`` switches it off)."""
+        return self.config.relay.total > 0
+
     def public_address(self):
         """Our address for clients (slot lists, node lists, cmd 42): the
         public IP and the main (UDP = TCP) port."""
