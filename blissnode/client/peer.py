@@ -83,7 +83,7 @@ from blissnode.wire.tcp_records import SessionRecord
 __all__ = [
     "Identity", "PeerSessionCore", "SessionReady", "MessageReceived", "MessageAcked",
     "SessionFailed", "PeerStreamProtocol", "PeerListenerFactory", "dial_peer", "RelayLeg",
-    "open_relay", "join_relay", "PeerError", "new_session_id",
+    "open_relay", "join_relay", "PeerError", "new_session_id", "timed",
 ]
 
 INITIATOR, RESPONDER = "initiator", "responder"
@@ -393,7 +393,7 @@ class _SessionDriver(object):
     def send(self, text, timeout=STEP_TIMEOUT):
         """Send ``text``; fires with its tid once the peer acknowledged it."""
         tid = self.core.send_message(text)
-        d = self._ack_waiters[tid] = _timed(defer.Deferred(), self.clock, timeout,
+        d = self._ack_waiters[tid] = timed(defer.Deferred(), self.clock, timeout,
                                             "no ack for the message")
         self.flush()
         return d
@@ -403,7 +403,7 @@ class _SessionDriver(object):
         the session lives)."""
         d = defer.Deferred()
         self._message_waiters.append(d)
-        return _timed(d, self.clock, timeout, "no message") if timeout else d
+        return timed(d, self.clock, timeout, "no message") if timeout else d
 
     def fail(self, reason):
         if not self.ready.called:
@@ -419,7 +419,8 @@ class _SessionDriver(object):
         self.fail(PeerError("connection to the peer closed: %s" % (reason,)))
 
 
-def _timed(d, clock, timeout, what):
+def timed(d, clock, timeout, what):
+    """``d``, failing with TimeoutError after ``timeout`` seconds (None: never)."""
     if not timeout:
         return d
 
@@ -456,6 +457,7 @@ class PeerStreamProtocol(Protocol):
     def connectionMade(self):
         self.driver = _SessionDriver(self.core, self._write_records,
                                      self.transport.loseConnection, self.clock)
+        self.driver.transport = self.transport
         if self.core.role == INITIATOR:
             self.stream = PeerClient(dh=self.dh, greeting=Greeting(1 + secrets.randbelow(0xFFFF)),
                                      first_record=padding_record())
@@ -509,12 +511,15 @@ class PeerListenerFactory(Factory):
 
     noisy = False
 
-    def __init__(self, make_core, clock, on_session):
+    def __init__(self, make_core, clock, on_session, ready=None):
         self.make_core = make_core
         self.clock = clock
         self.on_session = on_session
+        self.ready = ready
 
     def buildProtocol(self, addr):
+        if self.ready is not None and not self.ready():
+            return None
         proto = PeerStreamProtocol(self.make_core(), self.clock, on_session=self.on_session)
         proto.factory = self
         return proto
@@ -528,8 +533,7 @@ def dial_peer(reactor, host, port, core, dh=False, timeout=STEP_TIMEOUT):
     endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
     yield connectProtocol(endpoint, proto)
     driver = proto.driver
-    driver.transport = proto.transport
-    yield _timed(driver.ready, reactor, timeout, "no session set-up")
+    yield timed(driver.ready, reactor, timeout, "no session set-up")
     return driver
 
 
