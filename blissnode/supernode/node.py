@@ -157,7 +157,7 @@ class SupernodeNode(object):
         #: Published user records (:class:`Publications`).
         self.publications = Publications(self)
         #: Relayed connections between clients (cmd 73/74/75/84).
-        self.relay = RelayTable(self.config.relay, reactor, self.rng)
+        self.relay = RelayTable(self.config.relay, reactor, self.rng, self.throttle)
         self._online = 0
         self._seed_loop = None
         self.seeds = self._make_seeds()

@@ -28,8 +28,8 @@ its stream), ``relay_send_status(commands)`` (one packet), ``close()`` and
 
 import attr
 from twisted.internet import task
-from twisted.logger import Logger
 
+from blissnode.logthrottle import LogThrottle
 from blissnode.ratelimit import TokenBuckets
 from blissnode.supernode.request import notification
 from blissnode.wire.relay_commands import (
@@ -39,8 +39,6 @@ from blissnode.wire.relay_commands import (
     rekey_session_record,
 )
 from blissnode.wire.tcp_records import TYPE_SESSION, SessionRecord
-
-log = Logger()
 
 __all__ = ["RelayLimits", "RelayRefused", "RelayConnection", "RelayTable",
            "FORWARDED_RECORD_TYPES", "CHK_KEY"]
@@ -122,7 +120,7 @@ class RelayConnection(object):
 class RelayTable(object):
     """Every relayed connection of one supernode (see the module docstring)."""
 
-    def __init__(self, limits=None, clock=None, rng=None):
+    def __init__(self, limits=None, clock=None, rng=None, throttle=None):
         if clock is None:
             from twisted.internet import reactor as clock
         if rng is None:
@@ -130,6 +128,8 @@ class RelayTable(object):
             rng = random.SystemRandom()
         self.limits = limits if limits is not None else RelayLimits()
         self.clock = clock
+        #: Peer-caused lines go through the per-source throttle.
+        self.throttle = throttle if throttle is not None else LogThrottle(clock.seconds)
         self.rng = rng
         self._by_id = {}
         self._by_leg = {}
@@ -211,9 +211,10 @@ class RelayTable(object):
         conn.last_activity = now
         self._by_leg[id(leg)] = conn
         self._count(leg, 1)
-        log.info("relay {cid}: session {a} from {pa} joined by session {b} from {pb}",
-                 cid=conn.connection_id, a=conn.opener.session_id, pa=conn.opener.peer,
-                 b=leg.session_id, pb=leg.peer)
+        self.throttle.info(leg.peer[0], "relay-join",
+                           "relay {cid}: session {a} from {pa} joined by session {b} "
+                           "from {source}", cid=conn.connection_id, a=conn.opener.session_id,
+                           pa=conn.opener.peer, b=leg.session_id)
         return conn
 
     def started(self, conn):
@@ -249,8 +250,10 @@ class RelayTable(object):
         if not conn.joined:
             size = len(record.encode())
             if conn.pending_bytes + size > self.limits.max_pending:
-                log.info("relay {cid}: {n} bytes before the join; closing",
-                         cid=conn.connection_id, n=conn.pending_bytes + size)
+                self.throttle.warn(leg.peer[0], "relay-pending",
+                                   "relay {cid}: {n} bytes from {source} before the join; "
+                                   "closing", cid=conn.connection_id,
+                                   n=conn.pending_bytes + size)
                 self.close(conn, "too much before the join")
                 return True
             conn.pending.append(record)
@@ -336,8 +339,10 @@ class RelayTable(object):
             self._count(leg, -1)
         for key in ((conn.connection_id, True), (conn.connection_id, False)):
             self._buckets.forget(key)
-        log.info("relay {cid} closed ({why}): {up} bytes up, {down} down",
-                 cid=conn.connection_id, why=why, up=conn.bytes_up, down=conn.bytes_down)
+        self.throttle.info(conn.opener.peer[0], "relay-closed",
+                           "relay {cid} of {source} closed ({why}): {up} bytes up, "
+                           "{down} down", cid=conn.connection_id, why=why, up=conn.bytes_up,
+                           down=conn.bytes_down)
         for leg in (conn.opener, conn.joiner):
             if leg is not None and leg is not lost:
                 leg.close()
