@@ -217,3 +217,22 @@ class RelayTests(unittest.TestCase):
         self.reactor.advance(1)
         self.assertEqual(a.transport.producerState, "producing")
         self.assertEqual(b.transport.producerState, "producing")
+
+    def test_bad_requests_refused(self):
+        no_sid = Leg(self.node, "192.0.2.7")
+        (reply,) = commands(no_sid.send([make_request(73, 7, [])]))
+        self.assertEqual(body(reply).value(3), 0)
+        self.assertTrue(no_sid.closed)
+        a, cid = self.open()
+        (reply,) = commands(a.send([make_request(73, 8, RelayOpen(5).items())]))
+        self.assertEqual(body(reply).value(3), 0)  # one connection per session
+        no_id = Leg(self.node, "192.0.2.8")
+        (reply,) = commands(no_id.send([make_request(74, 9, [])]))
+        self.assertEqual(body(reply).value(3), 0)
+        self.assertEqual(self.node.relay.refused, 3)
+
+    def test_relay_off(self):
+        self.node.config.relay.total = 0
+        leg = Leg(self.node)
+        (reply,) = commands(leg.send([make_request(73, 7, RelayOpen(1).items())]))
+        self.assertEqual(body(reply).value(3), 0)
