@@ -83,6 +83,7 @@ class ChatTests(TestCase):
         self.cred_key = keys.credential_public
         self.relay = self.service.supernode.relay
         self.user_keys = [generate_user_key(), generate_user_key()]
+        self.listeners = {}
 
     @defer.inlineCallbacks
     def client(self, label, name, key, register=False):
@@ -91,6 +92,7 @@ class ChatTests(TestCase):
         receiver = ChatReceiver(reactor, self.cred_key, inbox)
         port = reactor.listenTCP(0, receiver.factory(), interface=LOOPBACK)
         self.addCleanup(port.stopListening)
+        self.listeners[name] = port
         signed = yield sign_in(reactor, label, name, (LOOPBACK, self.ports["login-tcp"]),
                                (LOOPBACK, self.ports["event-tcp"]), self.login_n,
                                credential_modulus=self.cred_n, password=PASSWORD,
@@ -154,6 +156,21 @@ class ChatTests(TestCase):
         yield a_recv.close()
         yield b.close()
         yield a.close()
+
+    @defer.inlineCallbacks
+    def test_unreachable_peer_falls_back_to_the_relay(self):
+        a, a_recv, _ = yield self.client("6.16.0.105", "alice_nat", 0, register=True)
+        b, b_recv, b_inbox = yield self.client("6.16.0.105", "bob_nat", 1, register=True)
+        # B is "behind NAT": nothing accepts at the address its record names.
+        yield self.listeners["bob_nat"].stopListening()
+        got = b_inbox.next()
+        result = yield self.send(a, "bob_nat", "around the NAT")
+        self.assertEqual((result.path, result.acked), ("relay", True))
+        self.assertIsNotNone(result.direct_error)
+        message = yield got
+        self.assertEqual(message.text, "around the NAT")
+        for closing in (a_recv, b_recv, a, b):
+            yield closing.close()
 
     @defer.inlineCallbacks
     def test_every_version_with_session_records(self):
