@@ -220,6 +220,9 @@ class ChatReceiver(object):
     from pushed cmd 67 proposals.  ``on_message(MessageReceived, driver)``
     is called for each message; :meth:`attach` starts it."""
 
+    #: Most relay legs joined at once (pushed proposals beyond it are ignored).
+    MAX_LEGS = 16
+
     def __init__(self, reactor, credential_key, on_message, timeout=STEP_TIMEOUT):
         self.reactor = reactor
         self.signed_in = None
@@ -230,6 +233,7 @@ class ChatReceiver(object):
         self.drivers = []
         self.legs = []
         self.errors = []
+        self._joining = 0
 
     def attach(self, signed_in):
         """Serve ``signed_in`` (a :class:`~blissnode.client.event.SignedIn`
@@ -272,6 +276,9 @@ class ChatReceiver(object):
         except ProtocolError as e:
             self.errors.append("unreadable proposal: %s" % (e,))
             return
+        if len(self.legs) + self._joining >= self.MAX_LEGS:
+            self.errors.append("too many relayed sessions; proposal ignored")
+            return
         for candidate in proposal.relays:
             if candidate.connection_id and candidate.address is not None:
                 self._join(candidate)
@@ -281,6 +288,7 @@ class ChatReceiver(object):
     def _join(self, candidate):
         relay = (candidate.address.ip, candidate.address.port)
         sid = new_session_id()
+        self._joining += 1
         try:
             leg = yield join_relay(self.reactor, relay, self.signed_in.supernode.profile, sid,
                                    candidate.connection_id, timeout=self.timeout)
@@ -288,13 +296,19 @@ class ChatReceiver(object):
             self.errors.append("relay %s:%d: %s" % (relay + (e,)))
             log.info("chat: cannot join relay {relay}: {error}", relay=relay, error=e)
             return
+        finally:
+            self._joining -= 1
         self.legs.append(leg)
+        leg.protocol.lost.addCallback(lambda _: self._forget_leg(leg))
         driver = leg.attach(self._responder(sid, candidate.connection_id))
         self._session(driver)
 
+    def _forget_leg(self, leg):
+        self.legs = [x for x in self.legs if x is not leg]
+
     @defer.inlineCallbacks
     def close(self):
-        for leg in self.legs:
+        for leg in list(self.legs):
             yield leg.close()
         for driver in self.drivers:
             transport = getattr(driver, "transport", None)
