@@ -8,6 +8,7 @@ function, so what runs under twistd is what is tested.
 """
 
 import ipaddress
+import secrets
 
 from twisted.application import service
 from twisted.internet import defer
@@ -15,6 +16,9 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from blissnode.auth.cred import make_portal
+from blissnode.cluster.link import ClusterLink
+from blissnode.cluster.master import WorkerPool
+from blissnode.cluster.sockets import UnshareableListener, open_shared_listeners
 from blissnode.core.hub import Core
 from blissnode.datadir import ensure_data_dir
 from blissnode.event.protocol import EventServerFactory, EventService
@@ -28,8 +32,14 @@ from blissnode.listeners import (
 from blissnode.login.protocol import LoginServerFactory
 from blissnode.patch.known import event_server_addresses
 from blissnode.store.postgresql import redact_url
+from blissnode.store.bus import RedisBus
 from blissnode.store.redisdirectory import RedisDirectory
-from blissnode.store.urls import InvalidDatabaseURL, make_store_service, parse_database_url
+from blissnode.store.urls import (
+    POSTGRESQL,
+    InvalidDatabaseURL,
+    make_store_service,
+    parse_database_url,
+)
 from blissnode.supernode.node import SupernodeConfig, SupernodeNode
 from blissnode.supernode.relay import RelayLimits
 from blissnode.supernode.tcp import SupernodeTCPFactory
@@ -37,6 +47,9 @@ from blissnode.supernode.udp import SupernodeDatagramProtocol
 from blissnode.versions.registry import NEAREST, REJECT, VersionRegistry
 
 log = Logger()
+
+#: Most worker processes ``--workers`` starts.
+MAX_WORKERS = 64
 
 #: The server roles.
 SUPERNODE = "supernode"
@@ -84,6 +97,10 @@ class Options(usage.Options):
         ["directory-ttl", None, "1800",
          "Seconds a Redis directory entry lives without a keep-alive (a process that "
          "dies leaves its clients online this long at most)."],
+        ["workers", None, "1",
+         "Worker processes sharing every listening port (SO_REUSEPORT); more than 1 "
+         "needs --database postgresql://... and --directory redis://... "
+         "(docs/scaling.rst)."],
     ] + [[name, None, default, helptext]
          for (name, default, _role, _transport, helptext) in LISTENERS] + [
         ["public-ip", None, "127.0.0.1",
@@ -174,6 +191,21 @@ class Options(usage.Options):
             self["directory-ttl"] = -1
         if self["directory-ttl"] <= 0:
             raise usage.UsageError("--directory-ttl must be a positive number")
+        try:
+            self["workers"] = int(self["workers"])
+        except ValueError:
+            self["workers"] = 0
+        if not 1 <= self["workers"] <= MAX_WORKERS:
+            raise usage.UsageError("--workers must be a number from 1 to %d" % (MAX_WORKERS,))
+        if self["workers"] > 1:
+            missing = []
+            if parse_database_url(self["database"]).engine != POSTGRESQL:
+                missing.append("--database postgresql://... (accounts shared by the workers)")
+            if directory == "memory":
+                missing.append("--directory redis://... (who is online, for every worker)")
+            if missing:
+                raise usage.UsageError("--workers %d needs %s" % (self["workers"],
+                                                                  " and ".join(missing)))
 
 
 def parse_event_addresses(text):
@@ -356,6 +388,8 @@ class BlissnodeService(service.MultiService):
     store = None
     core = None
     versions = None
+    #: The :class:`~blissnode.cluster.link.ClusterLink` (shared directory only).
+    cluster = None
 
     def startService(self):
         if self.store is not None:
@@ -373,8 +407,15 @@ class BlissnodeService(service.MultiService):
         return d
 
 
-def makeService(options, reactor=None):
-    """Build the MultiService for ``options`` (an :class:`Options` or dict)."""
+def makeService(options, reactor=None, worker=None):
+    """Build the MultiService for ``options`` (an :class:`Options` or dict).
+
+    With ``--workers N`` (N > 1) that is the master's service
+    (:func:`make_master`); ``worker`` is what a worker process got from its
+    master (``{"index", "tag", "fds": {listener name: fd}}``,
+    :mod:`blissnode.worker`)."""
+    if worker is None and int(_get(options, "workers", 1)) > 1:
+        return make_master(options, reactor)
     data_dir = ensure_data_dir(options["data-dir"])
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
@@ -383,7 +424,20 @@ def makeService(options, reactor=None):
     directory = make_directory(options, reactor)
     if directory is not None:
         directory.setServiceParent(top)
-    core = top.core = Core(directory=directory, clock=reactor)
+    if worker is not None:
+        instance = worker["tag"]
+    elif directory is not None:
+        # Alone on this machine, but sharing the directory with others.
+        instance = "p-%s." % (secrets.token_hex(4),)
+    else:
+        instance = ""
+    core = top.core = Core(directory=directory, clock=reactor, instance=instance)
+    if directory is not None:
+        bus = RedisBus(_get(options, "directory", None), reactor=reactor)
+        bus.setServiceParent(top)
+        top.cluster = ClusterLink(core, bus, clock=reactor)
+        top.cluster.setServiceParent(top)
+    adopted = worker["fds"] if worker is not None else {}
     versions = top.versions = make_versions(options)
     if not is_disabled(options["login-tcp"]):
         top.store, login_factory = make_login(options, data_dir, reactor, versions=versions)
@@ -409,9 +463,11 @@ def makeService(options, reactor=None):
         if is_disabled(description):
             log.info("{name} disabled", name=name)
             continue
+        fd = adopted.get(name)
         if transport == "udp":
             protocol = SupernodeDatagramProtocol(node)
-            listener = UDPListenerService(name, description, protocol, reactor=reactor)
+            listener = UDPListenerService(name, description, protocol, reactor=reactor,
+                                          adopt_fd=fd)
         else:
             if role == SUPERNODE:
                 # Real clients never use DH-384 on port 443 (ERRATA).
@@ -421,9 +477,11 @@ def makeService(options, reactor=None):
             else:
                 factory = event_factory
             if role == SUPERNODE and name == "supernode-tcp":
-                listener = _MainTCPListener(node, name, description, factory, reactor=reactor)
+                listener = _MainTCPListener(node, name, description, factory, reactor=reactor,
+                                            adopt_fd=fd)
             else:
-                listener = StreamListenerService(name, description, factory, reactor=reactor)
+                listener = StreamListenerService(name, description, factory, reactor=reactor,
+                                                 adopt_fd=fd)
         listener.setServiceParent(top)
     return top
 
@@ -441,3 +499,59 @@ class _MainTCPListener(StreamListenerService):
         if not self.node.config.tcp_port:
             self.node.config.tcp_port = port.getHost().port
         return port
+
+
+def options_to_argv(options):
+    """The command line that gives a worker the same ``options`` (after
+    :meth:`Options.postOptions`), without ``--workers``."""
+    argv = []
+    for name, _short, default, _help in Options.optParameters:
+        if name == "workers":
+            continue
+        value = _get(options, name, default)
+        if value is None:
+            continue
+        if name == "event-addresses" and not isinstance(value, str):
+            value = ",".join("%s:%d" % tuple(a) for a in value) or "none"
+        argv.append("--%s=%s" % (name, value))
+    for flag in getattr(Options, "optFlags", []):
+        if _get(options, flag[0], False):
+            argv.append("--" + flag[0])
+    return argv
+
+
+def make_master(options, reactor=None):
+    """The master of ``--workers N``: the shared sockets, the server keys, and
+    the :class:`~blissnode.cluster.master.WorkerPool` (docs/scaling.rst)."""
+    count = int(options["workers"])
+    data_dir = ensure_data_dir(options["data-dir"])
+    if not (is_disabled(options["login-tcp"]) and is_disabled(options["event-tcp"])):
+        try:
+            load_or_create_server_keys(data_dir.path)
+        except KeyFileError as e:
+            raise SystemExit("blissnode: cannot start: %s" % (e,))
+    wanted = [(name, options[name], transport)
+              for name, _default, _role, transport, _help in LISTENERS
+              if not is_disabled(options[name])]
+    try:
+        shared = open_shared_listeners(wanted, count)
+    except UnshareableListener as e:
+        raise SystemExit("blissnode: %s" % (e,))
+    except OSError as e:
+        raise SystemExit("blissnode: %s" % (e.strerror or e,))
+    worker_options = dict(options)
+    for listener in shared:
+        worker_options[listener.name] = listener.description()
+        log.info("{name} shared by {n} workers on {address}", name=listener.name, n=count,
+                 address="%s:%d" % (listener.interface or "0.0.0.0", listener.port))
+    top = BlissnodeService()
+    directory = make_directory(options, reactor)
+    bus = None
+    if directory is not None:
+        directory.setServiceParent(top)
+        bus = RedisBus(options["directory"], reactor=reactor)
+        bus.setServiceParent(top)
+    top.workers = WorkerPool(count, options_to_argv(worker_options), shared, reactor=reactor,
+                             directory=directory, bus=bus)
+    top.workers.setServiceParent(top)
+    return top
