@@ -544,6 +544,10 @@ def make_master(options, reactor=None):
         worker_options[listener.name] = listener.description()
         log.info("{name} shared by {n} workers on {address}", name=listener.name, n=count,
                  address="%s:%d" % (listener.interface or "0.0.0.0", listener.port))
+    if int(_get(options, "relay-total", 4096)) > 0:
+        log.warn("the relay does not cross workers: the two legs of a relayed "
+                 "connection meet only when the kernel gives both to one worker "
+                 "(docs/relay.rst); --relay-total 0 switches it off")
     top = BlissnodeService()
     directory = make_directory(options, reactor)
     bus = None
