@@ -265,3 +265,18 @@ def load_or_create_server_keys(data_dir, create=True, generate=generate_private_
 def load_server_keys(data_dir):
     """Load existing keys only (what ``blissnode keys show`` does)."""
     return load_or_create_server_keys(data_dir, create=False)
+
+
+def describe_key(key):
+    """The JSON-able public description of one :class:`ServerKey`: what
+    ``blissnode keys show --json`` prints and the management API serves."""
+    return {
+        "role": key.role,
+        "file": key.path,
+        "bits": key.bits,
+        "exponent": key.exponent,
+        "fingerprint_sha256": key.fingerprint,
+        "fingerprint_short": key.short_fingerprint,
+        "modulus_hex": key.modulus_bytes().hex(),
+        "modulus_client_order_hex": key.modulus_client_order().hex(),
+    }

@@ -15,6 +15,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import usage
 
+from blissnode.admin.options import ADMIN_PARAMETERS, check_admin_options
+from blissnode.admin.service import make_admin
 from blissnode.auth.cred import make_portal
 from blissnode.cluster.link import ClusterLink
 from blissnode.cluster.master import WorkerPool
@@ -124,9 +126,12 @@ class Options(usage.Options):
          "Seconds a relayed connection may carry nothing before both legs close."],
         ["relay-join-timeout", None, "60",
          "Seconds a relayed connection waits for the second client."],
-        ["registration", None, "open",
+        ["registration", None, "closed",
          "Whether clients may create accounts from their sign-up screen "
-         "(login request 5018): 'open' or 'closed'."],
+         "(login request 5018): 'closed' (the default: the operator creates "
+         "accounts with 'blissnode user add' or the management API) or 'open' "
+         "(anyone who reaches the login server may; the password policy cannot "
+         "apply, clients send only a hash)."],
         ["event-addresses", None, "known",
          "Event-server addresses (ip:port, comma-separated) a client may ask "
          "the supernode to carry to our event server over its own connection "
@@ -138,7 +143,7 @@ class Options(usage.Options):
          "supernode serves a client older than every known version, such as "
          "1.2, as the oldest one, while the login and event servers refuse "
          "it as too old) or 'reject' (close its session)."],
-    ]
+    ] + ADMIN_PARAMETERS
 
     def postOptions(self):
         for name, _default, _role, transport, _help in LISTENERS:
@@ -206,6 +211,14 @@ class Options(usage.Options):
             if missing:
                 raise usage.UsageError("--workers %d needs %s" % (self["workers"],
                                                                   " and ".join(missing)))
+            if not is_disabled(self.get("admin", "none")):
+                # Each worker holds its own sessions and settings: an API in one
+                # of them would show and change a part only (docs/scaling.rst).
+                raise usage.UsageError(
+                    "--admin works with one process only, not with --workers %d; use "
+                    "'blissnode user ... --database URL' for the accounts"
+                    % (self["workers"],))
+        check_admin_options(self)
 
 
 def parse_event_addresses(text):
@@ -355,7 +368,7 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None):
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
         registry=versions or make_versions(options),
-        registration_open=_get(options, "registration", "open") == "open", clock=reactor)
+        registration_open=_get(options, "registration", "closed") == "open", clock=reactor)
     return store, factory
 
 
@@ -390,6 +403,8 @@ class BlissnodeService(service.MultiService):
     versions = None
     #: The :class:`~blissnode.cluster.link.ClusterLink` (shared directory only).
     cluster = None
+    #: The admin listener's ApiContext (blissnode.admin), when ``--admin`` is set.
+    admin = None
 
     def startService(self):
         if self.store is not None:
@@ -483,7 +498,19 @@ def makeService(options, reactor=None, worker=None):
                 listener = StreamListenerService(name, description, factory, reactor=reactor,
                                                  adopt_fd=fd)
         listener.setServiceParent(top)
+    _add_admin(options, top, data_dir, login_factory, reactor)
     return top
+
+
+def _add_admin(options, top, data_dir, login_factory, reactor):
+    """The admin listener of ``--admin`` (blissnode.admin), when set."""
+    if is_disabled(_get(options, "admin", "none")):
+        return
+    if top.store is None:
+        top.store = make_store(options, data_dir, reactor)
+    roles = sorted({role for name, _d, role, _t, _h in LISTENERS
+                    if not is_disabled(options[name])})
+    make_admin(options, top, data_dir, top.store, login_factory, reactor, roles)
 
 
 class _MainTCPListener(StreamListenerService):

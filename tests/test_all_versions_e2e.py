@@ -50,7 +50,8 @@ class AllVersionsTests(TestCase):
             "--supernode-udp", "udp:0:interface=127.0.0.1",
             "--supernode-https", "tcp:0:interface=127.0.0.1",
             "--login-tcp", "tcp:0:interface=127.0.0.1",
-            "--event-tcp", "tcp:0:interface=127.0.0.1"])
+            "--event-tcp", "tcp:0:interface=127.0.0.1",
+            "--registration", "open"])  # the users sign up from the client
         self.service = tap.makeService(options, reactor)
         self.service.privilegedStartService()
         self.service.startService()

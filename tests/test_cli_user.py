@@ -38,7 +38,7 @@ class UserCommandTests(TestCase):
         self.addCleanup(database.close)
         return SyncAccountStore(database)
 
-    def add(self, name, password="secret", *extra):
+    def add(self, name, password="secret-pw", *extra):
         return self.run_cli("user", "add", name, "--password-file",
                             self.password_file(password + "\n"), *extra)
 
@@ -52,21 +52,21 @@ class UserCommandTests(TestCase):
         return err
 
     def test_add_creates_data_dir_and_account(self):
-        status, out, err = self.add("Echo123", "secret", "--email", "echo@example.org",
+        status, out, err = self.add("Echo123", "secret-pw", "--email", "echo@example.org",
                                     "--full-name", "Echo Test")
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(out, "created account echo123\n")
-        account = self.store().check_credential("echo123", md5_credential("echo123", "secret"))
+        account = self.store().check_credential("echo123", md5_credential("echo123", "secret-pw"))
         self.assertEqual(account.email, "echo@example.org")
         self.assertEqual(account.full_name, "Echo Test")
 
     def test_password_is_first_line_without_newline(self):
         for name, content, password in [
-            ("first123", "pw one\nsecond line\n", "pw one"),
-            ("crlf1234", "windows\r\n", "windows"),
+            ("first123", "pw number one\nsecond line\n", "pw number one"),
+            ("crlf1234", "windows-pw\r\n", "windows-pw"),
             ("nonl1234", "no newline", "no newline"),
-            ("spaces12", " spaced \n", " spaced "),
-            ("unicode1", "pässwörd\n", "pässwörd"),
+            ("spaces12", " spaced pw \n", " spaced pw "),
+            ("unicode1", "pässwörd-lang\n", "pässwörd-lang"),
         ]:
             path = self.password_file(content)
             self.assertEqual(self.run_cli("user", "add", name, "--password-file", path)[0], 0)
@@ -79,8 +79,8 @@ class UserCommandTests(TestCase):
         self.store().check_credential("piped123", md5_credential("piped123", "from stdin"))
 
     def test_credential_over_lower_case_name(self):
-        self.assertEqual(self.add("MixedCase1", "pw")[0], 0)
-        self.store().check_credential("mixedcase1", md5_credential("mixedcase1", "pw"))
+        self.assertEqual(self.add("MixedCase1", "pw-long-enough")[0], 0)
+        self.store().check_credential("mixedcase1", md5_credential("mixedcase1", "pw-long-enough"))
 
     def test_prompt(self):
         answers = []
@@ -100,10 +100,10 @@ class UserCommandTests(TestCase):
         self.assertFalse(os.path.exists(self.data_dir))
 
     def test_duplicate(self):
-        self.add("echo123", "first")
-        err = self.assertFails(self.add("ECHO123", "second"), "already taken", "echo123")
+        self.add("echo123", "first-password")
+        err = self.assertFails(self.add("ECHO123", "second-password"), "already taken", "echo123")
         self.assertNotIn("Traceback", err)
-        self.store().check_credential("echo123", md5_credential("echo123", "first"))
+        self.store().check_credential("echo123", md5_credential("echo123", "first-password"))
 
     def test_bad_password_files(self):
         self.assertFails(self.run_cli("user", "add", "echo123", "--password-file",
@@ -125,17 +125,17 @@ class UserCommandTests(TestCase):
         self.assertFails(self.add("echo123"), "not a database")
 
     def test_bad_fields(self):
-        self.assertFails(self.add("echo123", "pw", "--email", "x" * 300), "e-mail")
+        self.assertFails(self.add("echo123", "pw-long-enough", "--email", "x" * 300), "e-mail")
 
     def test_passwd(self):
-        self.add("echo123", "old")
+        self.add("echo123", "old-password")
         status, out, err = self.run_cli("user", "passwd", "Echo123", "--password-file",
-                                        self.password_file("new\n"))
+                                        self.password_file("new-password\n"))
         self.assertEqual((status, out, err), (0, "password changed for echo123\n", ""))
         store = self.store()
-        store.check_credential("echo123", md5_credential("echo123", "new"))
+        store.check_credential("echo123", md5_credential("echo123", "new-password"))
         self.assertRaises(WrongCredential, store.check_credential, "echo123",
-                          md5_credential("echo123", "old"))
+                          md5_credential("echo123", "old-password"))
         self.assertFails(self.run_cli("user", "passwd", "nobody123", "--password-file",
                                       self.password_file("x\n")), "no such account")
 
@@ -158,7 +158,7 @@ class UserCommandTests(TestCase):
         self.assertFails(self.run_cli("user", "list"), "no account database")
         self.assertFalse(os.path.exists(self.data_dir))
         self.add("zulu1234")
-        self.add("Alpha123", "pw", "--full-name", "Alpha Person")
+        self.add("Alpha123", "pw-long-enough", "--full-name", "Alpha Person")
         status, out, _ = self.run_cli("user", "list")
         self.assertEqual((status, out), (0, "alpha123\nzulu1234\n"))
         status, out, _ = self.run_cli("user", "show", "ALPHA123")
@@ -185,7 +185,7 @@ class UserCommandTests(TestCase):
         self.assertEqual(user.DEFAULT_DATA_DIR, tap.Options()["data-dir"])
 
     def test_suspend_unsuspend_and_json(self):
-        self.add("echo123", "pw", "--email", "e@example.org")
+        self.add("echo123", "pw-long-enough", "--email", "e@example.org")
         self.add("other123")
         status, out, err = self.run_cli("user", "suspend", "Echo123", "--reason", "spam")
         self.assertEqual((status, out, err), (0, "suspended account echo123\n", ""))
@@ -206,7 +206,7 @@ class UserCommandTests(TestCase):
         self.assertTrue(json.loads(self.run_cli("user", "show", "echo123", "--json")[1])
                         ["suspended"])
         # The store still checks the credential; refusing is the login server's part.
-        account = self.store().check_credential("echo123", md5_credential("echo123", "pw"))
+        account = self.store().check_credential("echo123", md5_credential("echo123", "pw-long-enough"))
         self.assertTrue(account.suspended)
         status, out, _ = self.run_cli("user", "unsuspend", "echo123")
         self.assertEqual((status, out), (0, "account echo123 may sign in again\n"))
@@ -225,7 +225,7 @@ class UserCommandTests(TestCase):
     def test_sqlite_path_url(self):
         path = os.path.join(self.base, "elsewhere.sqlite3")
         status, _, err = self.run_cli("user", "add", "echo123", "--password-file",
-                                      self.password_file("pw\n"), "--database",
+                                      self.password_file("pw-long-enough\n"), "--database",
                                       "sqlite://" + path)
         self.assertEqual((status, err), (0, ""))
         self.assertTrue(os.path.exists(path))
@@ -257,7 +257,7 @@ class PostgreSQLUserCommandTests(UserCommandTests):
     # What only an SQLite file has: a data directory created on first use,
     # a file that is not a database.
     def test_add_creates_data_dir_and_account(self):
-        status, out, err = self.add("Echo123", "secret", "--email", "echo@example.org")
+        status, out, err = self.add("Echo123", "secret-pw", "--email", "echo@example.org")
         self.assertEqual((status, err, out), (0, "", "created account echo123\n"))
         self.assertFalse(os.path.exists(self.data_dir))
         self.assertEqual(self.store().get_account("echo123").email, "echo@example.org")
@@ -269,6 +269,49 @@ class PostgreSQLUserCommandTests(UserCommandTests):
 
     def test_list_and_show(self):
         self.add("zulu1234")
-        self.add("Alpha123", "pw", "--full-name", "Alpha Person")
+        self.add("Alpha123", "pw-long-enough", "--full-name", "Alpha Person")
         self.assertEqual(self.run_cli("user", "list")[1], "alpha123\nzulu1234\n")
         self.assertIn("full name:    Alpha Person\n", self.run_cli("user", "show", "alpha123")[1])
+
+
+class PasswordPolicyCommandTests(TestCase):
+    """``user add`` / ``user passwd`` apply blissnode.auth.passwords."""
+
+    def setUp(self):
+        self.base = self.mktemp()
+        os.makedirs(self.base)
+        self.data_dir = os.path.join(self.base, "data")
+
+    def run_cli(self, *args):
+        out, err = io.StringIO(), io.StringIO()
+        status = main(list(args) + ["--data-dir", self.data_dir], stdin=io.StringIO(),
+                      stdout=out, stderr=err)
+        return status, out.getvalue(), err.getvalue()
+
+    def password_file(self, content):
+        path = os.path.join(self.base, "pw%d" % (len(os.listdir(self.base)),))
+        with open(path, "w") as f:
+            f.write(content)
+        return path
+
+    def test_short_passwords_are_refused(self):
+        status, out, err = self.run_cli("user", "add", "short123", "--password-file",
+                                        self.password_file("1234567\n"))
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("at least 8 characters", err)
+        self.assertFalse(os.path.exists(os.path.join(self.data_dir, "blissnode.sqlite3")))
+        self.assertEqual(self.run_cli("user", "add", "short123", "--password-file",
+                                      self.password_file("12345678\n"))[0], 0)
+        status, _, err = self.run_cli("user", "passwd", "short123", "--password-file",
+                                      self.password_file("abc\n"))
+        self.assertEqual(status, 1)
+        self.assertIn("at least 8 characters", err)
+
+    def test_the_minimum_is_configurable(self):
+        status, _, err = self.run_cli("user", "add", "tiny1234", "--password-min-length", "3",
+                                      "--password-file", self.password_file("abc\n"))
+        self.assertEqual((status, err), (0, ""))
+        status, _, err = self.run_cli("user", "add", "tiny5678", "--password-min-length", "0",
+                                      "--password-file", self.password_file("abc\n"))
+        self.assertEqual(status, 1)
+        self.assertIn("minimum password length", err)

@@ -426,6 +426,20 @@ class AuthenticationTests(EventServerMixin, TestCase):
                 yield session.close()
 
     @defer.inlineCallbacks
+    def test_suspended_account_is_refused(self):
+        yield self.account("susan01")
+        yield self.store.run(lambda opened: opened.accounts.suspend_account("susan01"))
+        for label in LABELS:
+            session = yield self.connect(label, "susan01", start=False)
+            record = yield session.protocol.call(C.ENTRY_HANDLES)
+            self.assertEqual(record.code, 8401, label)
+            yield session.close()
+        yield self.store.run(lambda opened: opened.accounts.unsuspend_account("susan01"))
+        session = yield self.connect("6.16.0.105", "susan01", start=False)
+        record = yield session.protocol.call(C.ENTRY_HANDLES)
+        self.assertNotEqual(record.code, 8401)
+
+    @defer.inlineCallbacks
     def test_every_request_is_checked(self):
         """A connection that signed in as alice cannot act with another
         credential: every request carries and is checked by its own."""

@@ -388,6 +388,24 @@ class LoginTests(LoopbackMixin, TestCase):
             self.assertEqual(self.factory.built[-1].result, "unknown_user")
 
     @defer.inlineCallbacks
+    def test_suspended_account_is_refused(self):
+        yield self.store.create_account("suspended1", md5_credential("suspended1", "right"))
+        yield self.store_service.run(
+            lambda opened: opened.accounts.suspend_account("suspended1", reason="test"))
+        for version in ("4.1.0.130", "6.16.0.105"):
+            result = yield self.login(version, "suspended1", "right")
+            self.assertFalse(result.ok, version)
+            self.assertEqual(result.reason, "account_blocked", version)
+            self.assertIsNone(result.credential_raw, version)
+            # A wrong password still reads as a wrong password (no oracle).
+            wrong = yield self.login(version, "suspended1", "wrong")
+            self.assertEqual(wrong.code, RESULT_AUTH_FAILED, version)
+        yield self.store_service.run(
+            lambda opened: opened.accounts.unsuspend_account("suspended1"))
+        result = yield self.login("6.16.0.105", "suspended1", "right")
+        self.assertTrue(result.ok)
+
+    @defer.inlineCallbacks
     def test_too_old_version(self):
         old = attr.evolve(LOGIN_PROFILES["1.4.0.84"], label="1.2.0.18",
                           version_string="2/1.2.0.18/")
@@ -1133,7 +1151,8 @@ class TapTests(TestCase):
 
         self.assertRaises(usage.UsageError, self.options, self.mktemp(),
                           ["--registration", "maybe"])
-        self.assertEqual(self.options(self.mktemp())["registration"], "open")
+        # Closed unless the operator opens it (issue 15).
+        self.assertEqual(self.options(self.mktemp())["registration"], "closed")
 
     @defer.inlineCallbacks
     def test_login_through_the_service(self):

@@ -45,6 +45,12 @@ class WrongPassword(UnauthorizedLogin):
     """The account exists; the credential does not match."""
 
 
+class AccountSuspended(UnauthorizedLogin):
+    """The credential matches but an operator suspended the account
+    (``blissnode user suspend``, the management API).  Only raised after a
+    successful credential check, so it tells nothing to a guesser."""
+
+
 @implementer(ICredentialsChecker)
 class SkypeCredentialsChecker:
     """Checks :class:`ISkypeCredentials` against an
@@ -95,8 +101,9 @@ class LoginRealm:
     """Turns an avatar id (a Skype name) into a :class:`SignedInUser`.
 
     It re-reads the account, so an account deleted between the credential
-    check and here is refused rather than signed in.  ``logout`` does
-    nothing yet; presence (issue 6) will hook in there.
+    check and here is refused rather than signed in, and a suspended one is
+    refused (:class:`AccountSuspended`) by the login and the event server
+    alike.  ``logout`` does nothing yet; presence (issue 6) will hook in there.
     """
 
     def __init__(self, store):
@@ -110,6 +117,8 @@ class LoginRealm:
         def got(account):
             if account is None:
                 raise UnknownUser("account removed during sign-in")
+            if getattr(account, "suspended", False):
+                raise AccountSuspended("account suspended")
             return (ISkypeUser, SignedInUser(account.name, account, mind), lambda: None)
         return d.addCallback(got)
 

@@ -14,7 +14,7 @@ import json
 
 from blissnode.cli.common import CommandError
 from blissnode.datadir import ensure_data_dir
-from blissnode.keys import KeyFileError, load_or_create_server_keys
+from blissnode.keys import KeyFileError, describe_key, load_or_create_server_keys
 
 #: Same default as the twistd plugin's ``--data-dir``.
 DEFAULT_DATA_DIR = "blissnode-data"
@@ -43,18 +43,8 @@ def add_parser(commands):
     p.set_defaults(run=_show)
 
 
-def key_info(key):
-    """The JSON-able description of one :class:`blissnode.keys.ServerKey`."""
-    return {
-        "role": key.role,
-        "file": key.path,
-        "bits": key.bits,
-        "exponent": key.exponent,
-        "fingerprint_sha256": key.fingerprint,
-        "fingerprint_short": key.short_fingerprint,
-        "modulus_hex": key.modulus_bytes().hex(),
-        "modulus_client_order_hex": key.modulus_client_order().hex(),
-    }
+#: The JSON-able description of one key (blissnode.keys.describe_key).
+key_info = describe_key
 
 
 def _wrap(hexstr, indent="    ", width=64):

@@ -26,6 +26,7 @@ import getpass
 import json
 import os
 
+from blissnode.auth.passwords import DEFAULT_MIN_LENGTH, PasswordPolicy
 from blissnode.cli.common import add_password_file_argument as password_file
 from blissnode.cli.common import command_error as _error
 from blissnode.cli.common import read_password_file
@@ -34,13 +35,9 @@ from blissnode.store.accounts import MAX_SUSPENSION_REASON_LENGTH, SyncAccountSt
 from blissnode.store.errors import StoreError
 from blissnode.store.names import validate_skype_name
 from blissnode.store.urls import DEFAULT_DATABASE, SQLITE, open_database, parse_database_url
-from blissnode.wire.credentials import credential_name, md5_credential
 
 DEFAULT_DATA_DIR = "blissnode-data"  # the twistd plugin's default (blissnode/tap.py)
 
-#: Longest password accepted (the client's own limit is unknown; this only
-#: stops a wrong file, e.g. a binary, from being taken as a password).
-MAX_PASSWORD_LENGTH = 1024
 
 
 def _store_errors(action):
@@ -64,9 +61,15 @@ def add_parser(commands):
     def common(p):
         add_database_arguments(p)
 
+    def policy(p):
+        p.add_argument("--password-min-length", type=int, default=DEFAULT_MIN_LENGTH,
+                       metavar="N", help="refuse passwords shorter than N characters "
+                       "(default: %(default)s, as the server's option)")
+
     p = actions.add_parser("add", help="create an account")
     p.add_argument("name", metavar="NAME", help="the Skype name (6-32 characters)")
     password_file(p)
+    policy(p)
     p.add_argument("--email", metavar="E", help="e-mail address")
     p.add_argument("--full-name", metavar="N", help="full name")
     common(p)
@@ -75,6 +78,7 @@ def add_parser(commands):
     p = actions.add_parser("passwd", help="set a new password")
     p.add_argument("name", metavar="NAME")
     password_file(p)
+    policy(p)
     common(p)
     p.set_defaults(run=_passwd)
 
@@ -147,8 +151,9 @@ def _name(args):
     return validate_skype_name(args.name)  # InvalidName: one line via _store_errors
 
 
-def _read_password(args, stdin, stdout):
-    """The new password: the file's first line, or typed twice at a prompt."""
+def _read_credential(args, stdin, stdout, name):
+    """The MD5 credential of the new password (the file's first line, or
+    typed twice at a prompt), checked by the password policy."""
     if args.password_file is not None:
         password = read_password_file(args.password_file, stdin)
     else:
@@ -156,24 +161,20 @@ def _read_password(args, stdin, stdout):
         password = getpass.getpass("Password: ")
         if getpass.getpass("Password again: ") != password:
             raise _error("the passwords do not match")
-    if not password:
-        raise _error("the password must not be empty")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise _error("the password is longer than %d characters" % (MAX_PASSWORD_LENGTH,))
-    return password
-
-
-def _credential(name, password):
-    return md5_credential(credential_name(name), password)
+    try:
+        policy = PasswordPolicy(args.password_min_length)
+    except ValueError as e:
+        raise _error(str(e))
+    return policy.credential(name, password)  # WeakPassword: one line via _store_errors
 
 
 @_store_errors
 def _add(args, stdin, stdout):
     name = _name(args)
-    password = _read_password(args, stdin, stdout)
+    credential = _read_credential(args, stdin, stdout, name)
     database, accounts = _open(args, create=True)
     try:
-        account = accounts.create_account(name, _credential(name, password),
+        account = accounts.create_account(name, credential,
                                           email=args.email, full_name=args.full_name)
     finally:
         database.close()
@@ -187,8 +188,7 @@ def _passwd(args, stdin, stdout):
     try:
         if accounts.get_account(name) is None:
             raise _error("no such account: %s" % (name,))
-        password = _read_password(args, stdin, stdout)
-        accounts.set_credential(name, _credential(name, password))
+        accounts.set_credential(name, _read_credential(args, stdin, stdout, name))
     finally:
         database.close()
     stdout.write("password changed for %s\n" % (name,))
@@ -212,17 +212,6 @@ def _delete(args, stdin, stdout):
     stdout.write("deleted account %s\n" % (name,))
 
 
-def _fields(account):
-    """An account as JSON-ready fields (never a hash or a salt: the Account has none)."""
-    def when(value):
-        return None if value is None else value.isoformat()
-    return {"name": account.name, "created": when(account.created), "email": account.email,
-            "full_name": account.full_name,
-            "password_set": when(account.credential_changed), "hash": account.kdf,
-            "suspended": account.suspended, "suspended_at": when(account.suspended_at),
-            "suspension_reason": account.suspension_reason}
-
-
 @_store_errors
 def _list(args, stdin, stdout):
     database, accounts = _open(args)
@@ -231,7 +220,7 @@ def _list(args, stdin, stdout):
     finally:
         database.close()
     if args.json:
-        stdout.write(json.dumps([_fields(a) for a in found]) + "\n")
+        stdout.write(json.dumps([a.to_json() for a in found]) + "\n")
         return
     for account in found:
         stdout.write(account.name + "\n")
@@ -248,7 +237,7 @@ def _show(args, stdin, stdout):
     if account is None:
         raise _error("no such account: %s" % (name,))
     if args.json:
-        stdout.write(json.dumps(_fields(account)) + "\n")
+        stdout.write(json.dumps(account.to_json()) + "\n")
         return
     suspended = "no"
     if account.suspended:

@@ -92,12 +92,22 @@ class SessionRegistry(object):
     def __init__(self):
         self._by_id = {}
         self._by_user = {}
+        self._watchers = []
 
     def __len__(self):
         return len(self._by_id)
 
+    def watch(self, callback):
+        """Call ``callback(target)`` for every session added from now on
+        (operators' counters: sessions started per role)."""
+        self._watchers.append(callback)
+
     def add(self, target):
+        new = target.session_id not in self._by_id
         self._by_id[target.session_id] = target
+        if new:
+            for callback in self._watchers:
+                callback(target)
 
     def remove(self, target):
         if self._by_id.get(target.session_id) is target:

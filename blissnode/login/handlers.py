@@ -27,9 +27,17 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from blissnode.auth.cred import ISkypeUser, LoginMind, SkypeCredentials, UnknownUser, WrongPassword
+from blissnode.auth.cred import (
+    AccountSuspended,
+    ISkypeUser,
+    LoginMind,
+    SkypeCredentials,
+    UnknownUser,
+    WrongPassword,
+)
 from blissnode.login.codes import REFUSAL_CODES
 from blissnode.login.interfaces import (
+    ACCOUNT_BLOCKED,
     INVALID_NAME,
     NAME_TAKEN,
     REGISTRATION_CLOSED,
@@ -160,6 +168,9 @@ class LoginHandlers(object):
         except WrongPassword:
             raise LoginRefusal(WRONG_PASSWORD, "wrong password", count_failure=True,
                                checked=True)
+        except AccountSuspended:
+            # The right password: not a failure to count, but no credential.
+            raise LoginRefusal(ACCOUNT_BLOCKED, "account suspended", checked=True)
         except UnauthorizedLogin as e:
             raise LoginRefusal(WRONG_PASSWORD, "refused: %s" % (e,), count_failure=True,
                                checked=True)

@@ -38,6 +38,7 @@ VERSION_TOO_OLD = "version_too_old"
 REGISTRATION_CLOSED = "registration_closed"
 NAME_TAKEN = "name_taken"
 INVALID_NAME = "invalid_name"
+ACCOUNT_BLOCKED = "account_blocked"
 
 
 class ILoginHandlers(Interface):

@@ -43,3 +43,15 @@ class Account:
     suspended = attr.ib(default=False)
     suspended_at = attr.ib(default=None)
     suspension_reason = attr.ib(default=None)
+
+    def to_json(self):
+        """The fields as JSON-ready values (times in ISO 8601; there is no
+        hash or salt to leak): what ``user list --json`` and the management
+        API show."""
+        def when(value):
+            return None if value is None else value.isoformat()
+        return {"name": self.name, "created": when(self.created), "email": self.email,
+                "full_name": self.full_name,
+                "password_set": when(self.credential_changed), "hash": self.kdf,
+                "suspended": self.suspended, "suspended_at": when(self.suspended_at),
+                "suspension_reason": self.suspension_reason}

@@ -286,6 +286,15 @@ class SyncMessageStore:
                            last_seq=row[0] if row else 0)
 
 
+    def queue_sizes(self, limit=1000):
+        """Every non-empty queue as ``(recipient, count, bytes)``, largest
+        first, at most ``limit`` of them: what operators watch (it reads
+        every queue, so it is an operator's call, never a client's)."""
+        return [(name, count, size) for name, count, size in self._db.read(
+            "SELECT a.name, count(*), coalesce(sum(length(m.body)), 0) "
+            "FROM offline_messages m JOIN accounts a ON a.id = m.recipient_id "
+            "GROUP BY a.name ORDER BY count(*) DESC, a.name LIMIT ?", (int(limit),))]
+
 @implementer(IMessageStore)
 class SQLiteMessageStore(OnStoreThread):
     """:class:`IMessageStore` over SQLite: every call runs on the store thread.
