@@ -820,21 +820,31 @@ class ReplayTests(LoopbackMixin, TestCase):
         self.assertIn(len(received), (0, 48 + 6 + 8))
         # The client's DH hash was for the old K: it is never found here.
         self.assertEqual(self.factory.built[-1].state_name(), "dh")
-        # classic: the answer is sealed under the original session key, which
-        # only the original client knows, and certifies the original user key.
+        # classic: the protocol gives the server no nonce, so the seed is
+        # refused as already used (issue 17.4): the connection closes with
+        # no reply (one sealed with the recorded keystream would give the
+        # recorded reply away), and the login is not executed again.
         core, stream = yield self.capture("4.1.0.130", "replayed")
-        received = yield self.raw_until_reply(stream)
-        record = ServerRecordParser().feed(received[5:])[0]
-        other_key = os.urandom(32)
-        from blissnode.wire.login_messages import parse_login_reply
-        from blissnode.wire.errors import ProtocolError
-        try:
-            garbage = parse_login_reply(RecordCipher(other_key, 1).open(record))
-            self.assertNotEqual(garbage.code, RESULT_OK)
-        except ProtocolError:
-            pass
-        reply = parse_login_reply(RecordCipher(core.key, 1).open(record))
-        self.assertEqual(reply.code, RESULT_OK)
+        received = yield self.raw(stream)
+        self.assertEqual(received.replace(b"\x17\x03\x01\x00\x00", b""), b"")
+        self.assertIsNone(self.factory.built[-1].result)
+        # A fresh login of the same user still works.
+        _core, _stream = yield self.capture("4.1.0.130", "replayed")
+
+    def test_seed_store_refuses_repeats_only(self):
+        from blissnode.seenseeds import MemorySeenSeeds, seed_digest
+        clock = task.Clock()
+        seen = MemorySeenSeeds(clock.seconds, ttl=10, max_entries=2)
+        results = []
+        for seed in (b"a", b"a", b"b", b"a"):
+            seen.first_use(seed_digest(seed)).addCallback(results.append)
+        self.assertEqual(results, [True, False, True, False])
+        clock.advance(11)  # expired
+        seen.first_use(seed_digest(b"a")).addCallback(results.append)
+        self.assertEqual(results[-1], True)
+        for seed in (b"c", b"d"):  # bounded: the oldest goes
+            seen.first_use(seed_digest(seed))
+        self.assertEqual(len(seen), 2)
 
     @defer.inlineCallbacks
     def test_replay_within_connection_closes(self):
@@ -1008,8 +1018,10 @@ class LogFloodTests(TestCase):
 
     def make_factory(self):
         store = MemoryStore()
+        # No connect rate: these tests are about the log throttle.
         return LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
-                                  handshake_timeout=30.0)
+                                  handshake_timeout=30.0, connect_rate=None,
+                                  max_per_address=None)
 
     def lines(self):
         return login_lines(self.events, self.namespace)
@@ -1044,6 +1056,41 @@ class LogFloodTests(TestCase):
         new = self.lines()[3:]
         self.assertEqual(new, ["203.0.113.5: 49 more bad lines suppressed"])
         self.assertEqual(self.factory.connections, 0)
+
+    def test_one_address_cannot_fill_the_server(self):
+        # Issue 17.2: idle connections from one address stop at the
+        # per-address cap; another address still gets in.
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
+                                     max_connections=100, max_per_address=10,
+                                     connect_rate=None)
+        held = [connect_raw(factory, "203.0.113.5", CLIENT_HELLO, i) for i in range(50)]
+        self.assertEqual(sum(not t.disconnecting for _, t in held), 10)
+        self.assertEqual(factory.connections, 10)
+        _proto, other = connect_raw(factory, "198.51.100.7", CLIENT_HELLO)
+        self.assertFalse(other.disconnecting)
+        for proto, _ in held:
+            proto.connectionLost(None)
+        self.assertEqual(factory.admission.open_from("203.0.113.5"), 0)
+        self.assertEqual(factory.connections, 1)
+
+    def test_new_connections_per_address_are_rate_limited(self):
+        # Each connection costs an RSA decryption: one address gets a burst,
+        # then connect_rate per second.
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
+                                     connect_rate=2.0, connect_burst=5)
+        taken = 0
+        for i in range(20):
+            proto, t = connect_raw(factory, "203.0.113.5", CLIENT_HELLO, i)
+            taken += not t.disconnecting
+            proto.connectionLost(None)
+        self.assertEqual(taken, 5)
+        self.clock.advance(1.0)
+        proto, t = connect_raw(factory, "203.0.113.5", CLIENT_HELLO, 99)
+        self.assertFalse(t.disconnecting)
+        _p, t = connect_raw(factory, "198.51.100.7", CLIENT_HELLO)
+        self.assertFalse(t.disconnecting)
 
     def test_half_open_flood_times_out_quietly(self):
         protos = [connect_raw(self.factory, "203.0.113.5", CLIENT_HELLO + b"\x16\x03", i)

@@ -64,6 +64,8 @@ from blissnode.login.interfaces import (
     LoginRefusal,
 )
 from blissnode.logthrottle import LogThrottle
+from blissnode.ratelimit import ConnectionAdmission
+from blissnode.seenseeds import MemorySeenSeeds
 from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
     SEED_HINT,
     ServerTransportProtocol,
@@ -100,6 +102,15 @@ HANDSHAKE_TIMEOUT = 30.0
 LINGER_TIMEOUT = 60.0
 #: Most simultaneous connections; more are closed at once.
 MAX_CONNECTIONS = 1024
+#: Per source address: connections open at once (a login takes one briefly;
+#: kept far below MAX_CONNECTIONS so one address cannot fill the server),
+#: new connections per second and their burst (each costs an RSA
+#: decryption before any credential is known, issue 17.2 / 17.6).
+MAX_PER_ADDRESS = 32
+CONNECT_RATE = 10.0
+CONNECT_BURST = 40
+#: Bytes written into a full socket buffer before the connection closes.
+MAX_UNSENT = 1 << 16
 #: Seconds between two log lines of one kind about one peer address (bad
 #: input, timeouts, refusals); the lines in between are counted.
 LOG_INTERVAL = 60.0
@@ -136,6 +147,13 @@ class LoginServerFactory(Factory):
     :param log_interval: seconds between two log lines of one kind about one
         peer address (:attr:`throttle`, a
         :class:`~blissnode.logthrottle.LogThrottle` on ``clock``).
+    :param max_per_address: connections open at once from one address;
+        ``connect_rate`` / ``connect_burst``: new ones per second from one
+        address (:class:`~blissnode.ratelimit.ConnectionAdmission`).
+    :param max_unsent: bytes written into a full socket buffer before the
+        connection closes.
+    :param seen_seeds: :class:`~blissnode.seenseeds.ISeenSeeds` shared by
+        the login and event servers of every process (default: in memory).
     """
 
     protocol = None  # set below
@@ -145,7 +163,9 @@ class LoginServerFactory(Factory):
                  limiter=None, clock=None, new_dh_keypair=None, dh_filler=None,
                  handshake_timeout=HANDSHAKE_TIMEOUT, linger_timeout=LINGER_TIMEOUT,
                  max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD,
-                 refusal_delay=0.0, log_interval=LOG_INTERVAL):
+                 refusal_delay=0.0, log_interval=LOG_INTERVAL,
+                 max_per_address=MAX_PER_ADDRESS, connect_rate=CONNECT_RATE,
+                 connect_burst=CONNECT_BURST, max_unsent=MAX_UNSENT, seen_seeds=None):
         if clock is None:
             from twisted.internet import reactor as clock
         self.keys = keys
@@ -163,6 +183,11 @@ class LoginServerFactory(Factory):
         self.handshake_timeout = handshake_timeout
         self.linger_timeout = linger_timeout
         self.max_connections = max_connections
+        self.admission = ConnectionAdmission(clock.seconds, max_per_address, max_connections,
+                                             connect_rate, connect_burst)
+        self.max_unsent = max_unsent
+        #: Session seeds already used (classic replays, issue 17.4).
+        self.seen_seeds = seen_seeds if seen_seeds is not None else MemorySeenSeeds(clock.seconds)
         self.max_record = max_record
         self.refusal_delay = refusal_delay
         self.throttle = LogThrottle(clock.seconds, log_interval, logger=log)
@@ -264,7 +289,8 @@ class LoginServerProtocol(ServerTransportProtocol):
     # -- the request ------------------------------------------------------------------
 
     def _handle(self, plaintext):
-        d = defer.maybeDeferred(self._process, plaintext)
+        d = self.fresh_seed()
+        d.addCallback(lambda fresh: self._process(plaintext) if fresh else self.replayed())
         d.addCallbacks(self._send_reply, self._processing_failed)
 
     @defer.inlineCallbacks
@@ -349,7 +375,7 @@ class LoginServerProtocol(ServerTransportProtocol):
         return handlers.build_refusal(seq, refuse.reason)
 
     def _send_reply(self, plaintext):
-        if self.closed:
+        if self.closed or plaintext is None:
             return
         self.send_record(plaintext)
         self.state = self.DONE

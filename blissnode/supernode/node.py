@@ -23,6 +23,7 @@ from twisted.logger import Logger
 
 from blissnode.core.hub import Core
 from blissnode.core.versioning import NEAREST, BaseOnlyRegistry, openings
+from blissnode.ratelimit import ConnectionAdmission
 from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.handlersets import HandlerSets
@@ -55,6 +56,21 @@ class SupernodeConfig(object):
     #: Per source IP: TCP sessions still in the handshake; UDP datagrams per
     #: second (token bucket of ``udp_burst``).
     max_half_open = attr.ib(default=16)
+    #: Per source IP: TCP sessions open at once (any phase), new ones per
+    #: second (burst ``connect_burst``); in all: ``max_tcp_sessions`` (None:
+    #: no limit).  Issue 17.2: one address must not exhaust the fds.
+    max_sessions_per_address = attr.ib(default=64)
+    connect_rate = attr.ib(default=20.0)
+    connect_burst = attr.ib(default=64)
+    max_tcp_sessions = attr.ib(default=16384)
+    #: Flow control of one TCP session (blissnode.flowcontrol): packets run
+    #: per reactor turn; packets waiting before reading pauses / before the
+    #: session is closed; bytes written into a full socket buffer (a client
+    #: that does not read) before it is closed.
+    packets_per_turn = attr.ib(default=8)
+    pause_at = attr.ib(default=32)
+    max_pending = attr.ib(default=512)
+    max_unsent = attr.ib(default=1 << 20)
     udp_rate = attr.ib(default=50.0)
     udp_burst = attr.ib(default=100)
     #: Most accepted clients (None: no limit); over it cmd 30 gets cmd 32.
@@ -65,6 +81,9 @@ class SupernodeConfig(object):
     #: 60 s; GUESS: 3 missed refreshes, supernode.md 6); optional ``03 03``
     #: keep-alive probe interval (None: off; U7).
     handshake_timeout = attr.ib(default=20.0)
+    #: Seconds from the end of the handshake until cmd 30 must have accepted
+    #: the client (an unauthenticated session holds an fd; None: no limit).
+    accept_timeout = attr.ib(default=60.0)
     idle_timeout = attr.ib(default=180.0)
     keepalive_interval = attr.ib(default=None)
     #: UDP: how long a NACK challenge is honoured (udp.md 6: "~10 s"); whether
@@ -143,6 +162,11 @@ class SupernodeNode(object):
         self.throttle = LogThrottle(self.now, self.config.log_interval)
         self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
         self.half_open = Counters()
+        config = self.config
+        #: Which TCP connections are taken (per address, in total, connect rate).
+        self.admission = ConnectionAdmission(
+            self.now, config.max_sessions_per_address, config.max_tcp_sessions,
+            config.connect_rate, config.connect_burst)
         self.udp = None  # the SupernodeDatagramProtocol, once listening
         #: How a peer stream may open (wire.peer_session), with the variants
         #: the installed version plugins add.
@@ -196,6 +220,13 @@ class SupernodeNode(object):
         return NetAddr(self.public_ip, self.udp_port)
 
     # -- sessions ---------------------------------------------------------------
+
+    def admit_tcp(self, ip):
+        """None if a new TCP connection from ``ip`` is taken (counted in
+        :attr:`admission`), else why not."""
+        if self.half_open.get(ip) >= self.config.max_half_open:
+            return "too-many-half-open-sessions"
+        return self.admission.admit(ip)
 
     def add_session(self, session):
         self.tcp_sessions.add(session)
