@@ -16,7 +16,7 @@ from twisted.python import usage
 
 from blissnode.auth.cred import make_portal
 from blissnode.core.hub import Core
-from blissnode.datadir import ensure_data_dir
+from blissnode.datadir import UnsafeDataDir, ensure_data_dir
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
 from blissnode.listeners import (
@@ -28,6 +28,7 @@ from blissnode.listeners import (
 from blissnode.login.protocol import LoginServerFactory
 from blissnode.patch.known import event_server_addresses
 from blissnode.store.postgresql import redact_url
+from blissnode.seenseeds import MemorySeenSeeds, RedisSeenSeeds
 from blissnode.store.redisdirectory import RedisDirectory
 from blissnode.store.urls import InvalidDatabaseURL, make_store_service, parse_database_url
 from blissnode.supernode.node import SupernodeConfig, SupernodeNode
@@ -92,6 +93,19 @@ class Options(usage.Options):
          "tests on one machine."],
         ["max-half-open", None, "16",
          "Most TCP connections per source IP still in the handshake."],
+        ["max-per-address", None, "64",
+         "Most TCP connections open at once from one source IP, on each of the "
+         "supernode, login (half of it) and event listeners (docs/security.rst)."],
+        ["connect-rate", None, "20",
+         "New TCP connections per second from one source IP on each listener "
+         "(bursts of about three times as many); the login and event servers "
+         "take half of it, since each of their connections costs an RSA "
+         "decryption."],
+        ["seen-seeds", None, "auto",
+         "Where the session seeds already used live, so a replayed classic "
+         "(1.x-4.x) session is refused: 'memory' (this process), a redis:// URL "
+         "shared by every process, or 'auto' (the --directory Redis when there "
+         "is one)."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
         ["registration", None, "open",
@@ -123,7 +137,8 @@ class Options(usage.Options):
         except ValueError:
             raise usage.UsageError("--public-ip must be an IPv4 address, not %r"
                                    % (self["public-ip"],))
-        for name, cast in (("max-half-open", int), ("udp-rate", float)):
+        for name, cast in (("max-half-open", int), ("udp-rate", float),
+                           ("max-per-address", int), ("connect-rate", float)):
             try:
                 value = cast(self[name])
             except ValueError:
@@ -145,6 +160,10 @@ class Options(usage.Options):
                                                                        "unix"):
             raise usage.UsageError("--directory must be 'memory' or a redis:// URL, not %r"
                                    % (directory[:60],))
+        seen = self["seen-seeds"]
+        if seen not in ("auto", "memory") and seen.split(":", 1)[0] not in (
+                "redis", "rediss", "unix"):
+            raise usage.UsageError("--seen-seeds must be 'auto', 'memory' or a redis:// URL")
         try:
             self["directory-ttl"] = float(self["directory-ttl"])
         except ValueError:
@@ -225,6 +244,29 @@ def make_directory(options, reactor=None):
     return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
 
 
+def make_seen_seeds(options, reactor=None):
+    """The :class:`~blissnode.seenseeds.ISeenSeeds` of ``--seen-seeds``
+    (shared by the login and event servers)."""
+    from twisted.internet import reactor as default_reactor
+    reactor = reactor or default_reactor
+    url = _get(options, "seen-seeds", "auto")
+    if url == "auto":
+        directory = _get(options, "directory", "memory")
+        url = directory if directory != "memory" else "memory"
+    if url == "memory":
+        return MemorySeenSeeds(reactor.seconds)
+    log.info("used session seeds: {url}", url=redact_url(url))
+    return RedisSeenSeeds(url, reactor=reactor)
+
+
+def _address_limits(options, share=1.0):
+    """The per-address keyword arguments of a listener's factory."""
+    per = int(_get(options, "max-per-address", 64))
+    rate = float(_get(options, "connect-rate", 20)) * share
+    return dict(max_per_address=max(1, int(per * share)), connect_rate=rate,
+                connect_burst=max(1, int(3 * rate)))
+
+
 def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
     listener of ``options`` shares, over the process's ``core`` and version
@@ -239,6 +281,9 @@ def make_supernode(options, reactor=None, core=None, versions=None):
         tcp_port=0 if is_disabled(options["supernode-tcp"])
         else _port(options["supernode-tcp"], "tcp"),
         max_half_open=int(_get(options, "max-half-open", 16)),
+        max_sessions_per_address=int(_get(options, "max-per-address", 64)),
+        connect_rate=float(_get(options, "connect-rate", 20)),
+        connect_burst=max(1, int(3 * float(_get(options, "connect-rate", 20)))),
         udp_rate=udp_rate, udp_burst=max(1, int(2 * udp_rate)),
         unknown_versions=policy)
     if ipaddress.IPv4Address(public_ip).is_loopback:
@@ -274,7 +319,7 @@ def make_versions(options):
     return VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST))
 
 
-def make_login(options, data_dir, reactor=None, store=None, versions=None):
+def make_login(options, data_dir, reactor=None, store=None, versions=None, seen_seeds=None):
     """The login server's :class:`~blissnode.store.sqlite.StoreService` and
     :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
     are loaded (created on first run) here, so a bad key file stops the
@@ -290,11 +335,13 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None):
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
         registry=versions or make_versions(options),
-        registration_open=_get(options, "registration", "open") == "open", clock=reactor)
+        registration_open=_get(options, "registration", "open") == "open", clock=reactor,
+        seen_seeds=seen_seeds, **_address_limits(options, 0.5))
     return store, factory
 
 
-def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None):
+def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None,
+               seen_seeds=None):
     """The event server's :class:`~blissnode.event.protocol.EventServerFactory`
     over the shared ``store``: the login key decrypts its session seeds
     (event.md 2), the login server's failed-login ``limiter`` is shared, and
@@ -306,7 +353,8 @@ def make_event(options, data_dir, store, core, limiter=None, reactor=None, versi
     event = EventService.from_store(
         store, clock=reactor, limiter=limiter, core=core,
         registry=versions or make_versions(options))
-    factory = EventServerFactory(keys, event, clock=reactor)
+    factory = EventServerFactory(keys, event, clock=reactor, seen_seeds=seen_seeds,
+                                 **_address_limits(options, 1.0))
     # cmd 7: the supernode hands connections it carries to the event server.
     core.offer_stream("event", factory)
     return factory
@@ -342,7 +390,10 @@ class BlissnodeService(service.MultiService):
 
 def makeService(options, reactor=None):
     """Build the MultiService for ``options`` (an :class:`Options` or dict)."""
-    data_dir = ensure_data_dir(options["data-dir"])
+    try:
+        data_dir = ensure_data_dir(options["data-dir"])
+    except UnsafeDataDir as e:
+        raise SystemExit("blissnode: %s" % (e,))
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
     node = None
@@ -352,8 +403,12 @@ def makeService(options, reactor=None):
         directory.setServiceParent(top)
     core = top.core = Core(directory=directory, clock=reactor)
     versions = top.versions = make_versions(options)
+    seen_seeds = None
+    if not (is_disabled(options["login-tcp"]) and is_disabled(options["event-tcp"])):
+        seen_seeds = make_seen_seeds(options, reactor)
     if not is_disabled(options["login-tcp"]):
-        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions)
+        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions,
+                                              seen_seeds=seen_seeds)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
         node = top.supernode = make_supernode(options, reactor, core, versions)
@@ -363,7 +418,7 @@ def makeService(options, reactor=None):
             top.store = make_store(options, data_dir, reactor)
         event_factory = make_event(options, data_dir, top.store, core,
                                    login_factory.limiter if login_factory else None, reactor,
-                                   versions)
+                                   versions, seen_seeds)
         if node is not None:
             # The addresses cmd 7 may name for our event server.
             own = _own_event_address(options)

@@ -831,21 +831,6 @@ class ReplayTests(LoopbackMixin, TestCase):
         # A fresh login of the same user still works.
         _core, _stream = yield self.capture("4.1.0.130", "replayed")
 
-    def test_seed_store_refuses_repeats_only(self):
-        from blissnode.seenseeds import MemorySeenSeeds, seed_digest
-        clock = task.Clock()
-        seen = MemorySeenSeeds(clock.seconds, ttl=10, max_entries=2)
-        results = []
-        for seed in (b"a", b"a", b"b", b"a"):
-            seen.first_use(seed_digest(seed)).addCallback(results.append)
-        self.assertEqual(results, [True, False, True, False])
-        clock.advance(11)  # expired
-        seen.first_use(seed_digest(b"a")).addCallback(results.append)
-        self.assertEqual(results[-1], True)
-        for seed in (b"c", b"d"):  # bounded: the oldest goes
-            seen.first_use(seed_digest(seed))
-        self.assertEqual(len(seen), 2)
-
     @defer.inlineCallbacks
     def test_replay_within_connection_closes(self):
         yield self.store.create_account("replayer", md5_credential("replayer", "pw"))
