@@ -1310,3 +1310,65 @@ class OpeningVariantTests(TestCase):
         self.assertEqual(transport.value(), b"WHO" + SERVER_HELLO)
         self.assertEqual(proto.transport_kind, "classic")
         proto.connectionLost(None)
+
+
+class UnauthenticatedCostTests(TestCase):
+    """Issue 17.6: requests that cannot be read still cost a (dummy) scrypt,
+    but only until their address is limited; issue 17.8: registrations
+    per address."""
+
+    def exchange(self, factory, core, ip, port):
+        proto = factory.buildProtocol(IPv4Address("TCP", ip, port))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", ip, port))
+        proto.makeConnection(transport)
+        proto.dataReceived(core.start())
+        for _ in range(10):
+            data = transport.value()
+            transport.clear()
+            if core.done or not data:
+                break
+            try:
+                out = core.receive(data)
+            except LoginClientError:
+                break  # the client cannot read a reply sealed with another key
+            if out:
+                proto.dataReceived(out)
+        proto.connectionLost(None)
+        return proto
+
+    def test_unreadable_requests_stop_costing_scrypt(self):
+        from blissnode.patch.known import SKYPE_LOGIN_MODULUS
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=task.Clock(),
+                                     connect_rate=None, max_per_address=None)
+        results = []
+        for i in range(40):
+            core = LoginClientCore("4.1.0.130", "victim01", "pw",
+                                   login_modulus=SKYPE_LOGIN_MODULUS,
+                                   credential_modulus=KEYS.credential.private.n,
+                                   user_key=USER_KEYS[0])
+            results.append(self.exchange(factory, core, "203.0.113.5", 1000 + i).result)
+        limit = int(factory.limiter.addresses.burst)
+        self.assertEqual(results[:limit], ["wrong_password"] * limit)
+        self.assertEqual(set(results[limit:]), {"rate_limited"})
+        self.assertEqual(len(store.checks), limit)  # one dummy scrypt each, then none
+
+    def test_registrations_per_address(self):
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=task.Clock(),
+                                     connect_rate=None, registration_burst=3,
+                                     registration_interval=600)
+        results = []
+        for i in range(5):
+            core = LoginClientCore("4.1.0.130", "newuser%d" % i, "pw", register=True,
+                                   login_modulus=KEYS.login.private.n,
+                                   credential_modulus=KEYS.credential.private.n,
+                                   user_key=USER_KEYS[0])
+            results.append(self.exchange(factory, core, "203.0.113.5", 1000 + i).result)
+        self.assertEqual(results, ["ok"] * 3 + ["rate_limited"] * 2)
+        self.assertEqual(len(store.users), 3)
+        core = LoginClientCore("4.1.0.130", "otheruser", "pw", register=True,
+                               login_modulus=KEYS.login.private.n,
+                               credential_modulus=KEYS.credential.private.n,
+                               user_key=USER_KEYS[0])
+        self.assertEqual(self.exchange(factory, core, "198.51.100.7", 5).result, "ok")

@@ -52,7 +52,7 @@ from blissnode.auth.cred import (  # noqa: F401  (LoginMind re-exported)
     LoginMind,
     SkypeCredentials,
 )
-from blissnode.auth.limiter import FailedLoginLimiter
+from blissnode.auth.limiter import FailedLoginLimiter, address_key
 from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion, openings
 from blissnode.login import handlers as login_handlers
 from blissnode.login.interfaces import (
@@ -64,7 +64,7 @@ from blissnode.login.interfaces import (
     LoginRefusal,
 )
 from blissnode.logthrottle import LogThrottle
-from blissnode.ratelimit import ConnectionAdmission
+from blissnode.ratelimit import ConnectionAdmission, TokenBuckets
 from blissnode.seenseeds import MemorySeenSeeds
 from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
     SEED_HINT,
@@ -111,6 +111,10 @@ CONNECT_RATE = 10.0
 CONNECT_BURST = 40
 #: Bytes written into a full socket buffer before the connection closes.
 MAX_UNSENT = 1 << 16
+#: Accounts one address may create: a burst, then one per this many seconds
+#: (issue 17.8: 871 accounts in 30 s from one address before).
+REGISTRATION_BURST = 10
+REGISTRATION_INTERVAL = 60.0
 #: Seconds between two log lines of one kind about one peer address (bad
 #: input, timeouts, refusals); the lines in between are counted.
 LOG_INTERVAL = 60.0
@@ -152,6 +156,8 @@ class LoginServerFactory(Factory):
         address (:class:`~blissnode.ratelimit.ConnectionAdmission`).
     :param max_unsent: bytes written into a full socket buffer before the
         connection closes.
+    :param registration_burst: accounts one address may create at once,
+        then one per ``registration_interval`` seconds.
     :param seen_seeds: :class:`~blissnode.seenseeds.ISeenSeeds` shared by
         the login and event servers of every process (default: in memory).
     """
@@ -165,7 +171,9 @@ class LoginServerFactory(Factory):
                  max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD,
                  refusal_delay=0.0, log_interval=LOG_INTERVAL,
                  max_per_address=MAX_PER_ADDRESS, connect_rate=CONNECT_RATE,
-                 connect_burst=CONNECT_BURST, max_unsent=MAX_UNSENT, seen_seeds=None):
+                 connect_burst=CONNECT_BURST, max_unsent=MAX_UNSENT, seen_seeds=None,
+                 registration_burst=REGISTRATION_BURST,
+                 registration_interval=REGISTRATION_INTERVAL):
         if clock is None:
             from twisted.internet import reactor as clock
         self.keys = keys
@@ -186,6 +194,9 @@ class LoginServerFactory(Factory):
         self.admission = ConnectionAdmission(clock.seconds, max_per_address, max_connections,
                                              connect_rate, connect_burst)
         self.max_unsent = max_unsent
+        #: Registrations per address (request 5018).
+        self.registrations = TokenBuckets(1.0 / registration_interval, registration_burst,
+                                          clock.seconds)
         #: Session seeds already used (classic replays, issue 17.4).
         self.seen_seeds = seen_seeds if seen_seeds is not None else MemorySeenSeeds(clock.seconds)
         self.max_record = max_record
@@ -339,9 +350,15 @@ class LoginServerProtocol(ServerTransportProtocol):
         if not decision.allowed:
             raise _Refuse(RATE_LIMITED, "rate limited per %s (retry in %.0f s)"
                           % (decision.reason, decision.retry_after))
+        register = kind == login_handlers.KIND_REGISTER
+        if register and factory.registration_open and \
+                factory.registrations.retry_after(address_key(self.peer)) > 0:
+            raise _Refuse(RATE_LIMITED, "too many registrations from this address")
         call = LoginCall(request, self.peer, version, self.transport_kind, factory)
         method = handlers.register if kind == login_handlers.KIND_REGISTER else handlers.sign_in
         answer = yield defer.maybeDeferred(method, call)
+        if register:
+            factory.registrations.charge(address_key(self.peer))  # an account was created
         factory.limiter.succeeded(self.peer, header.name)
         self.result = "ok"
         credential = answer.credential
@@ -355,6 +372,15 @@ class LoginServerProtocol(ServerTransportProtocol):
     @defer.inlineCallbacks
     def _refusal(self, refuse, seq, handlers):
         factory = self.factory
+        if refuse.reason in (WRONG_PASSWORD, UNKNOWN_USER) and not refuse.checked:
+            decision = factory.limiter.check(self.peer, refuse.name)
+            if not decision.allowed:
+                # Issue 17.6: nothing unauthenticated costs an scrypt once
+                # its address (or its guesses at the name) is limited --
+                # answered as a readable request would be, rate limited.
+                refuse = _Refuse(RATE_LIMITED, "%s; rate limited per %s (retry in %.0f s)"
+                                 % (refuse.why, decision.reason, decision.retry_after),
+                                 name=refuse.name, count_failure=refuse.count_failure)
         if refuse.reason in (WRONG_PASSWORD, UNKNOWN_USER) and not refuse.checked:
             # Spend what a real check spends: one scrypt through the same
             # portal and store (the name can never exist).
