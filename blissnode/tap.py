@@ -111,6 +111,9 @@ class Options(usage.Options):
         ["registration", None, "open",
          "Whether clients may create accounts from their sign-up screen "
          "(login request 5018): 'open' or 'closed'."],
+        ["registrations-per-address", None, "10",
+         "Accounts one source IP may create at once (login request 5018); then "
+         "one more per minute."],
         ["event-addresses", None, "known",
          "Event-server addresses (ip:port, comma-separated) a client may ask "
          "the supernode to carry to our event server over its own connection "
@@ -138,7 +141,8 @@ class Options(usage.Options):
             raise usage.UsageError("--public-ip must be an IPv4 address, not %r"
                                    % (self["public-ip"],))
         for name, cast in (("max-half-open", int), ("udp-rate", float),
-                           ("max-per-address", int), ("connect-rate", float)):
+                           ("max-per-address", int), ("connect-rate", float),
+                           ("registrations-per-address", int)):
             try:
                 value = cast(self[name])
             except ValueError:
@@ -336,7 +340,9 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None, seen_
         keys, make_portal(store.accounts), store.accounts,
         registry=versions or make_versions(options),
         registration_open=_get(options, "registration", "open") == "open", clock=reactor,
-        seen_seeds=seen_seeds, **_address_limits(options, 0.5))
+        seen_seeds=seen_seeds,
+        registration_burst=int(_get(options, "registrations-per-address", 10)),
+        **_address_limits(options, 0.5))
     return store, factory
 
 
