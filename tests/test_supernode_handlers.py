@@ -206,14 +206,30 @@ class PushForwardingTests(unittest.TestCase):
         self.udp = udp_protocol(self.node)
         self.target, self.target_t, self.target_c = accepted_session(self.node)
 
-    def push(self, node_id=NODE_ID, name=b"callee"):
+    def push(self, node_id=NODE_ID, name=b"callee", inner_cmd=67, rid=0x4444, pid=0x4445):
         record = NodeRecord(node_id.to_bytes(8, "big"), 1, NetAddr("192.168.0.2", 65072),
                             last_addr=NetAddr("200.105.211.150", 65072)).encode()
         inner = [String(0, name), Int(3, 77)]
-        body = encode_objects([Int(0, 2), Blob(1, record), Int(2, 67), NestedList(3, inner),
-                               Int(4, 28)], compressed=True)
+        body = encode_objects([Int(0, 2), Blob(1, record), Int(2, inner_cmd),
+                               NestedList(3, inner), Int(4, 28)], compressed=True)
         self.udp.datagramReceived(
-            client_datagram(request_plaintext(53, 0x4444, body), 0x4445, PEER[0]), PEER)
+            client_datagram(request_plaintext(53, rid, body), pid, PEER[0]), PEER)
+
+    def test_only_forwarded_queries_are_pushed(self):
+        # Issue 17.7: a forged presence command (our cmd 100) is refused.
+        self.push(inner_cmd=SupernodeHandlers.PRESENCE_PUSH_CMD)
+        (data, _addr), = self.udp.transport.take()
+        reply, = open_reply(data, PEER[0])
+        self.assertEqual(reply.cmd, 54)
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual(self.target_c.commands(), [])
+
+    def test_pushes_per_address_limited(self):
+        burst = self.node.config.push_burst
+        for i in range(burst + 10):
+            self.push(rid=0x1000 + i, pid=0x2000 + i)
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual(len(self.target_c.commands()), burst)
 
     def test_forward_and_pass_reply_back(self):
         self.push()
@@ -306,6 +322,17 @@ class TCPHandlerTests(unittest.TestCase):
         # ... and a TCP connection to the same port.
         host, port, factory, timeout, bind = self.node.reactor.tcpClients[-1]
         self.assertEqual((host, port), ("192.0.2.9", 37058))
+
+    def test_firewall_tests_limited_per_session(self):
+        # Issue 17.8: each cmd 40 used to open a connection; now at most
+        # firewall_tests_per_session per session (cmd 42 is still answered).
+        limit = self.node.config.firewall_tests_per_session
+        for i in range(limit + 6):
+            self.node.reactor.advance(0)  # a new reactor turn: a fresh work budget
+            packet, = self.ask([make_request(40, 10 + i, [])], pid=0x50 + i)
+            self.assertEqual(packet.commands[0].cmd, 42)
+        self.node.reactor.advance(1)
+        self.assertEqual(len(self.node.reactor.tcpClients), limit)
 
     def test_publish_on_tcp(self):
         records = self.ask([notification(60, [Blob(0x0B, b"record")])])

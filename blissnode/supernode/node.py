@@ -23,7 +23,7 @@ from twisted.logger import Logger
 
 from blissnode.core.hub import Core
 from blissnode.core.versioning import NEAREST, BaseOnlyRegistry, openings
-from blissnode.ratelimit import ConnectionAdmission
+from blissnode.ratelimit import ConnectionAdmission, TokenBuckets
 from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.handlersets import HandlerSets
@@ -98,6 +98,18 @@ class SupernodeConfig(object):
     #: Pushes waiting for the target's answer (supernode.md 5.3).
     push_ttl = attr.ib(default=30.0)
     push_max = attr.ib(default=4096)
+    #: Pushes (cmd 53, unauthenticated UDP) per second per source IP and
+    #: their burst (issue 17.7).
+    push_rate = attr.ib(default=5.0)
+    push_burst = attr.ib(default=20)
+    #: Firewall tests (cmd 40: each opens an outgoing TCP connection and
+    #: sends a datagram): per session at most ``firewall_tests_per_session``;
+    #: per source IP a burst of ``firewall_burst``, then one per
+    #: ``firewall_interval`` seconds (issue 17.8).  Over either, cmd 40 is
+    #: still answered (cmd 42) but no connect-back is made.
+    firewall_tests_per_session = attr.ib(default=4)
+    firewall_burst = attr.ib(default=8)
+    firewall_interval = attr.ib(default=10.0)
     #: Seed pool of the UDP send path (obfuscation.md 5); 0 disables it (every
     #: datagram then expands a fresh seed).  ``seed_refresh``: seconds between
     #: background replacements of ``seed_refresh_count`` seeds.
@@ -163,6 +175,9 @@ class SupernodeNode(object):
         self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
         self.half_open = Counters()
         config = self.config
+        self.push_limits = TokenBuckets(config.push_rate, config.push_burst, self.now)
+        self.firewall_limits = TokenBuckets(1.0 / config.firewall_interval,
+                                            config.firewall_burst, self.now)
         #: Which TCP connections are taken (per address, in total, connect rate).
         self.admission = ConnectionAdmission(
             self.now, config.max_sessions_per_address, config.max_tcp_sessions,
@@ -316,6 +331,22 @@ class SupernodeNode(object):
         return True
 
     # -- firewall test ------------------------------------------------------------
+
+    def firewall_test_allowed(self, session):
+        """Whether cmd 40 on ``session`` may make us connect back (a budget
+        per session and per source IP, :class:`SupernodeConfig`)."""
+        done = getattr(session, "firewall_tests", 0)
+        if done >= self.config.firewall_tests_per_session:
+            self.throttle.warn(session.peer[0], "firewall-session", "{source}: more than {n} "
+                               "firewall tests on one session; no connect-back",
+                               n=self.config.firewall_tests_per_session)
+            return False
+        if not self.firewall_limits.take(session.peer[0]):
+            self.throttle.warn(session.peer[0], "firewall-rate", "{source}: firewall tests "
+                               "too fast; no connect-back")
+            return False
+        session.firewall_tests = done + 1
+        return True
 
     def firewall_test(self, ip, port, commands):
         """Act as the tester of cmd 40/42: send ``commands`` (cmd 43) to the

@@ -32,7 +32,7 @@ itself: see the "session API" section below.
 """
 
 from twisted.internet import defer, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
@@ -115,6 +115,7 @@ class SupernodeTCPProtocol(Protocol):
         self.last_refresh = None
         self.prelude = None  # "sslv2_hello" when the 443 prelude was used
         self.dh = False
+        self.firewall_tests = 0  # cmd 40 connect-backs made for this session
         # -- internals --
         self._ids = None
         self._after = []
@@ -639,12 +640,15 @@ def connect_back(node, ip, port, commands):
     the client acked them, False otherwise (never fails)."""
     proto = ConnectBackProtocol(node, commands)
     endpoint = TCP4ClientEndpoint(node.reactor, ip, port, timeout=CONNECT_BACK_TIMEOUT)
-    d = connectProtocol(endpoint, proto)
+    factory = Factory.forProtocol(lambda: proto)
+    factory.noisy = False  # no "Starting factory" line per firewall test (issue 17.9)
+    d = endpoint.connect(factory)
     d.addCallback(lambda _: proto.acked)
 
     def failed(f):
-        log.info("firewall test: cannot connect to {ip}:{port}: {error}",
-                 ip=ip, port=port, error=f.getErrorMessage())
+        node.throttle.info(ip, "connect-back", "firewall test: cannot connect to "
+                           "{source}:{port}: {error}", port=port,
+                           error=f.getErrorMessage()[:120])
         return False
     d.addErrback(failed)
     return d
