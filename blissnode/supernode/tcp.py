@@ -282,7 +282,8 @@ class SupernodeTCPProtocol(Protocol):
                 # After the packets before it have been answered.
                 self._inbox.put(self._switch_to_clear)
             elif isinstance(event, CloseAfter):
-                log.info("{why} from {peer}; closing", why=event.why, peer=self.peer)
+                self.node.throttle.info(self.peer[0], "tcp-close", "{why} from {source}; "
+                                        "closing", why=event.why)
                 self.close()
 
     def dh_allowed(self):
