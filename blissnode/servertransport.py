@@ -32,6 +32,7 @@ from blissnode.flowcontrol import OutputGuard, ReadGate
 from blissnode.nodelay import set_no_delay
 from blissnode.seenseeds import seed_digest
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire.server_transport import MAX_RECORDS, KeystreamExhausted
 from blissnode.wire.server_session import (
     SERVER_OPENINGS,
     KeyExchanged,
@@ -195,7 +196,17 @@ class ServerTransportProtocol(Protocol):
         the connection is closed or not keyed yet."""
         if self._closed or self.session is None or not self.session.ready:
             return False
-        self.write(self.session.seal(plaintext))
+        try:
+            data = self.session.seal(plaintext)
+        except KeystreamExhausted:
+            # No rekeying in the protocol: end the connection before the
+            # counter wraps (the client reconnects with a fresh seed).
+            self.factory.throttle.info(self.peer, "rekey", "{role}: {peer}: {n} records sent "
+                                       "on one key; closing before the counter wraps",
+                                       role=self.LOG_ROLE, peer=self.peer, n=MAX_RECORDS)
+            self.close()
+            return False
+        self.write(data)
         return True
 
     # -- receiving -------------------------------------------------------------------

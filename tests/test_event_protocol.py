@@ -537,6 +537,18 @@ class IsolationTests(EventServerMixin, TestCase):
         seq, status = yield a.send("bobby01", "hi")
         self.assertEqual((seq, status), (1, C.STATUS_OFFLINE))
 
+    @defer.inlineCallbacks
+    def test_send_reply_does_not_reveal_the_recipients_traffic(self):
+        # Issue 17.10: INT 0x41 used to be bob's queue sequence number.
+        for n in ("alice01", "bobby01", "carol01"):
+            yield self.account(n)
+        c = yield self.connect("6.16.0.105", "carol01")
+        for _ in range(2):
+            yield c.send("bobby01", "from carol")
+        a = yield self.connect("6.16.0.105", "alice01")
+        seq, _status = yield a.send("bobby01", "from alice")
+        self.assertEqual(seq, 1)
+
 
 class LogFloodTests(TestCase):
     """Bad input from one address writes a bounded number of event-server
@@ -734,7 +746,8 @@ class ContactAndMessageTests(EventServerMixin, TestCase):
         self.assertEqual(blocked.state, "blocked")
         yield b.wait_presence("alice01", False)
         seq, status = yield b.send("alice01", "hello?")
-        self.assertEqual((seq, status), (None, C.STATUS_OFFLINE))
+        # The same answer as a stored message: bob must not learn of the block.
+        self.assertEqual((seq, status), (1, C.STATUS_OFFLINE))
         self.assertEqual((yield a.inbox()), [])
         yield a.unblock("bobby01")
         self.assertEqual((yield a.contacts()), [])
@@ -1001,3 +1014,13 @@ class RealTransportTests(EventServerMixin, TestCase):
         proto.makeConnection(transport)
         self.assertTrue(transport.no_delay)
         proto.connectionLost(None)
+
+
+class CounterWrapConnectionTests(TestCase):
+    def test_connection_closes_instead_of_wrapping(self):
+        from blissnode.wire.server_transport import MAX_RECORDS
+        proto, transport = _keyed_protocol(_fake_service({}, []), bytes(range(32)))
+        proto.session._tx.seq = MAX_RECORDS - 1
+        self.assertTrue(proto.push(b"\x41\x00"))
+        self.assertFalse(proto.push(b"\x41\x00"))
+        self.assertTrue(transport.disconnecting)
