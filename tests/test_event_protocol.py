@@ -1024,3 +1024,47 @@ class CounterWrapConnectionTests(TestCase):
         self.assertTrue(proto.push(b"\x41\x00"))
         self.assertFalse(proto.push(b"\x41\x00"))
         self.assertTrue(transport.disconnecting)
+
+
+class ClassicReplayTests(TestCase):
+    """Issue 17.4: a recorded classic event session sent again is closed
+    without an answer (the recipient would get the message again, and the
+    reply, sealed with the recorded keystream, would give the old one away)."""
+
+    def run_connection(self, factory, core=None, stream=None):
+        from twisted.internet.address import IPv4Address
+        peer = IPv4Address("TCP", "203.0.113.8", 4000)
+        proto = factory.buildProtocol(peer)
+        transport = StringTransport(peerAddress=peer)
+        proto.makeConnection(transport)
+        if stream is not None:
+            proto.dataReceived(stream)
+            return proto, transport, None
+        sent = [core.start()]
+        _rid, first = core.request(C.ENTRY_HANDLES)
+        sent.append(first or b"")
+        proto.dataReceived(b"".join(sent))
+        for _ in range(10):
+            data = transport.value()
+            transport.clear()
+            if not data:
+                break
+            out = core.receive(data)
+            if out:
+                sent.append(out)
+                proto.dataReceived(out)
+        return proto, transport, b"".join(sent)
+
+    def test_replayed_session_not_answered(self):
+        from tests.event_helpers import EventClientCore
+        service = _fake_service({"alice01": cred("alice01")}, [1, 2])
+        factory = EventServerFactory(KEYS, service, clock=task.Clock())
+        core = EventClientCore("4.1.0.130", "alice01", cred("alice01"), KEYS.login.private.n)
+        _proto, _t, stream = self.run_connection(factory, core)
+        self.assertEqual(len(core.take_records()), 1)  # the original was answered
+        checks = len(service.accounts.checks)
+        proto, transport, _ = self.run_connection(factory, stream=stream)
+        self.assertEqual(transport.value().replace(b"\x17\x03\x01\x00\x00", b""), b"")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(service.accounts.checks), checks)  # nothing was executed
+        self.assertEqual(proto.requests, 0)
