@@ -22,7 +22,7 @@ from blissnode.cluster.link import ClusterLink
 from blissnode.cluster.master import WorkerPool
 from blissnode.cluster.sockets import UnshareableListener, open_shared_listeners
 from blissnode.core.hub import Core
-from blissnode.datadir import ensure_data_dir
+from blissnode.datadir import UnsafeDataDir, ensure_data_dir
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
 from blissnode.listeners import (
@@ -34,6 +34,7 @@ from blissnode.listeners import (
 from blissnode.login.protocol import LoginServerFactory
 from blissnode.patch.known import event_server_addresses
 from blissnode.store.postgresql import redact_url
+from blissnode.seenseeds import MemorySeenSeeds, RedisSeenSeeds
 from blissnode.store.bus import RedisBus
 from blissnode.store.redisdirectory import RedisDirectory
 from blissnode.store.urls import (
@@ -112,6 +113,19 @@ class Options(usage.Options):
          "tests on one machine."],
         ["max-half-open", None, "16",
          "Most TCP connections per source IP still in the handshake."],
+        ["max-per-address", None, "64",
+         "Most TCP connections open at once from one source IP, on each of the "
+         "supernode, login (half of it) and event listeners (docs/security.rst)."],
+        ["connect-rate", None, "20",
+         "New TCP connections per second from one source IP on each listener "
+         "(bursts of about three times as many); the login and event servers "
+         "take half of it, since each of their connections costs an RSA "
+         "decryption."],
+        ["seen-seeds", None, "auto",
+         "Where the session seeds already used live, so a replayed classic "
+         "(1.x-4.x) session is refused: 'memory' (this process), a redis:// URL "
+         "shared by every process, or 'auto' (the --directory Redis when there "
+         "is one)."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
         ["relay-per-client", None, "8",
@@ -132,6 +146,9 @@ class Options(usage.Options):
          "accounts with 'blissnode user add' or the management API) or 'open' "
          "(anyone who reaches the login server may; the password policy cannot "
          "apply, clients send only a hash)."],
+        ["registrations-per-address", None, "10",
+         "Accounts one source IP may create at once (login request 5018); then "
+         "one more per minute."],
         ["event-addresses", None, "known",
          "Event-server addresses (ip:port, comma-separated) a client may ask "
          "the supernode to carry to our event server over its own connection "
@@ -158,7 +175,9 @@ class Options(usage.Options):
         except ValueError:
             raise usage.UsageError("--public-ip must be an IPv4 address, not %r"
                                    % (self["public-ip"],))
-        for name, cast in (("max-half-open", int), ("udp-rate", float)):
+        for name, cast in (("max-half-open", int), ("udp-rate", float),
+                           ("max-per-address", int), ("connect-rate", float),
+                           ("registrations-per-address", int)):
             try:
                 value = cast(self[name])
             except ValueError:
@@ -190,6 +209,10 @@ class Options(usage.Options):
                                                                        "unix"):
             raise usage.UsageError("--directory must be 'memory' or a redis:// URL, not %r"
                                    % (directory[:60],))
+        seen = self["seen-seeds"]
+        if seen not in ("auto", "memory") and seen.split(":", 1)[0] not in (
+                "redis", "rediss", "unix"):
+            raise usage.UsageError("--seen-seeds must be 'auto', 'memory' or a redis:// URL")
         try:
             self["directory-ttl"] = float(self["directory-ttl"])
         except ValueError:
@@ -303,6 +326,29 @@ def relay_limits(options):
                        join_timeout=float(_get(options, "relay-join-timeout", 60)))
 
 
+def make_seen_seeds(options, reactor=None):
+    """The :class:`~blissnode.seenseeds.ISeenSeeds` of ``--seen-seeds``
+    (shared by the login and event servers)."""
+    from twisted.internet import reactor as default_reactor
+    reactor = reactor or default_reactor
+    url = _get(options, "seen-seeds", "auto")
+    if url == "auto":
+        directory = _get(options, "directory", "memory")
+        url = directory if directory != "memory" else "memory"
+    if url == "memory":
+        return MemorySeenSeeds(reactor.seconds)
+    log.info("used session seeds: {url}", url=redact_url(url))
+    return RedisSeenSeeds(url, reactor=reactor)
+
+
+def _address_limits(options, share=1.0):
+    """The per-address keyword arguments of a listener's factory."""
+    per = int(_get(options, "max-per-address", 64))
+    rate = float(_get(options, "connect-rate", 20)) * share
+    return dict(max_per_address=max(1, int(per * share)), connect_rate=rate,
+                connect_burst=max(1, int(3 * rate)))
+
+
 def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
     listener of ``options`` shares, over the process's ``core`` and version
@@ -317,6 +363,9 @@ def make_supernode(options, reactor=None, core=None, versions=None):
         tcp_port=0 if is_disabled(options["supernode-tcp"])
         else _port(options["supernode-tcp"], "tcp"),
         max_half_open=int(_get(options, "max-half-open", 16)),
+        max_sessions_per_address=int(_get(options, "max-per-address", 64)),
+        connect_rate=float(_get(options, "connect-rate", 20)),
+        connect_burst=max(1, int(3 * float(_get(options, "connect-rate", 20)))),
         udp_rate=udp_rate, udp_burst=max(1, int(2 * udp_rate)),
         unknown_versions=policy, relay=relay_limits(options))
     if ipaddress.IPv4Address(public_ip).is_loopback:
@@ -352,7 +401,7 @@ def make_versions(options):
     return VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST))
 
 
-def make_login(options, data_dir, reactor=None, store=None, versions=None):
+def make_login(options, data_dir, reactor=None, store=None, versions=None, seen_seeds=None):
     """The login server's :class:`~blissnode.store.sqlite.StoreService` and
     :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
     are loaded (created on first run) here, so a bad key file stops the
@@ -368,11 +417,15 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None):
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
         registry=versions or make_versions(options),
-        registration_open=_get(options, "registration", "closed") == "open", clock=reactor)
+        registration_open=_get(options, "registration", "closed") == "open", clock=reactor,
+        seen_seeds=seen_seeds,
+        registration_burst=int(_get(options, "registrations-per-address", 10)),
+        **_address_limits(options, 0.5))
     return store, factory
 
 
-def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None):
+def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None,
+               seen_seeds=None):
     """The event server's :class:`~blissnode.event.protocol.EventServerFactory`
     over the shared ``store``: the login key decrypts its session seeds
     (event.md 2), the login server's failed-login ``limiter`` is shared, and
@@ -384,7 +437,8 @@ def make_event(options, data_dir, store, core, limiter=None, reactor=None, versi
     event = EventService.from_store(
         store, clock=reactor, limiter=limiter, core=core,
         registry=versions or make_versions(options))
-    factory = EventServerFactory(keys, event, clock=reactor)
+    factory = EventServerFactory(keys, event, clock=reactor, seen_seeds=seen_seeds,
+                                 **_address_limits(options, 1.0))
     # cmd 7: the supernode hands connections it carries to the event server.
     core.offer_stream("event", factory)
     return factory
@@ -422,6 +476,14 @@ class BlissnodeService(service.MultiService):
         return d
 
 
+def _open_data_dir(options):
+    """The data directory (created if needed); an unsafe one stops the start."""
+    try:
+        return ensure_data_dir(options["data-dir"])
+    except UnsafeDataDir as e:
+        raise SystemExit("blissnode: %s" % (e,))
+
+
 def makeService(options, reactor=None, worker=None):
     """Build the MultiService for ``options`` (an :class:`Options` or dict).
 
@@ -431,7 +493,7 @@ def makeService(options, reactor=None, worker=None):
     :mod:`blissnode.worker`)."""
     if worker is None and int(_get(options, "workers", 1)) > 1:
         return make_master(options, reactor)
-    data_dir = ensure_data_dir(options["data-dir"])
+    data_dir = _open_data_dir(options)
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
     node = None
@@ -454,8 +516,12 @@ def makeService(options, reactor=None, worker=None):
         top.cluster.setServiceParent(top)
     adopted = worker["fds"] if worker is not None else {}
     versions = top.versions = make_versions(options)
+    seen_seeds = None
+    if not (is_disabled(options["login-tcp"]) and is_disabled(options["event-tcp"])):
+        seen_seeds = make_seen_seeds(options, reactor)
     if not is_disabled(options["login-tcp"]):
-        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions)
+        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions,
+                                              seen_seeds=seen_seeds)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
         node = top.supernode = make_supernode(options, reactor, core, versions)
@@ -465,7 +531,7 @@ def makeService(options, reactor=None, worker=None):
             top.store = make_store(options, data_dir, reactor)
         event_factory = make_event(options, data_dir, top.store, core,
                                    login_factory.limiter if login_factory else None, reactor,
-                                   versions)
+                                   versions, seen_seeds)
         if node is not None:
             # The addresses cmd 7 may name for our event server.
             own = _own_event_address(options)
@@ -551,7 +617,7 @@ def make_master(options, reactor=None):
     """The master of ``--workers N``: the shared sockets, the server keys, and
     the :class:`~blissnode.cluster.master.WorkerPool` (docs/scaling.rst)."""
     count = int(options["workers"])
-    data_dir = ensure_data_dir(options["data-dir"])
+    data_dir = _open_data_dir(options)
     if not (is_disabled(options["login-tcp"]) and is_disabled(options["event-tcp"])):
         try:
             load_or_create_server_keys(data_dir.path)

@@ -133,6 +133,12 @@ class SupernodeHandlers(object):
     #: watcher's supernode session (no public capture shows one; 100 is
     #: unused by every known command, supernode.md).  None: no such push.
     PRESENCE_PUSH_CMD = 100
+    #: Inner commands a push (cmd 53, from anybody: UDP is unauthenticated)
+    #: may carry into a session: the forwarded queries of supernode.md 5.3
+    #: (81 initial ping, 67 session proposal, 57 UDP test; SOURCE FAKE/SOS2).
+    #: Anything else -- a forged presence command, say -- is answered as
+    #: "target offline" (issue 17.7).
+    PUSHABLE_COMMANDS = frozenset([81, 67, 57])
     #: GUESS: delay between our cmd 42 reply and the cmd 43 connect-back,
     #: so the client has processed cmd 42 (IRC06: "within a few seconds").
     FIREWALL_TEST_DELAY = 0.5
@@ -249,6 +255,9 @@ class SupernodeHandlers(object):
         that process answers the pusher."""
         push = Push.from_objects(request.objects)
         if push.inner_cmd is None or push.inner_body is None:
+            return [self.push_offline(request)]
+        if push.inner_cmd not in self.PUSHABLE_COMMANDS or \
+                not request.node.push_limits.take(request.peer[0]):
             return [self.push_offline(request)]
         d = defer.maybeDeferred(self.push_target, request)
 
@@ -411,7 +420,7 @@ class SupernodeHandlers(object):
         session = request.session
         token = self.firewall_token(request)
         port = session.listen_port
-        if port:
+        if port and request.node.firewall_test_allowed(session):
             request.node.schedule(
                 self.FIREWALL_TEST_DELAY, request.node.firewall_test,
                 request.peer[0], port, [notification(CMD_FIREWALL_PING,

@@ -6,11 +6,25 @@ A record names its user when its credential opens with our credential key;
 the directory entry then carries the name (and with it presence, through
 the core).  A client with a TCP session publishes into its session's entry;
 a UDP-only one into an entry keyed by its address that expires.
+
+Forgery (issue 17.7).  Search hits carry other users' records verbatim, so
+anybody can republish one.  With a credential key, a record is stored only
+when both signatures check (:func:`~blissnode.wire.credentials.verify_user_record`:
+ours over the credential, the user's over the block that names it), its
+credential has not expired, and it is bound to its sender
+(:meth:`Publications.sender_may_publish`): on a TCP session, the session's
+first named record fixes the session's user and later ones must name the
+same user; without a TCP session, only a user signed in in this process
+from the sender's IP address (an event connection, a supernode session) may
+publish over UDP.  Refused records are dropped silently (the datagram is
+still acknowledged: nothing tells a forger why) with a throttled log line.
 """
 
 
-from blissnode.store.directory import OnlineEntry
-from blissnode.wire.credentials import parse_credential
+from twisted.internet import defer
+
+from blissnode.store.directory import OnlineEntry, normalize_name
+from blissnode.wire.credentials import minutes_since_epoch, parse_credential, verify_user_record
 from blissnode.wire.errors import ProtocolError
 
 __all__ = ["Publications", "UDP_ENTRY_PREFIX"]
@@ -48,11 +62,55 @@ class Publications(object):
                 continue
         return None
 
+    def verified_name(self, record):
+        """The user of a record whose signatures and credential time check;
+        ProtocolError otherwise.  None when we hold no credential key (names
+        then stay unknown and nothing is verified)."""
+        key = self.node.credential_key
+        if key is None:
+            return None
+        try:
+            verified = verify_user_record(record, key)
+        except (ValueError, TypeError) as e:
+            raise ProtocolError("unreadable user record: %s" % (e,))
+        credential = verified.credential
+        if credential.expiry < minutes_since_epoch(self.node.now()):
+            raise ProtocolError("the credential of %s has expired" % (credential.name,))
+        return credential.name
+
+    def sender_may_publish(self, name, peer, session):
+        """GUESS (issue 17.7; nothing in the protocol says how a real
+        supernode bound records): may ``peer`` publish ``name``'s record?
+        A TCP session publishes for its own user only (the first named
+        record fixes it); a UDP sender only while ``name`` is signed in in
+        this process from the sender's IP address.  Override to change."""
+        name = normalize_name(name)
+        if session is not None:
+            return session.user_name is None or normalize_name(session.user_name) == name
+        for target in self.node.core.sessions.for_user(name):
+            target_peer = getattr(target, "peer", None)
+            ip = target_peer[0] if isinstance(target_peer, tuple) else target_peer
+            if ip == peer[0]:
+                return True
+        return False
+
     def publish(self, peer, session, record):
         """Store a published user record.  With a TCP session it goes into
         that session's entry; without (a UDP-only client) into an entry keyed
-        by the UDP address that expires after ``udp_publish_ttl``."""
-        name = self.user_name_of(record)
+        by the UDP address that expires after ``udp_publish_ttl``.  A forged,
+        expired or foreign record is dropped (module docstring)."""
+        try:
+            name = self.verified_name(record)
+        except ProtocolError as e:
+            self.node.throttle.warn(peer[0], "publish-refused",
+                                    "{source}: published user record refused: {error}",
+                                    error=str(e)[:120])
+            return defer.succeed(None)
+        if name is not None and not self.sender_may_publish(name, peer, session):
+            self.node.throttle.warn(peer[0], "publish-foreign",
+                                    "{source}: refused to publish {name}'s record: it is not "
+                                    "signed in from there", name=name)
+            return defer.succeed(None)
         now = self.node.now()
         changes = {"user_record": record, "last_seen": now}
         if name is not None:
