@@ -6,9 +6,12 @@ exchange messages and acks both ways; forged credentials, wrong
 signatures, a wrong peer and records keyed for another session fail.
 """
 
+import random
+
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.trial.unittest import TestCase
 
+from blissnode.client.event import presence_record
 from blissnode.client.login import generate_user_key
 from blissnode.client.peer import (
     INITIATOR,
@@ -20,10 +23,17 @@ from blissnode.client.peer import (
     SessionFailed,
     SessionReady,
 )
-from blissnode.wire.aes_ctr import open_session_record, session_key
+from blissnode.wire.aes_ctr import (
+    encode_session_plaintext,
+    open_session_record,
+    seal_session_record,
+    session_key,
+)
 from blissnode.wire.credentials import build_credential
 from blissnode.wire.errors import ChecksumError
+from blissnode.wire.objects import Blob, Int, Int64, String
 from blissnode.wire.peer_messages import (
+    body_bytes,
     check_challenge,
     open_user_record,
     sign_challenge,
@@ -165,7 +175,6 @@ class PeerCoreTests(TestCase):
         self.assertFalse(check_challenge(sig, 0x0102030405060708, "bob", modulus))
 
     def test_open_user_record(self):
-        from blissnode.client.event import presence_record
         record = presence_record(self.alice.credential, self.alice.user_key, b"r" * 27)
         cred, node = open_user_record(record, self.key)
         self.assertEqual((cred.name, node), ("alice", b"r" * 27))
@@ -173,3 +182,34 @@ class PeerCoreTests(TestCase):
         broken[-5] ^= 1
         with self.assertRaises(Exception):
             open_user_record(bytes(broken), self.key)
+
+
+class PeerCoreBadInputTests(TestCase):
+    """Garbage from the peer ends the session with SessionFailed; it never
+    raises into the transport."""
+
+    def test_random_plaintexts_under_the_bootstrap_key(self):
+        rng = random.Random(5)
+        key = signing_key().public
+        me = identity("bob")
+        bodies = [b"", b"\x41", b"\x41\x05", body_bytes([Int(3, 1)]),
+                  body_bytes([Int(3, 1), Int64(9, 2), String(0, b"bob")]),
+                  body_bytes([Blob(5, b"x" * 260), Blob(0xA, b"y" * 128), Blob(6, b"z" * 128)])]
+        for i in range(300):
+            core = PeerSessionCore(RESPONDER if i % 2 else INITIATOR, me, key, session_id=7,
+                                   peer_name="alice")
+            if core.role == INITIATOR:
+                core.start()
+                core.take()
+            body = rng.choice(bodies) + bytes(rng.randrange(256) for _ in range(rng.randrange(8)))
+            cmd = rng.choice([0x43, 0x44, 0x45, 0x57, 0x6D, 0x47, rng.randrange(300)])
+            try:
+                plaintext = encode_session_plaintext(rng.randrange(1 << 16), cmd, body)
+            except Exception:
+                plaintext = bytes(rng.randrange(256) for _ in range(20))
+            record = seal_session_record(plaintext, bytes(32), 0, 0, 7)
+            events = core.receive(record)
+            self.assertTrue(all(isinstance(e, SessionFailed) for e in events), events)
+            if core.failed is not None:
+                # After a failure the core stays quiet.
+                self.assertEqual(core.receive(record), [])
