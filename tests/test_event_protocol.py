@@ -1082,3 +1082,22 @@ class ClassicReplayTests(TestCase):
         self.assertTrue(transport.disconnecting)
         self.assertEqual(len(service.accounts.checks), checks)  # nothing was executed
         self.assertEqual(proto.requests, 0)
+
+
+class UnreadOutputTests(TestCase):
+    def test_client_that_never_reads_is_closed(self):
+        # Issue 17.3: pushes to a client that never reads used to pile up.
+        service = _fake_service({}, [])
+        factory = EventServerFactory(KEYS, service, clock=task.Clock(), max_unsent=10000)
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        proto.session.keyed(bytes(range(32)))
+        transport.producer.pauseProducing()  # what the transport does when its buffer is full
+        self.assertEqual(transport.producerState, "paused")  # reading paused too
+        sent = 0
+        while proto.push(b"\x41\x01" + b"\x00" * 1000):
+            sent += 1
+            self.assertLess(sent, 100)
+        self.assertTrue(transport.disconnecting)
+        self.assertLessEqual(sent, 11)
