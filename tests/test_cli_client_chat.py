@@ -32,7 +32,9 @@ class ChatCommandTests(TestCase):
             "--supernode-udp", "udp:%d:interface=127.0.0.1" % self.main,
             "--supernode-https", "none",
             "--login-tcp", "tcp:0:interface=127.0.0.1",
-            "--event-tcp", "tcp:0:interface=127.0.0.1"])
+            "--event-tcp", "tcp:0:interface=127.0.0.1",
+            # the users sign up from the client, all from 127.0.0.1
+            "--registration", "open", "--registrations-per-address", "100"])
         self.service = tap.makeService(options, reactor)
         self.service.privilegedStartService()
         self.service.startService()
