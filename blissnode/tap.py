@@ -20,7 +20,11 @@ from blissnode.admin.service import make_admin
 from blissnode.auth.cred import make_portal
 from blissnode.cluster.link import ClusterLink
 from blissnode.cluster.master import WorkerPool
-from blissnode.cluster.sockets import UnshareableListener, open_shared_listeners
+from blissnode.cluster.sockets import (
+    UnshareableListener,
+    open_shared_listeners,
+    open_worker_listeners,
+)
 from blissnode.core.hub import Core
 from blissnode.datadir import UnsafeDataDir, ensure_data_dir
 from blissnode.event.protocol import EventServerFactory, EventService
@@ -140,6 +144,11 @@ class Options(usage.Options):
          "Seconds a relayed connection may carry nothing before both legs close."],
         ["relay-join-timeout", None, "60",
          "Seconds a relayed connection waits for the second client."],
+        ["relay-tcp", None, "none",
+         "A supernode TCP listener of its own for the relay, named as the "
+         "relay in cmd 45 (tcp:PORT[:interface=ADDR]); with --workers N, "
+         "worker I listens on PORT+I-1, so both legs of a relayed connection "
+         "reach the same worker. 'none': the main port is the relay."],
         ["registration", None, "closed",
          "Whether clients may create accounts from their sign-up screen "
          "(login request 5018): 'closed' (the default: the operator creates "
@@ -564,6 +573,11 @@ def makeService(options, reactor=None, worker=None):
                 listener = StreamListenerService(name, description, factory, reactor=reactor,
                                                  adopt_fd=fd)
         listener.setServiceParent(top)
+    relay_tcp = _get(options, "relay-tcp", "none")
+    if node is not None and node.relay_enabled and not is_disabled(relay_tcp):
+        listener = _RelayTCPListener(node, "relay-tcp", relay_tcp, SupernodeTCPFactory(node),
+                                     reactor=reactor, adopt_fd=adopted.get("relay-tcp"))
+        listener.setServiceParent(top)
     _add_admin(options, top, data_dir, login_factory, reactor)
     return top
 
@@ -591,6 +605,20 @@ class _MainTCPListener(StreamListenerService):
         port = StreamListenerService._listening(self, port)
         if not self.node.config.tcp_port:
             self.node.config.tcp_port = port.getHost().port
+        return port
+
+
+class _RelayTCPListener(StreamListenerService):
+    """The ``--relay-tcp`` listener: a supernode TCP listener whose bound
+    port the node names as the relay in cmd 45."""
+
+    def __init__(self, node, *args, **kw):
+        StreamListenerService.__init__(self, *args, **kw)
+        self.node = node
+
+    def _listening(self, port):
+        port = StreamListenerService._listening(self, port)
+        self.node.config.relay_port = port.getHost().port
         return port
 
 
@@ -637,10 +665,25 @@ def make_master(options, reactor=None):
         worker_options[listener.name] = listener.description()
         log.info("{name} shared by {n} workers on {address}", name=listener.name, n=count,
                  address="%s:%d" % (listener.interface or "0.0.0.0", listener.port))
-    if int(_get(options, "relay-total", 4096)) > 0:
-        log.warn("the relay does not cross workers: the two legs of a relayed "
-                 "connection meet only when the kernel gives both to one worker "
-                 "(docs/relay.rst); --relay-total 0 switches it off")
+    relay_tcp = _get(options, "relay-tcp", "none")
+    if int(_get(options, "relay-total", 4096)) > 0 and is_disabled(relay_tcp):
+        log.warn("the relay does not cross workers: without --relay-tcp the two legs "
+                 "of a relayed connection meet only when the kernel gives both to "
+                 "one worker (docs/relay.rst); give --relay-tcp tcp:PORT (worker I "
+                 "relays on PORT+I-1) or --relay-total 0")
+    elif not is_disabled(relay_tcp):
+        try:
+            relay = open_worker_listeners("relay-tcp", relay_tcp, count)
+        except UnshareableListener as e:
+            for listener in shared:
+                listener.close()
+            raise SystemExit("blissnode: %s" % (e,))
+        except OSError as e:
+            for listener in shared:
+                listener.close()
+            raise SystemExit("blissnode: %s" % (e.strerror or e,))
+        shared.append(relay)
+        log.info("relay-tcp: one port per worker, {ports}", ports=relay.ports)
     top = BlissnodeService()
     directory = make_directory(options, reactor)
     bus = None

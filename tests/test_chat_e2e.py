@@ -47,6 +47,8 @@ class Inbox(object):
 
 class ChatTests(TestCase):
     timeout = 300
+    #: More server options (a subclass's).
+    extra_options = ()
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -66,7 +68,8 @@ class ChatTests(TestCase):
             "--login-tcp", "tcp:0:interface=127.0.0.1",
             "--event-tcp", "tcp:0:interface=127.0.0.1",
             # the users sign up from the client, all from 127.0.0.1
-            "--registration", "open", "--registrations-per-address", "100"])
+            "--registration", "open", "--registrations-per-address", "100"]
+            + list(self.extra_options))
         self.service = tap.makeService(options, reactor)
         self.service.privilegedStartService()
         self.service.startService()
@@ -179,6 +182,32 @@ class ChatTests(TestCase):
         for label in SESSION_LABELS:
             yield self.check_version(label)
         self.assertEqual(self.relay.refused, 0)
+
+
+class SeparateRelayPortTests(TestCase):
+    """``--relay-tcp``: cmd 45 names the relay's own port, and both legs of
+    a relayed connection meet there (what ``--workers`` relies on)."""
+
+    timeout = 120
+    extra_options = ("--relay-tcp", "tcp:0:interface=127.0.0.1")
+    setUp = ChatTests.setUp
+    client = ChatTests.client
+    send = ChatTests.send
+
+    @defer.inlineCallbacks
+    def test_the_relay_listens_on_its_own_port(self):
+        relay_port = self.service.supernode.config.relay_port
+        self.assertNotIn(relay_port, (0, self.ports["supernode-tcp"]))
+        a, a_recv, _ = yield self.client("6.16.0.105", "alice_rp", 0, register=True)
+        b, b_recv, b_inbox = yield self.client("6.16.0.105", "bob_rp", 1, register=True)
+        got = b_inbox.next()
+        result = yield self.send(a, "bob_rp", "via the relay port", via_relay=True)
+        self.assertEqual((result.path, result.acked), ("relay", True))
+        self.assertEqual(result.relay, "%s:%d" % (LOOPBACK, relay_port))
+        self.assertEqual((yield got).text, "via the relay port")
+        self.assertGreaterEqual(self.relay.forwarded_records, 6)
+        for closing in (a_recv, b_recv, a, b):
+            yield closing.close()
 
 
 def _free_port():

@@ -21,6 +21,7 @@ from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
 from blissnode import tap
+from blissnode.client.chat import ChatReceiver, send_chat
 from blissnode.client.event import sign_in
 from blissnode.client.login import generate_user_key
 from blissnode.client.profiles import PROFILES
@@ -29,6 +30,7 @@ from blissnode.client.udp import UdpClient
 from blissnode.cluster.sockets import (
     UnshareableListener,
     open_shared_listeners,
+    open_worker_listeners,
     parse_tcp_description,
 )
 from blissnode.event import codes as C
@@ -55,6 +57,19 @@ def _free_port(kind=socket.SOCK_STREAM):
             continue
         return port
     raise RuntimeError("no free port")
+
+
+def _free_port_pair():
+    """A TCP port whose next port is free too (``--relay-tcp`` with 2 workers)."""
+    for _ in range(100):
+        base = _free_port()
+        try:
+            with socket.socket() as s:
+                s.bind((LOOPBACK, base + 1))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no two free consecutive ports")
 
 
 def _presence_pushes(supernode):
@@ -136,6 +151,21 @@ class SharedSocketTests(TestCase):
         self.assertEqual(len(seen), 12)
         self.assertTrue(all(len(v) == 1 for v in seen.values()), seen)
 
+    def test_a_relay_port_per_worker(self):
+        base = _free_port_pair()
+        relay = open_worker_listeners("relay-tcp", "tcp:%d:interface=127.0.0.1" % base, 2)
+        self.addCleanup(relay.close)
+        self.assertEqual(relay.ports, [base, base + 1])
+        # Each port is one worker's alone: a connection to it reaches its socket.
+        for index, port in enumerate(relay.ports):
+            client = socket.create_connection((LOOPBACK, port))
+            self.addCleanup(client.close)
+            time.sleep(0.05)
+            accepted, _ = relay.sockets[index].accept()
+            accepted.close()
+        self.assertRaises(UnshareableListener, open_worker_listeners, "relay-tcp",
+                          "tcp:65535", 2)
+
     def test_a_port_in_use_is_one_clear_error(self):
         taken = socket.create_server((LOOPBACK, 0))
         self.addCleanup(taken.close)
@@ -209,11 +239,14 @@ class TwoWorkerProcessesTests(TestCase):
         client.flushdb()
         client.close()
         main = _free_port()
+        self.relay_base = _free_port_pair()
         self.ports = {"supernode": main, "login": _free_port(), "event": _free_port(),
                       "https": _free_port()}
         self.server = _Server(self, [
             "--workers", "2", "--data-dir", self.data_dir, "--database", database,
             "--directory", self.redis, "--public-ip", LOOPBACK, "--registration", "open",
+            "--registrations-per-address", "100",
+            "--relay-tcp", "tcp:%d:interface=127.0.0.1" % self.relay_base,
             "--supernode-tcp", "tcp:%d:interface=127.0.0.1" % main,
             "--supernode-udp", "udp:%d:interface=127.0.0.1" % main,
             "--supernode-https", "tcp:%d:interface=127.0.0.1" % self.ports["https"],
@@ -228,12 +261,13 @@ class TwoWorkerProcessesTests(TestCase):
         self.directory.startService()
         self.addCleanup(self.directory.stopService)
 
-    def sign_in(self, name, key, register=False):
+    def sign_in(self, name, key, register=False, listen_port=None):
         return sign_in(reactor, "6.16.0.105", name, (LOOPBACK, self.ports["login"]),
                        (LOOPBACK, self.ports["event"]), self.login_n,
                        credential_modulus=self.cred_n, password=PASSWORD, user_key=key,
                        register=register,
-                       supernode_address=(LOOPBACK, self.ports["supernode"]))
+                       supernode_address=(LOOPBACK, self.ports["supernode"]),
+                       listen_port=listen_port)
 
     @defer.inlineCallbacks
     def holder(self, name):
@@ -346,6 +380,43 @@ class TwoWorkerProcessesTests(TestCase):
         self.addCleanup(lambda: b.close())
         yield a.event.wait_presence("bobby.wk", online=True, after=C.PresenceState("bobby.wk",
                                                                               C.STATUS_OFFLINE))
+
+    @defer.inlineCallbacks
+    def test_relayed_chat_between_clients_on_either_worker(self):
+        # Each worker relays on its own port (--relay-tcp), so both legs of a
+        # relayed connection reach the worker that opened it, whichever
+        # workers hold the two clients' sessions (alice signs in anew each
+        # time, from new ports: her sessions and her UDP requests land on
+        # either worker).
+        keys = load_server_keys(self.data_dir)
+        received = []
+        receiver = ChatReceiver(reactor, keys.credential_public,
+                                lambda message, driver: received.append(message.text))
+        port = reactor.listenTCP(0, receiver.factory(), interface=LOOPBACK)
+        self.addCleanup(port.stopListening)
+        b = yield self.sign_in("bobby.rl", generate_user_key(), register=True,
+                               listen_port=port.getHost().port)
+        receiver.attach(b)
+        self.addCleanup(receiver.close)
+        self.addCleanup(lambda: b.close())
+        alice_key = generate_user_key()
+        relays = set()
+        for i in range(6):
+            a = yield self.sign_in("alice.rl", alice_key, register=not i)
+            result = yield send_chat(reactor, a, "bobby.rl", "relayed %d" % i,
+                                     keys.credential_public,
+                                     (LOOPBACK, self.ports["supernode"]), via_relay=True)
+            self.assertEqual((result.path, result.acked), ("relay", True), i)
+            relays.add(result.relay)
+            yield a.close()
+        for _ in range(100):
+            if len(received) == 6:
+                break
+            yield task.deferLater(reactor, 0.05, lambda: None)
+        self.assertEqual(sorted(received), sorted("relayed %d" % i for i in range(6)))
+        # Every relay named is one of the two workers' relay ports.
+        self.assertLessEqual(relays, {"%s:%d" % (LOOPBACK, self.relay_base + i)
+                                      for i in range(2)})
 
     def test_the_master_stops_its_workers(self):
         pids = [int(m.group(1)) for m in self.server.matching(r"started \(pid (\d+)")]

@@ -24,7 +24,7 @@ import attr
 from blissnode.listeners import parse_udp_description
 
 __all__ = ["SharedListener", "UnshareableListener", "parse_tcp_description",
-           "open_shared_listeners", "reuseport_supported"]
+           "open_shared_listeners", "open_worker_listeners", "reuseport_supported"]
 
 #: ``listen()`` backlog when a description gives none (Twisted's default).
 DEFAULT_BACKLOG = 50
@@ -90,6 +90,11 @@ class SharedListener(object):
     def fileno(self, index):
         return self.sockets[index].fileno()
 
+    @property
+    def ports(self):
+        """The bound port of each socket (one per worker)."""
+        return [sock.getsockname()[1] for sock in self.sockets]
+
     def close(self):
         for sock in self.sockets:
             sock.close()
@@ -147,3 +152,35 @@ def open_shared_listeners(listeners, count):
             shared.close()
         raise
     return opened
+
+
+def open_worker_listeners(name, description, count):
+    """A TCP listener that is *not* shared: worker *i* (from 0) gets its own
+    socket on ``PORT + i`` (``tcp:0``: a free port each), so a client that
+    connects to a worker's port reaches that worker and no other (the relay:
+    both legs of a relayed connection must meet in one process).  A
+    :class:`SharedListener` whose ports are in :attr:`ports`."""
+    parsed = parse_tcp_description(description)
+    shared = SharedListener(name, "tcp", parsed.interface, parsed.port)
+    try:
+        for index in range(count):
+            port = parsed.port + index if parsed.port else 0
+            if port > 65535:
+                raise UnshareableListener("%s: port %d + %d workers is past 65535"
+                                          % (name, parsed.port, count))
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((parsed.interface or "0.0.0.0", port))
+                sock.listen(parsed.backlog)
+                sock.setblocking(False)
+                sock.set_inheritable(True)
+            except OSError as e:
+                sock.close()
+                raise OSError(e.errno, "%s: cannot listen on %s:%d (%s)" % (
+                    name, parsed.interface or "0.0.0.0", port, e.strerror or e))
+            shared.sockets.append(sock)
+    except BaseException:
+        shared.close()
+        raise
+    return shared

@@ -188,8 +188,15 @@ class SupernodeHandlers(object):
                 for addr in self.node_list(request)]
 
     def node_list(self, request):
-        """GUESS: the nodes answered to cmd 44 -- only ourselves."""
-        return [self.own_address(request)]
+        """GUESS: the nodes answered to cmd 44 -- only ourselves (at the relay
+        address when we relay: clients take these nodes as relay candidates)."""
+        return [self.relay_address(request)]
+
+    def relay_address(self, request):
+        """Our address as a relay candidate (``SupernodeNode.relay_address``)."""
+        if getattr(request.node, "relay_enabled", False):
+            return request.node.relay_address()
+        return self.own_address(request)
 
     def node_attributes(self, request, addr):
         """GUESS: LIST 0x1A per node; 6.x nodes sent ``INT 0 = 52`` (their
@@ -197,7 +204,7 @@ class SupernodeHandlers(object):
         version, and for ourselves the relay candidate's attributes when we
         relay (udp.md 8, supernode.md 5.2)."""
         items = [Int(0, self.STACK_VERSION)]
-        if addr == self.own_address(request) and getattr(request.node, "relay_enabled", False):
+        if addr == self.relay_address(request) and getattr(request.node, "relay_enabled", False):
             items += self.relay_attributes(request)
         return items
 

@@ -124,6 +124,11 @@ class SupernodeConfig(object):
     log_interval = attr.ib(default=60.0)
     #: Relay limits (:class:`~blissnode.supernode.relay.RelayLimits`).
     relay = attr.ib(factory=RelayLimits)
+    #: TCP port of a listener of our own that cmd 45 names as the relay
+    #: (``--relay-tcp``; with ``--workers`` each worker has its own, so both
+    #: legs of a relayed connection reach the worker that holds it); 0: the
+    #: main port is the relay.
+    relay_port = attr.ib(default=0)
     #: Event-server addresses (ip, port) a client may ask this node to carry
     #: with cmd 7 (ERRATA: a real 7.7 client named 91.190.218.125:12350 on a
     #: peer stream); ours and the original ones (``blissnode.tap`` fills it).
@@ -243,6 +248,13 @@ class SupernodeNode(object):
         """Our address for clients (slot lists, node lists, cmd 42): the
         public IP and the main (UDP = TCP) port."""
         return NetAddr(self.public_ip, self.udp_port)
+
+    def relay_address(self):
+        """Where clients open and join relayed connections (cmd 45 names
+        it): the ``--relay-tcp`` port when there is one, else the main port."""
+        if self.config.relay_port:
+            return NetAddr(self.public_ip, self.config.relay_port)
+        return self.public_address()
 
     # -- sessions ---------------------------------------------------------------
 

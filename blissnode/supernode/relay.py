@@ -186,8 +186,15 @@ class RelayTable(object):
         self._by_id[cid] = conn
         self._by_leg[id(leg)] = conn
         self._count(leg, 1)
+        self._attached(leg)
         self._ensure_loop()
         return cid
+
+    @staticmethod
+    def _attached(leg):
+        attached = getattr(leg, "relay_attached", None)
+        if attached is not None:
+            attached()
 
     def join(self, leg, session_id, connection_id):
         """cmd 74: attach ``leg`` to connection ``connection_id``; returns
@@ -211,6 +218,7 @@ class RelayTable(object):
         conn.last_activity = now
         self._by_leg[id(leg)] = conn
         self._count(leg, 1)
+        self._attached(leg)
         self.throttle.info(leg.peer[0], "relay-join",
                            "relay {cid}: session {a} from {pa} joined by session {b} "
                            "from {source}", cid=conn.connection_id, a=conn.opener.session_id,

@@ -484,6 +484,13 @@ class SupernodeTCPProtocol(Protocol):
 
     # -- relay leg API (blissnode.supernode.relay) ---------------------------------
 
+    def relay_attached(self):
+        """This connection is a relay leg now: it never sends cmd 30, so the
+        accept timeout does not apply (the relay's join and idle timeouts do)."""
+        if self._accept_timer is not None and self._accept_timer.active():
+            self._accept_timer.cancel()
+        self._accept_timer = None
+
     def relay_send_records(self, data):
         """Write records the other leg sent (already re-keyed)."""
         if self.state == RECORDS:
