@@ -495,6 +495,24 @@ class RecordNameTests(unittest.TestCase):
         self.assertEqual(self.successResultOf(node.directory.lookup_name("alice.test")), [])
 
 
+    def test_udp_publish_for_a_user_held_by_another_process(self):
+        # Workers: bob's sessions are on another worker (only the shared
+        # directory knows them); his UDP datagrams reach this one.
+        node = self.node
+        self.successResultOf(node.directory.register(OnlineEntry(
+            "w2-0badc0de.s7", user_name="bob.test", public_addr=("203.0.113.77", 5000))))
+        udp = udp_protocol(node)
+        _udp_publish(udp, self.records["bob.test"], ("203.0.113.78", 4000))  # not his IP
+        self.assertEqual(
+            [e.session_id for e in self.successResultOf(node.directory.lookup_name("bob.test"))],
+            ["w2-0badc0de.s7"])
+        _udp_publish(udp, self.records["bob.test"], ("203.0.113.77", 4000))
+        self.assertEqual(
+            sorted(e.session_id for e in self.successResultOf(
+                node.directory.lookup_name("bob.test"))),
+            ["udp:203.0.113.77:4000", "w2-0badc0de.s7"])
+
+
 class NodeScheduleTests(unittest.TestCase):
     def test_stop_cancels_scheduled_work(self):
         from twisted.internet.task import Clock

@@ -82,8 +82,10 @@ class Publications(object):
         """GUESS (issue 17.7; nothing in the protocol says how a real
         supernode bound records): may ``peer`` publish ``name``'s record?
         A TCP session publishes for its own user only (the first named
-        record fixes it); a UDP sender only while ``name`` is signed in in
-        this process from the sender's IP address.  Override to change."""
+        record fixes it); a UDP sender only while ``name`` is online from the
+        sender's IP address -- signed in here, or (workers, several
+        machines) in the shared directory.  True, False or a Deferred of
+        either.  Override to change."""
         name = normalize_name(name)
         if session is not None:
             return session.user_name is None or normalize_name(session.user_name) == name
@@ -92,7 +94,11 @@ class Publications(object):
             ip = target_peer[0] if isinstance(target_peer, tuple) else target_peer
             if ip == peer[0]:
                 return True
-        return False
+        # Held by another process (its UDP datagrams may reach this one).
+        d = self.node.directory.lookup_name(name)
+        d.addCallback(lambda entries: any(
+            e.public_addr is not None and e.public_addr[0] == peer[0] for e in entries))
+        return d
 
     def publish(self, peer, session, record):
         """Store a published user record.  With a TCP session it goes into
@@ -106,11 +112,20 @@ class Publications(object):
                                     "{source}: published user record refused: {error}",
                                     error=str(e)[:120])
             return defer.succeed(None)
-        if name is not None and not self.sender_may_publish(name, peer, session):
-            self.node.throttle.warn(peer[0], "publish-foreign",
-                                    "{source}: refused to publish {name}'s record: it is not "
-                                    "signed in from there", name=name)
-            return defer.succeed(None)
+        if name is None:
+            return self._store(peer, session, record, name)
+        d = defer.maybeDeferred(self.sender_may_publish, name, peer, session)
+
+        def decided(allowed):
+            if not allowed:
+                self.node.throttle.warn(peer[0], "publish-foreign",
+                                        "{source}: refused to publish {name}'s record: it "
+                                        "is not signed in from there", name=name)
+                return None
+            return self._store(peer, session, record, name)
+        return d.addCallback(decided)
+
+    def _store(self, peer, session, record, name):
         now = self.node.now()
         changes = {"user_record": record, "last_seen": now}
         if name is not None:
