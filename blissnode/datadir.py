@@ -23,6 +23,7 @@ def ensure_data_dir(path):
         os.makedirs(fp.path, mode=0o700, exist_ok=True)
     elif not fp.isdir():
         raise ValueError("data directory %r exists and is not a directory" % (fp.path,))
+    check_not_world_writable(fp.path)
     return fp
 
 
@@ -54,3 +55,18 @@ def hand_over(fp, uid, gid):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
     return True
+
+
+class UnsafeDataDir(ValueError):
+    """The data directory can be written by every local user."""
+
+
+def check_not_world_writable(path):
+    """Refuse a data directory every local user may write to (issue 17.10):
+    anyone could replace the server keys or the database in it.  A sticky
+    world-writable directory (/tmp) is refused too: files in it could be
+    planted before the first run."""
+    mode = os.stat(path).st_mode
+    if mode & 0o002:
+        raise UnsafeDataDir("data directory %r is writable by every user (mode %o); "
+                            "chmod o-w it (0700 is best)" % (path, mode & 0o7777))

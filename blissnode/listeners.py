@@ -9,11 +9,18 @@ no UDP endpoints, so UDP listeners take a string of the same spirit,
 Every listener logs one line with the address it actually bound (so
 ``tcp:0`` shows the port the kernel chose), and the literal description
 ``none`` switches a listener off.
+
+A worker of ``--workers N`` does not bind: it adopts the socket its master
+opened (``adopt_fd``; :mod:`blissnode.cluster.sockets`).
 """
+
+import os
+import socket
 
 import attr
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
@@ -77,14 +84,32 @@ def cannot_listen(name, description, error):
     return SystemExit("blissnode: cannot listen on %s (--%s): %s" % (description, name, reason))
 
 
-class StreamListenerService(StreamServerEndpointService):
-    """A stream endpoint service that says where it listens."""
+class _AdoptedStreamEndpoint(object):
+    """A server endpoint listening on an inherited listening socket."""
 
-    def __init__(self, name, description, factory, reactor=None):
+    def __init__(self, reactor, fd):
+        self.reactor = reactor
+        self.fd = fd
+
+    def listen(self, factory):
+        try:
+            port = self.reactor.adoptStreamPort(self.fd, socket.AF_INET, factory)
+        except Exception:
+            return defer.fail()
+        os.close(self.fd)  # the reactor holds its own copy
+        return defer.succeed(port)
+
+
+class StreamListenerService(StreamServerEndpointService):
+    """A stream endpoint service that says where it listens (on the
+    inherited socket ``adopt_fd`` instead of binding, in a worker)."""
+
+    def __init__(self, name, description, factory, reactor=None, adopt_fd=None):
         if reactor is None:
             from twisted.internet import reactor
-        StreamServerEndpointService.__init__(
-            self, serverFromString(reactor, description), factory)
+        endpoint = (serverFromString(reactor, description) if adopt_fd is None
+                    else _AdoptedStreamEndpoint(reactor, adopt_fd))
+        StreamServerEndpointService.__init__(self, endpoint, factory)
         self.setName(name)
         self.description = description
         # Fail the whole startup if the port cannot be bound, rather than
@@ -111,23 +136,29 @@ class StreamListenerService(StreamServerEndpointService):
 class UDPListenerService(service.Service):
     """Listen for datagrams with ``protocol`` while the service runs."""
 
-    def __init__(self, name, description, protocol, reactor=None):
+    def __init__(self, name, description, protocol, reactor=None, adopt_fd=None):
         self.setName(name)
         self.description = description
         self.udp = parse_udp_description(description)
         self.protocol = protocol
         self._reactor = reactor
+        self.adopt_fd = adopt_fd
         self.port = None
 
     def privilegedStartService(self):
         reactor = self._reactor
         if reactor is None:
             from twisted.internet import reactor
-        try:
-            self.port = reactor.listenUDP(self.udp.port, self.protocol,
-                                          interface=self.udp.interface)
-        except CannotListenError as e:
-            raise cannot_listen(self.name, self.description, e)
+        if self.adopt_fd is not None:
+            self.port = reactor.adoptDatagramPort(self.adopt_fd, socket.AF_INET, self.protocol)
+            os.close(self.adopt_fd)
+            self.adopt_fd = None
+        else:
+            try:
+                self.port = reactor.listenUDP(self.udp.port, self.protocol,
+                                              interface=self.udp.interface)
+            except CannotListenError as e:
+                raise cannot_listen(self.name, self.description, e)
         log.info("{name} listening on {address} ({description})",
                  name=self.name, address=_describe(self.port.getHost()),
                  description=self.description)

@@ -21,14 +21,27 @@ whatever the flood.  Times come from a caller-supplied ``now()`` callable
 (``reactor.seconds``), so tests drive them with
 :class:`twisted.internet.task.Clock`.
 
-This module imports nothing of ours: :mod:`blissnode.supernode.limits`
-re-exports :class:`LogThrottle`, and the login and event servers use it
-directly, without depending on the supernode.
+Two more bounds (issue 17.9), because a flood from *many* sources defeats
+a per-source key:
+
+* a **global cap**: at most ``global_rate`` lines per second over every key
+  (bursts of ``global_burst``); lines over it are counted and reported as
+  one summary line (``N peer-caused lines suppressed by the global cap``)
+  once the cap lets a line through again, or on :meth:`LogThrottle.flush`;
+* **truncation**: every text value passed with a line (a version string, an
+  error message quoting a request) is cut to ``max_field`` characters, so
+  one line costs at most a few hundred bytes whatever the peer sent.
+
+This module imports only :mod:`blissnode.ratelimit` of ours:
+:mod:`blissnode.supernode.limits` re-exports :class:`LogThrottle`, and the
+login and event servers use it directly, without depending on the supernode.
 """
 
 import collections
 
 from twisted.logger import Logger
+
+from blissnode.ratelimit import TokenBuckets
 
 log = Logger()
 
@@ -36,6 +49,22 @@ log = Logger()
 SUPPRESSED_SUFFIX = " (and {suppressed} similar since the last such line)"
 #: Summary line of a key whose window ended with suppressed lines.
 SUMMARY_FORMAT = "{source}: {suppressed} more {kind} lines suppressed"
+#: Summary line of the lines the global cap held back.
+GLOBAL_SUMMARY_FORMAT = "{suppressed} peer-caused log lines suppressed by the global cap"
+#: Longest text value logged with a peer-caused line.
+MAX_FIELD = 200
+
+
+def truncate(value, limit=MAX_FIELD):
+    """``value`` cut for a log line: texts and bytes to ``limit`` characters,
+    anything else by its ``str`` (exceptions quote what the peer sent)."""
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+        return value if len(value) <= limit else value[:limit] + b"..."
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else "%s... (%d characters)" % (text[:limit], len(text))
 
 
 class _Window(object):
@@ -57,9 +86,15 @@ class LogThrottle(object):
         lines keep the role's log namespace.
     """
 
-    def __init__(self, now, interval=60.0, max_sources=4096, logger=None):
+    def __init__(self, now, interval=60.0, max_sources=4096, logger=None, global_rate=20.0,
+                 global_burst=200, max_field=MAX_FIELD):
         self.interval = interval
         self.max_sources = max_sources
+        self.max_field = max_field
+        self._global = TokenBuckets(global_rate, global_burst, now, max_keys=1) \
+            if global_rate else None
+        #: Lines the global cap held back since its last summary.
+        self.capped = 0
         self._now = now
         self._windows = collections.OrderedDict()  # oldest window first
         self.log = logger if logger is not None else log
@@ -78,6 +113,12 @@ class LogThrottle(object):
             window.suppressed += 1
             return None
         before = window.suppressed if window is not None else 0
+        if self._global is not None and not self._global.take(None):
+            # Over the global cap: held back and counted, the key's window
+            # is not started (its next line may pass once the cap allows).
+            self.capped += 1
+            return None
+        self._report_capped()
         self._windows.pop(key, None)
         self._expire(now)
         self._windows[key] = _Window(now, level)
@@ -85,6 +126,11 @@ class LogThrottle(object):
             old_key, old = self._windows.popitem(last=False)
             self._summarize(old_key, old)
         return before
+
+    def _report_capped(self):
+        if self.capped:
+            capped, self.capped = self.capped, 0
+            self.log.warn(GLOBAL_SUMMARY_FORMAT, suppressed=capped)
 
     def allow(self, source, kind="error"):
         """True if a line for ``(source, kind)`` may be written now;
@@ -105,7 +151,8 @@ class LogThrottle(object):
         if before:
             format += SUPPRESSED_SUFFIX
             kw["suppressed"] = before
-        getattr(self.log, level)(format, source=source, **kw)
+        kw = {k: truncate(v, self.max_field) for k, v in kw.items()}
+        getattr(self.log, level)(format, source=truncate(source, self.max_field), **kw)
         return True
 
     def debug(self, source, kind, format, **kw):
@@ -126,11 +173,14 @@ class LogThrottle(object):
         if before:
             format += SUPPRESSED_SUFFIX
             kw["suppressed"] = before
-        self.log.failure(format, failure, source=source, **kw)
+        kw = {k: truncate(v, self.max_field) for k, v in kw.items()}
+        self.log.failure(format, failure, source=truncate(source, self.max_field), **kw)
         return True
 
     def flush(self):
-        """Write the summaries of every window that has ended now."""
+        """Write the summaries of every window that has ended now (and of
+        the lines the global cap held back)."""
+        self._report_capped()
         self._expire(self._now())
 
     def _expire(self, now):
@@ -143,6 +193,9 @@ class LogThrottle(object):
             self._summarize(key, window)
 
     def _summarize(self, key, window):
+        if window.suppressed and self._global is not None and not self._global.take(None):
+            self.capped += window.suppressed  # summaries count against the cap too
+            return
         if window.suppressed:
             source, kind = key
             getattr(self.log, window.level if window.level != "error" else "warn")(

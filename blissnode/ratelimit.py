@@ -12,11 +12,14 @@ flood never locks a key out for longer than one refill of the burst).
 Full buckets are forgotten, and at most ``max_keys`` are tracked -- beyond
 that the least recently used is dropped, which errs on the side of letting
 traffic through.
+
+:class:`ConnectionAdmission` uses them for the listeners: open connections
+per address and in total, new connections per address per second.
 """
 
 import collections
 
-__all__ = ["TokenBuckets"]
+__all__ = ["TokenBuckets", "ConnectionAdmission"]
 
 
 class TokenBuckets(object):
@@ -84,3 +87,52 @@ class TokenBuckets(object):
             if tokens + (now - stamp) * self.rate < self.burst:
                 break
             del self._buckets[key]
+
+
+class ConnectionAdmission(object):
+    """Which new connections a listener takes, per source address and in
+    total (issue 17.2): at most ``max_per_address`` open at once from one
+    address, new ones from one address at ``connect_rate`` per second
+    (burst ``connect_burst``; every connection to the login and event
+    servers costs an RSA decryption, to the supernode a DH-384), and at most
+    ``max_total`` in all.  ``max_per_address`` is kept well below
+    ``max_total`` so no single address can fill the listener.
+
+    :meth:`admit` answers ``None`` (taken: call :meth:`release` when the
+    connection ends) or the reason for the refusal (``"too-many-connections"``,
+    ``"connecting-too-fast"``, ``"server-full"``).  The open counts are
+    exact; the rate buckets are :class:`TokenBuckets` (bounded memory).
+    """
+
+    def __init__(self, now, max_per_address=64, max_total=None, connect_rate=20.0,
+                 connect_burst=64, max_keys=65536):
+        self.max_per_address = max_per_address
+        self.max_total = max_total
+        self.rate = (TokenBuckets(connect_rate, connect_burst, now, max_keys)
+                     if connect_rate else None)
+        self._open = {}
+        self.total = 0
+
+    def open_from(self, address):
+        return self._open.get(address, 0)
+
+    def admit(self, address):
+        if self.max_total is not None and self.total >= self.max_total:
+            return "server-full"
+        if self.max_per_address is not None and \
+                self._open.get(address, 0) >= self.max_per_address:
+            return "too-many-connections"
+        if self.rate is not None and not self.rate.take(address):
+            return "connecting-too-fast"
+        self._open[address] = self._open.get(address, 0) + 1
+        self.total += 1
+        return None
+
+    def release(self, address):
+        n = self._open.get(address, 0) - 1
+        if n <= 0:
+            self._open.pop(address, None)
+        else:
+            self._open[address] = n
+        if n >= 0:
+            self.total -= 1

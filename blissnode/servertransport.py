@@ -12,7 +12,11 @@ role subclasses it and implements :meth:`key_exchanged` and
 
 The factory provides ``keys`` (``login_decrypt_raw``), ``clock``,
 ``throttle`` (:class:`~blissnode.logthrottle.LogThrottle`),
-``max_connections``, ``connections`` (a counter this class keeps),
+``admission`` (:class:`~blissnode.ratelimit.ConnectionAdmission`: per
+address, in total, connect rate -- checked before any RSA work),
+``connections`` (a counter this class keeps), ``max_unsent`` (bytes
+written into a full socket buffer before the connection closes,
+:class:`~blissnode.flowcontrol.OutputGuard`),
 ``handshake_timeout``, ``max_record``, ``new_dh_keypair()`` and
 ``dh_filler()``, and may provide ``openings`` (the opening variants,
 versions' extras first).
@@ -20,11 +24,15 @@ versions' extras first).
 
 import os
 
+from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
+from blissnode.flowcontrol import OutputGuard, ReadGate
 from blissnode.nodelay import set_no_delay
+from blissnode.seenseeds import seed_digest
 from blissnode.wire.errors import ProtocolError
+from blissnode.wire.server_transport import MAX_RECORDS, KeystreamExhausted
 from blissnode.wire.server_session import (
     SERVER_OPENINGS,
     KeyExchanged,
@@ -72,6 +80,11 @@ class ServerTransportProtocol(Protocol):
         self._timer = None
         self._closed = False
         self._counted = False
+        self.gate = None  # ReadGate: who paused reading
+        self._fresh = None  # True / False once the seen-seeds store answered
+        self._fresh_waiters = []
+        self._fresh_waiters_open = False  # a seen-seeds check is under way
+        self._output = None  # OutputGuard, when the transport can take a producer
 
     # -- what the exchange made known (for handlers, logs and tests) ------------
 
@@ -94,15 +107,22 @@ class ServerTransportProtocol(Protocol):
         peer = self.transport.getPeer()
         self.peer = getattr(peer, "host", str(peer))
         factory = self.factory
-        if factory.connections >= factory.max_connections:
-            factory.throttle.warn(self.peer, "full", "{role}: too many connections ({n}); "
-                                  "closing the one from {peer}", role=self.LOG_ROLE,
-                                  n=factory.connections, peer=self.peer)
+        refusal = factory.admission.admit(self.peer)
+        if refusal is not None:
+            factory.throttle.warn(self.peer, "full " + refusal, "{role}: {why} ({n} open, "
+                                  "{mine} from this address); closing the one from {peer}",
+                                  role=self.LOG_ROLE, why=refusal.replace("-", " "),
+                                  n=factory.connections,
+                                  mine=factory.admission.open_from(self.peer), peer=self.peer)
             self._closed = True
             self.transport.abortConnection()
             return
         factory.connections += 1
         self._counted = True
+        self.gate = ReadGate(self.transport)
+        if hasattr(self.transport, "registerProducer"):
+            self._output = OutputGuard(self.transport, self.gate, self._output_overflow,
+                                       max_unsent=getattr(factory, "max_unsent", 1 << 20))
         self.session = ServerSide(
             factory.keys.login_decrypt_raw, dh_keypair=factory.new_dh_keypair(),
             dh_filler=factory.dh_filler(), bridged=self.bridged,
@@ -115,8 +135,21 @@ class ServerTransportProtocol(Protocol):
         self._closed = True
         if self._counted:
             self.factory.connections -= 1
+            self.factory.admission.release(self.peer)
             self._counted = False
         self.cancel_timer()
+
+    def _output_overflow(self):
+        self.factory.throttle.warn(self.peer, "unread", "{role}: {peer} does not read what "
+                                   "we send ({n} bytes waiting); closing",
+                                   role=self.LOG_ROLE, peer=self.peer, n=self._output.unsent)
+        self.abort()
+
+    def write(self, data):
+        """Write to the client, counted by the output guard."""
+        self.transport.write(data)
+        if self._output is not None:
+            self._output.wrote(len(data))
 
     def set_timer(self, seconds, why):
         self.cancel_timer()
@@ -163,7 +196,17 @@ class ServerTransportProtocol(Protocol):
         the connection is closed or not keyed yet."""
         if self._closed or self.session is None or not self.session.ready:
             return False
-        self.transport.write(self.session.seal(plaintext))
+        try:
+            data = self.session.seal(plaintext)
+        except KeystreamExhausted:
+            # No rekeying in the protocol: end the connection before the
+            # counter wraps (the client reconnects with a fresh seed).
+            self.factory.throttle.info(self.peer, "rekey", "{role}: {peer}: {n} records sent "
+                                       "on one key; closing before the counter wraps",
+                                       role=self.LOG_ROLE, peer=self.peer, n=MAX_RECORDS)
+            self.close()
+            return False
+        self.write(data)
         return True
 
     # -- receiving -------------------------------------------------------------------
@@ -174,7 +217,7 @@ class ServerTransportProtocol(Protocol):
         try:
             for event in self.session.receive(data):
                 if isinstance(event, Send):
-                    self.transport.write(event.data)
+                    self.write(event.data)
                 elif isinstance(event, KeyExchanged):
                     self._key_exchanged(event)
                 elif isinstance(event, Record):
@@ -209,7 +252,50 @@ class ServerTransportProtocol(Protocol):
                                            "failed ({error}); answered as a wrong key",
                                            role=self.LOG_ROLE, peer=self.peer,
                                            error=repr(event.error)[:200])
+        elif event.seed is not None:
+            self._check_seed(event.seed)
         self.key_exchanged(event)
+
+    def _check_seed(self, seed):
+        seen = getattr(self.factory, "seen_seeds", None)
+        if seen is None:
+            self._fresh = True
+            return
+        self._fresh_waiters_open = True
+        d = defer.maybeDeferred(seen.first_use, seed_digest(seed))
+
+        def failed(f):
+            self.factory.throttle.failure(None, "seen-seeds", "{role}: the seen-seeds store "
+                                          "failed; refusing the session", f,
+                                          role=self.LOG_ROLE)
+            return False
+        d.addErrback(failed)
+        d.addCallback(self._seed_checked)
+
+    def _seed_checked(self, fresh):
+        self._fresh = bool(fresh)
+        waiters, self._fresh_waiters = self._fresh_waiters, []
+        for waiter in waiters:
+            waiter.callback(self._fresh)
+
+    def fresh_seed(self):
+        """A Deferred firing False when this session's seed had been used
+        before (a replayed classic session: close without answering, with
+        :meth:`replayed`), else True (issue 17.4)."""
+        if self._fresh is not None or not self._fresh_waiters_open:
+            # Answered, or no key exchange was checked (a keyed test session).
+            return defer.succeed(self._fresh is not False)
+        d = defer.Deferred()
+        self._fresh_waiters.append(d)
+        return d
+
+    def replayed(self):
+        """This session's seed was used before: nothing may be answered
+        with its keys (the reply would reuse the recorded keystream)."""
+        self.factory.throttle.warn(self.peer, "replay", "{role}: {peer} replayed a session "
+                                   "seed already used; closing without an answer",
+                                   role=self.LOG_ROLE, peer=self.peer)
+        self.abort()
 
     def key_exchanged(self, event):
         """The key exchange arrived (``event.seed_ok``); records follow."""

@@ -8,6 +8,7 @@ function, so what runs under twistd is what is tested.
 """
 
 import ipaddress
+import secrets
 import sys
 
 from twisted.application import service
@@ -18,9 +19,16 @@ from twisted.python import usage
 from blissnode.admin.options import ADMIN_PARAMETERS, check_admin_options
 from blissnode.admin.service import make_admin
 from blissnode.auth.cred import make_portal
-from blissnode.config import CONFIG_PARAMETER, apply_config, config_path, load_config
+from blissnode.cluster.link import ClusterLink
+from blissnode.cluster.master import WorkerPool
+from blissnode.cluster.sockets import (
+    UnshareableListener,
+    open_shared_listeners,
+    open_worker_listeners,
+)
 from blissnode.core.hub import Core
-from blissnode.datadir import ensure_data_dir, hand_over, run_as_ids
+from blissnode.config import CONFIG_PARAMETER, apply_config, config_path, load_config
+from blissnode.datadir import UnsafeDataDir, ensure_data_dir, hand_over, run_as_ids
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
 from blissnode.logconfig import LOG_LEVELS, attach_observer, observer_for_options
@@ -34,14 +42,25 @@ from blissnode.login.protocol import LoginServerFactory
 from blissnode.patch.known import event_server_addresses
 from blissnode.publicip import AUTO, PublicIPRequired, resolve_public_ip
 from blissnode.store.postgresql import redact_url
+from blissnode.seenseeds import MemorySeenSeeds, RedisSeenSeeds
+from blissnode.store.bus import RedisBus
 from blissnode.store.redisdirectory import RedisDirectory
-from blissnode.store.urls import InvalidDatabaseURL, make_store_service, parse_database_url
+from blissnode.store.urls import (
+    POSTGRESQL,
+    InvalidDatabaseURL,
+    make_store_service,
+    parse_database_url,
+)
 from blissnode.supernode.node import SupernodeConfig, SupernodeNode
+from blissnode.supernode.relay import RelayLimits
 from blissnode.supernode.tcp import SupernodeTCPFactory
 from blissnode.supernode.udp import SupernodeDatagramProtocol
 from blissnode.versions.registry import NEAREST, REJECT, VersionRegistry
 
 log = Logger()
+
+#: Most worker processes ``--workers`` starts.
+MAX_WORKERS = 64
 
 #: The server roles.
 SUPERNODE = "supernode"
@@ -89,6 +108,10 @@ class Options(usage.Options):
         ["directory-ttl", None, "1800",
          "Seconds a Redis directory entry lives without a keep-alive (a process that "
          "dies leaves its clients online this long at most)."],
+        ["workers", None, "1",
+         "Worker processes sharing every listening port (SO_REUSEPORT); more than 1 "
+         "needs --database postgresql://... and --directory redis://... "
+         "(docs/scaling.rst)."],
     ] + [[name, None, default, helptext]
          for (name, default, _role, _transport, helptext) in LISTENERS] + [
         ["public-ip", None, AUTO,
@@ -99,14 +122,47 @@ class Options(usage.Options):
          "required when they listen on all interfaces."],
         ["max-half-open", None, "16",
          "Most TCP connections per source IP still in the handshake."],
+        ["max-per-address", None, "64",
+         "Most TCP connections open at once from one source IP, on each of the "
+         "supernode, login (half of it) and event listeners (docs/security.rst)."],
+        ["connect-rate", None, "20",
+         "New TCP connections per second from one source IP on each listener "
+         "(bursts of about three times as many); the login and event servers "
+         "take half of it, since each of their connections costs an RSA "
+         "decryption."],
+        ["seen-seeds", None, "auto",
+         "Where the session seeds already used live, so a replayed classic "
+         "(1.x-4.x) session is refused: 'memory' (this process), a redis:// URL "
+         "shared by every process, or 'auto' (the --directory Redis when there "
+         "is one)."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
+        ["relay-per-client", None, "8",
+         "Most relayed connections (cmd 73/74) per source IP; the supernode "
+         "is the relay between clients that cannot reach each other."],
+        ["relay-total", None, "4096",
+         "Most relayed connections in total; 0 switches the relay off."],
+        ["relay-rate", None, "262144",
+         "Bytes per second each direction of a relayed connection may carry "
+         "(the sender is slowed down, nothing is dropped)."],
+        ["relay-idle-timeout", None, "120",
+         "Seconds a relayed connection may carry nothing before both legs close."],
+        ["relay-join-timeout", None, "60",
+         "Seconds a relayed connection waits for the second client."],
+        ["relay-tcp", None, "none",
+         "A supernode TCP listener of its own for the relay, named as the "
+         "relay in cmd 45 (tcp:PORT[:interface=ADDR]); with --workers N, "
+         "worker I listens on PORT+I-1, so both legs of a relayed connection "
+         "reach the same worker. 'none': the main port is the relay."],
         ["registration", None, "closed",
          "Whether clients may create accounts from their sign-up screen "
          "(login request 5018): 'closed' (the default: the operator creates "
          "accounts with 'blissnode user add' or the management API) or 'open' "
          "(anyone who reaches the login server may; the password policy cannot "
          "apply, clients send only a hash)."],
+        ["registrations-per-address", None, "10",
+         "Accounts one source IP may create at once (login request 5018); then "
+         "one more per minute."],
         ["event-addresses", None, "known",
          "Event-server addresses (ip:port, comma-separated) a client may ask "
          "the supernode to carry to our event server over its own connection "
@@ -151,13 +207,25 @@ class Options(usage.Options):
             pass  # decided at start-up: make_supernode refuses to start with it
         except ValueError as e:
             raise usage.UsageError(str(e))
-        for name, cast in (("max-half-open", int), ("udp-rate", float)):
+        for name, cast in (("max-half-open", int), ("udp-rate", float),
+                           ("max-per-address", int), ("connect-rate", float),
+                           ("registrations-per-address", int)):
             try:
                 value = cast(self[name])
             except ValueError:
                 value = -1
             if value <= 0:
                 raise usage.UsageError("--%s must be a positive number" % (name,))
+            self[name] = value
+        for name, cast, low in (("relay-per-client", int, 1), ("relay-total", int, 0),
+                                ("relay-rate", int, 1), ("relay-idle-timeout", float, 1),
+                                ("relay-join-timeout", float, 1)):
+            try:
+                value = cast(self[name])
+            except ValueError:
+                value = low - 1
+            if value < low:
+                raise usage.UsageError("--%s must be a number >= %s" % (name, low))
             self[name] = value
         if self["registration"] not in ("open", "closed"):
             raise usage.UsageError("--registration must be 'open' or 'closed'")
@@ -173,12 +241,38 @@ class Options(usage.Options):
                                                                        "unix"):
             raise usage.UsageError("--directory must be 'memory' or a redis:// URL, not %r"
                                    % (directory[:60],))
+        seen = self["seen-seeds"]
+        if seen not in ("auto", "memory") and seen.split(":", 1)[0] not in (
+                "redis", "rediss", "unix"):
+            raise usage.UsageError("--seen-seeds must be 'auto', 'memory' or a redis:// URL")
         try:
             self["directory-ttl"] = float(self["directory-ttl"])
         except ValueError:
             self["directory-ttl"] = -1
         if self["directory-ttl"] <= 0:
             raise usage.UsageError("--directory-ttl must be a positive number")
+        try:
+            self["workers"] = int(self["workers"])
+        except ValueError:
+            self["workers"] = 0
+        if not 1 <= self["workers"] <= MAX_WORKERS:
+            raise usage.UsageError("--workers must be a number from 1 to %d" % (MAX_WORKERS,))
+        if self["workers"] > 1:
+            missing = []
+            if parse_database_url(self["database"]).engine != POSTGRESQL:
+                missing.append("--database postgresql://... (accounts shared by the workers)")
+            if directory == "memory":
+                missing.append("--directory redis://... (who is online, for every worker)")
+            if missing:
+                raise usage.UsageError("--workers %d needs %s" % (self["workers"],
+                                                                  " and ".join(missing)))
+            if not is_disabled(self.get("admin", "none")):
+                # Each worker holds its own sessions and settings: an API in one
+                # of them would show and change a part only (docs/scaling.rst).
+                raise usage.UsageError(
+                    "--admin works with one process only, not with --workers %d; use "
+                    "'blissnode user ... --database URL' for the accounts"
+                    % (self["workers"],))
         check_admin_options(self)
         if self["log-level"] not in LOG_LEVELS:
             raise usage.UsageError("--log-level must be one of %s" % (", ".join(LOG_LEVELS),))
@@ -263,6 +357,39 @@ def make_directory(options, reactor=None):
     return RedisDirectory(url, reactor=reactor, ttl=float(_get(options, "directory-ttl", 1800)))
 
 
+def relay_limits(options):
+    """:class:`~blissnode.supernode.relay.RelayLimits` from ``--relay-*``."""
+    rate = int(_get(options, "relay-rate", 262144))
+    return RelayLimits(per_client=int(_get(options, "relay-per-client", 8)),
+                       total=int(_get(options, "relay-total", 4096)),
+                       rate=rate, burst=max(rate, 65536),
+                       idle_timeout=float(_get(options, "relay-idle-timeout", 120)),
+                       join_timeout=float(_get(options, "relay-join-timeout", 60)))
+
+
+def make_seen_seeds(options, reactor=None):
+    """The :class:`~blissnode.seenseeds.ISeenSeeds` of ``--seen-seeds``
+    (shared by the login and event servers)."""
+    from twisted.internet import reactor as default_reactor
+    reactor = reactor or default_reactor
+    url = _get(options, "seen-seeds", "auto")
+    if url == "auto":
+        directory = _get(options, "directory", "memory")
+        url = directory if directory != "memory" else "memory"
+    if url == "memory":
+        return MemorySeenSeeds(reactor.seconds)
+    log.info("used session seeds: {url}", url=redact_url(url))
+    return RedisSeenSeeds(url, reactor=reactor)
+
+
+def _address_limits(options, share=1.0):
+    """The per-address keyword arguments of a listener's factory."""
+    per = int(_get(options, "max-per-address", 64))
+    rate = float(_get(options, "connect-rate", 20)) * share
+    return dict(max_per_address=max(1, int(per * share)), connect_rate=rate,
+                connect_burst=max(1, int(3 * rate)))
+
+
 def make_supernode(options, reactor=None, core=None, versions=None):
     """The :class:`~blissnode.supernode.node.SupernodeNode` every supernode
     listener of ``options`` shares, over the process's ``core`` and version
@@ -285,8 +412,11 @@ def make_supernode(options, reactor=None, core=None, versions=None):
         tcp_port=0 if is_disabled(options["supernode-tcp"])
         else _port(options["supernode-tcp"], "tcp"),
         max_half_open=int(_get(options, "max-half-open", 16)),
+        max_sessions_per_address=int(_get(options, "max-per-address", 64)),
+        connect_rate=float(_get(options, "connect-rate", 20)),
+        connect_burst=max(1, int(3 * float(_get(options, "connect-rate", 20)))),
         udp_rate=udp_rate, udp_burst=max(1, int(2 * udp_rate)),
-        unknown_versions=policy)
+        unknown_versions=policy, relay=relay_limits(options))
     if ipaddress.IPv4Address(public_ip).is_loopback:
         for name, _default, role, transport, _help in LISTENERS:
             if role == SUPERNODE and not is_disabled(options[name]) \
@@ -320,7 +450,7 @@ def make_versions(options):
     return VersionRegistry.from_plugins(_get(options, "unknown-versions", NEAREST))
 
 
-def make_login(options, data_dir, reactor=None, store=None, versions=None):
+def make_login(options, data_dir, reactor=None, store=None, versions=None, seen_seeds=None):
     """The login server's :class:`~blissnode.store.sqlite.StoreService` and
     :class:`~blissnode.login.protocol.LoginServerFactory`.  The server keys
     are loaded (created on first run) here, so a bad key file stops the
@@ -336,11 +466,15 @@ def make_login(options, data_dir, reactor=None, store=None, versions=None):
     factory = LoginServerFactory(
         keys, make_portal(store.accounts), store.accounts,
         registry=versions or make_versions(options),
-        registration_open=_get(options, "registration", "closed") == "open", clock=reactor)
+        registration_open=_get(options, "registration", "closed") == "open", clock=reactor,
+        seen_seeds=seen_seeds,
+        registration_burst=int(_get(options, "registrations-per-address", 10)),
+        **_address_limits(options, 0.5))
     return store, factory
 
 
-def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None):
+def make_event(options, data_dir, store, core, limiter=None, reactor=None, versions=None,
+               seen_seeds=None):
     """The event server's :class:`~blissnode.event.protocol.EventServerFactory`
     over the shared ``store``: the login key decrypts its session seeds
     (event.md 2), the login server's failed-login ``limiter`` is shared, and
@@ -352,7 +486,8 @@ def make_event(options, data_dir, store, core, limiter=None, reactor=None, versi
     event = EventService.from_store(
         store, clock=reactor, limiter=limiter, core=core,
         registry=versions or make_versions(options))
-    factory = EventServerFactory(keys, event, clock=reactor)
+    factory = EventServerFactory(keys, event, clock=reactor, seen_seeds=seen_seeds,
+                                 **_address_limits(options, 1.0))
     # cmd 7: the supernode hands connections it carries to the event server.
     core.offer_stream("event", factory)
     return factory
@@ -369,6 +504,8 @@ class BlissnodeService(service.MultiService):
     store = None
     core = None
     versions = None
+    #: The :class:`~blissnode.cluster.link.ClusterLink` (shared directory only).
+    cluster = None
     #: The admin listener's ApiContext (blissnode.admin), when ``--admin`` is set.
     admin = None
     #: The log observer of ``--log-level`` / ``--log-json`` (None: twistd's own).
@@ -395,13 +532,27 @@ class BlissnodeService(service.MultiService):
         return d
 
 
-def makeService(options, reactor=None):
-    """Build the MultiService for ``options`` (an :class:`Options` or dict)."""
+def _open_data_dir(options):
+    """The data directory (created if needed); an unsafe one stops the start."""
     try:
-        data_dir = ensure_data_dir(options["data-dir"])
+        return ensure_data_dir(options["data-dir"])
+    except UnsafeDataDir as e:
+        raise SystemExit("blissnode: %s" % (e,))
     except (OSError, ValueError) as e:
         raise SystemExit("blissnode: cannot use the data directory %s: %s"
                          % (options["data-dir"], e))
+
+
+def makeService(options, reactor=None, worker=None):
+    """Build the MultiService for ``options`` (an :class:`Options` or dict).
+
+    With ``--workers N`` (N > 1) that is the master's service
+    (:func:`make_master`); ``worker`` is what a worker process got from its
+    master (``{"index", "tag", "fds": {listener name: fd}}``,
+    :mod:`blissnode.worker`)."""
+    if worker is None and int(_get(options, "workers", 1)) > 1:
+        return make_master(options, reactor)
+    data_dir = _open_data_dir(options)
     log.info("blissnode data directory: {path}", path=data_dir.path)
     top = BlissnodeService()
     top.log_observer = observer_for_options(options)
@@ -410,10 +561,27 @@ def makeService(options, reactor=None):
     directory = make_directory(options, reactor)
     if directory is not None:
         directory.setServiceParent(top)
-    core = top.core = Core(directory=directory, clock=reactor)
+    if worker is not None:
+        instance = worker["tag"]
+    elif directory is not None:
+        # Alone on this machine, but sharing the directory with others.
+        instance = "p-%s." % (secrets.token_hex(4),)
+    else:
+        instance = ""
+    core = top.core = Core(directory=directory, clock=reactor, instance=instance)
+    if directory is not None:
+        bus = RedisBus(_get(options, "directory", None), reactor=reactor)
+        bus.setServiceParent(top)
+        top.cluster = ClusterLink(core, bus, clock=reactor)
+        top.cluster.setServiceParent(top)
+    adopted = worker["fds"] if worker is not None else {}
     versions = top.versions = make_versions(options)
+    seen_seeds = None
+    if not (is_disabled(options["login-tcp"]) and is_disabled(options["event-tcp"])):
+        seen_seeds = make_seen_seeds(options, reactor)
     if not is_disabled(options["login-tcp"]):
-        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions)
+        top.store, login_factory = make_login(options, data_dir, reactor, versions=versions,
+                                              seen_seeds=seen_seeds)
     if any(role == SUPERNODE and not is_disabled(options[name])
            for name, _default, role, _transport, _help in LISTENERS):
         node = top.supernode = make_supernode(options, reactor, core, versions)
@@ -423,7 +591,7 @@ def makeService(options, reactor=None):
             top.store = make_store(options, data_dir, reactor)
         event_factory = make_event(options, data_dir, top.store, core,
                                    login_factory.limiter if login_factory else None, reactor,
-                                   versions)
+                                   versions, seen_seeds)
         if node is not None:
             # The addresses cmd 7 may name for our event server.
             own = _own_event_address(options)
@@ -436,9 +604,11 @@ def makeService(options, reactor=None):
         if is_disabled(description):
             log.info("{name} disabled", name=name)
             continue
+        fd = adopted.get(name)
         if transport == "udp":
             protocol = SupernodeDatagramProtocol(node)
-            listener = UDPListenerService(name, description, protocol, reactor=reactor)
+            listener = UDPListenerService(name, description, protocol, reactor=reactor,
+                                          adopt_fd=fd)
         else:
             if role == SUPERNODE:
                 # Real clients never use DH-384 on port 443 (ERRATA).
@@ -448,9 +618,16 @@ def makeService(options, reactor=None):
             else:
                 factory = event_factory
             if role == SUPERNODE and name == "supernode-tcp":
-                listener = _MainTCPListener(node, name, description, factory, reactor=reactor)
+                listener = _MainTCPListener(node, name, description, factory, reactor=reactor,
+                                            adopt_fd=fd)
             else:
-                listener = StreamListenerService(name, description, factory, reactor=reactor)
+                listener = StreamListenerService(name, description, factory, reactor=reactor,
+                                                 adopt_fd=fd)
+        listener.setServiceParent(top)
+    relay_tcp = _get(options, "relay-tcp", "none")
+    if node is not None and node.relay_enabled and not is_disabled(relay_tcp):
+        listener = _RelayTCPListener(node, "relay-tcp", relay_tcp, SupernodeTCPFactory(node),
+                                     reactor=reactor, adopt_fd=adopted.get("relay-tcp"))
         listener.setServiceParent(top)
     _add_admin(options, top, data_dir, login_factory, reactor)
     uid, gid = run_as_ids(options)
@@ -484,3 +661,101 @@ class _MainTCPListener(StreamListenerService):
         if not self.node.config.tcp_port:
             self.node.config.tcp_port = port.getHost().port
         return port
+
+
+class _RelayTCPListener(StreamListenerService):
+    """The ``--relay-tcp`` listener: a supernode TCP listener whose bound
+    port the node names as the relay in cmd 45."""
+
+    def __init__(self, node, *args, **kw):
+        StreamListenerService.__init__(self, *args, **kw)
+        self.node = node
+
+    def _listening(self, port):
+        port = StreamListenerService._listening(self, port)
+        self.node.config.relay_port = port.getHost().port
+        return port
+
+
+def options_to_argv(options):
+    """The command line that gives a worker the same ``options`` (after
+    :meth:`Options.postOptions`), without ``--workers``."""
+    argv = []
+    for name, _short, default, _help in Options.optParameters:
+        if name in ("workers", "config"):  # the config file's values are in the options
+            continue
+        value = _get(options, name, default)
+        if value is None:
+            continue
+        if name == "event-addresses" and not isinstance(value, str):
+            value = ",".join("%s:%d" % tuple(a) for a in value) or "none"
+        argv.append("--%s=%s" % (name, value))
+    for flag in getattr(Options, "optFlags", []):
+        if _get(options, flag[0], False):
+            argv.append("--" + flag[0])
+    return argv
+
+
+def make_master(options, reactor=None):
+    """The master of ``--workers N``: the shared sockets, the server keys, and
+    the :class:`~blissnode.cluster.master.WorkerPool` (docs/scaling.rst)."""
+    count = int(options["workers"])
+    if not is_disabled(_get(options, "admin", "none")):
+        raise SystemExit("blissnode: --admin is not available with --workers: each worker "
+                         "sees only its own sessions (docs/operating.rst)")
+    if any(role == SUPERNODE and not is_disabled(options[name])
+           for name, _default, role, _transport, _help in LISTENERS):
+        try:
+            resolve_public_ip(_get(options, "public-ip", AUTO), _supernode_interfaces(options))
+        except ValueError as e:
+            raise SystemExit("blissnode: cannot start the supernode: %s" % (e,))
+    data_dir = _open_data_dir(options)
+    if not (is_disabled(options["login-tcp"]) and is_disabled(options["event-tcp"])):
+        try:
+            load_or_create_server_keys(data_dir.path)
+        except KeyFileError as e:
+            raise SystemExit("blissnode: cannot start: %s" % (e,))
+    wanted = [(name, options[name], transport)
+              for name, _default, _role, transport, _help in LISTENERS
+              if not is_disabled(options[name])]
+    try:
+        shared = open_shared_listeners(wanted, count)
+    except UnshareableListener as e:
+        raise SystemExit("blissnode: %s" % (e,))
+    except OSError as e:
+        raise SystemExit("blissnode: %s" % (e.strerror or e,))
+    worker_options = dict(options)
+    for listener in shared:
+        worker_options[listener.name] = listener.description()
+        log.info("{name} shared by {n} workers on {address}", name=listener.name, n=count,
+                 address="%s:%d" % (listener.interface or "0.0.0.0", listener.port))
+    relay_tcp = _get(options, "relay-tcp", "none")
+    if int(_get(options, "relay-total", 4096)) > 0 and is_disabled(relay_tcp):
+        log.warn("the relay does not cross workers: without --relay-tcp the two legs "
+                 "of a relayed connection meet only when the kernel gives both to "
+                 "one worker (docs/relay.rst); give --relay-tcp tcp:PORT (worker I "
+                 "relays on PORT+I-1) or --relay-total 0")
+    elif not is_disabled(relay_tcp):
+        try:
+            relay = open_worker_listeners("relay-tcp", relay_tcp, count)
+        except UnshareableListener as e:
+            for listener in shared:
+                listener.close()
+            raise SystemExit("blissnode: %s" % (e,))
+        except OSError as e:
+            for listener in shared:
+                listener.close()
+            raise SystemExit("blissnode: %s" % (e.strerror or e,))
+        shared.append(relay)
+        log.info("relay-tcp: one port per worker, {ports}", ports=relay.ports)
+    top = BlissnodeService()
+    directory = make_directory(options, reactor)
+    bus = None
+    if directory is not None:
+        directory.setServiceParent(top)
+        bus = RedisBus(options["directory"], reactor=reactor)
+        bus.setServiceParent(top)
+    top.workers = WorkerPool(count, options_to_argv(worker_options), shared, reactor=reactor,
+                             directory=directory, bus=bus)
+    top.workers.setServiceParent(top)
+    return top

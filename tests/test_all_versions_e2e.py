@@ -51,7 +51,9 @@ class AllVersionsTests(TestCase):
             "--supernode-https", "tcp:0:interface=127.0.0.1",
             "--login-tcp", "tcp:0:interface=127.0.0.1",
             "--event-tcp", "tcp:0:interface=127.0.0.1",
-            "--registration", "open"])  # the users sign up from the client
+            "--registration", "open",  # the users sign up from the client
+            # every test user registers from 127.0.0.1
+            "--registrations-per-address", "100"])
         self.service = tap.makeService(options, reactor)
         self.service.privilegedStartService()
         self.service.startService()

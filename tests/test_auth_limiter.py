@@ -44,16 +44,36 @@ class FailedLoginLimiterTests(TestCase):
     def test_fresh_is_allowed(self):
         self.assertEqual(self.limiter.check("192.0.2.1", "echo123"), Decision(True))
 
-    def test_per_account(self):
-        # three failures from three addresses lock the account, not the addresses
-        for i in range(3):
-            self.assertTrue(self.limiter.check("192.0.2.%d" % i, "echo123").allowed)
-            self.limiter.failed("192.0.2.%d" % i, "Echo123")
-        decision = self.limiter.check("198.51.100.1", "ECHO123")
+    def test_per_address_and_account(self):
+        # three failures on one account from one address slow that pair only
+        for _ in range(3):
+            self.assertTrue(self.limiter.check("192.0.2.1", "echo123").allowed)
+            self.limiter.failed("192.0.2.1", "Echo123")
+        decision = self.limiter.check("192.0.2.1", "ECHO123")
         self.assertEqual(decision, Decision(False, REASON_ACCOUNT, 60.0))
-        self.assertTrue(self.limiter.check("192.0.2.0", "other123").allowed)
+        self.assertTrue(self.limiter.check("192.0.2.1", "other123").allowed)
         self.clock.advance(60)
-        self.assertTrue(self.limiter.check("198.51.100.1", "echo123").allowed)
+        self.assertTrue(self.limiter.check("192.0.2.1", "echo123").allowed)
+
+    def test_stranger_cannot_lock_the_owner_out(self):
+        # Issue 17.5: 16 wrong passwords from a stranger's address; the
+        # owner, from an address of their own, still signs in.
+        limiter = FailedLoginLimiter(self.clock)
+        for _ in range(16):
+            limiter.failed("203.0.113.9", "alice123")
+        self.assertFalse(limiter.check("203.0.113.9", "alice123").allowed)
+        self.assertTrue(limiter.check("198.51.100.4", "alice123").allowed)
+
+    def test_guesses_spread_over_addresses_are_slowed(self):
+        limiter = FailedLoginLimiter(self.clock, per_address=Limit(5, 2.0),
+                                     per_account=Limit(3, 60.0),
+                                     per_account_spread=Limit(4, 60.0))
+        for i in range(4):
+            limiter.failed("192.0.2.%d" % i, "echo123")
+        # an address that guessed before is held by the account-wide limit ...
+        self.assertEqual(limiter.check("192.0.2.0", "echo123").reason, REASON_ACCOUNT)
+        # ... an address that never failed on the account is not
+        self.assertTrue(limiter.check("198.51.100.1", "echo123").allowed)
 
     def test_per_address(self):
         for i in range(5):
@@ -79,9 +99,9 @@ class FailedLoginLimiterTests(TestCase):
     def test_success_forgives_account_not_address(self):
         for _ in range(3):
             self.limiter.failed("192.0.2.1", "echo123")
-        self.assertFalse(self.limiter.check("192.0.2.9", "echo123").allowed)
+        self.assertFalse(self.limiter.check("192.0.2.1", "echo123").allowed)
         self.limiter.succeeded("192.0.2.1", "echo123")
-        self.assertTrue(self.limiter.check("192.0.2.9", "echo123").allowed)
+        self.assertTrue(self.limiter.check("192.0.2.1", "echo123").allowed)
         self.limiter.failed("192.0.2.1", "other123")
         self.limiter.failed("192.0.2.1", "other123")
         self.limiter.succeeded("192.0.2.1", "echo123")

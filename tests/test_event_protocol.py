@@ -551,6 +551,18 @@ class IsolationTests(EventServerMixin, TestCase):
         seq, status = yield a.send("bobby01", "hi")
         self.assertEqual((seq, status), (1, C.STATUS_OFFLINE))
 
+    @defer.inlineCallbacks
+    def test_send_reply_does_not_reveal_the_recipients_traffic(self):
+        # Issue 17.10: INT 0x41 used to be bob's queue sequence number.
+        for n in ("alice01", "bobby01", "carol01"):
+            yield self.account(n)
+        c = yield self.connect("6.16.0.105", "carol01")
+        for _ in range(2):
+            yield c.send("bobby01", "from carol")
+        a = yield self.connect("6.16.0.105", "alice01")
+        seq, _status = yield a.send("bobby01", "from alice")
+        self.assertEqual(seq, 1)
+
 
 class LogFloodTests(TestCase):
     """Bad input from one address writes a bounded number of event-server
@@ -561,7 +573,8 @@ class LogFloodTests(TestCase):
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
         self.clock = task.Clock()
-        self.factory = EventServerFactory(KEYS, _fake_service({}, []), clock=self.clock)
+        self.factory = EventServerFactory(KEYS, _fake_service({}, []), clock=self.clock,
+                                          connect_rate=None, max_per_address=None)
 
     def lines(self):
         return login_lines(self.events, "blissnode.event.protocol")
@@ -679,9 +692,11 @@ class MalformedTests(EventServerMixin, TestCase):
         yield self.account("alice01")
         a = yield self.connect("6.16.0.105", "alice01")
         data = b"".join(a.core.request(C.ENTRY_HANDLES)[1] for _ in range(200))
-        a.protocol.transport.write(data)
-        yield a.protocol.lost
         proto = self.factory.built[-1]
+        # All 200 in one read (the kernel may split a real write): more than
+        # max_pending waiting closes the connection.
+        proto.dataReceived(data)
+        yield a.protocol.lost
         self.assertLessEqual(proto.requests, 41)
 
     @defer.inlineCallbacks
@@ -745,7 +760,8 @@ class ContactAndMessageTests(EventServerMixin, TestCase):
         self.assertEqual(blocked.state, "blocked")
         yield b.wait_presence("alice01", False)
         seq, status = yield b.send("alice01", "hello?")
-        self.assertEqual((seq, status), (None, C.STATUS_OFFLINE))
+        # The same answer as a stored message: bob must not learn of the block.
+        self.assertEqual((seq, status), (1, C.STATUS_OFFLINE))
         self.assertEqual((yield a.inbox()), [])
         yield a.unblock("bobby01")
         self.assertEqual((yield a.contacts()), [])
@@ -1012,3 +1028,76 @@ class RealTransportTests(EventServerMixin, TestCase):
         proto.makeConnection(transport)
         self.assertTrue(transport.no_delay)
         proto.connectionLost(None)
+
+
+class CounterWrapConnectionTests(TestCase):
+    def test_connection_closes_instead_of_wrapping(self):
+        from blissnode.wire.server_transport import MAX_RECORDS
+        proto, transport = _keyed_protocol(_fake_service({}, []), bytes(range(32)))
+        proto.session._tx.seq = MAX_RECORDS - 1
+        self.assertTrue(proto.push(b"\x41\x00"))
+        self.assertFalse(proto.push(b"\x41\x00"))
+        self.assertTrue(transport.disconnecting)
+
+
+class ClassicReplayTests(TestCase):
+    """Issue 17.4: a recorded classic event session sent again is closed
+    without an answer (the recipient would get the message again, and the
+    reply, sealed with the recorded keystream, would give the old one away)."""
+
+    def run_connection(self, factory, core=None, stream=None):
+        from twisted.internet.address import IPv4Address
+        peer = IPv4Address("TCP", "203.0.113.8", 4000)
+        proto = factory.buildProtocol(peer)
+        transport = StringTransport(peerAddress=peer)
+        proto.makeConnection(transport)
+        if stream is not None:
+            proto.dataReceived(stream)
+            return proto, transport, None
+        sent = [core.start()]
+        _rid, first = core.request(C.ENTRY_HANDLES)
+        sent.append(first or b"")
+        proto.dataReceived(b"".join(sent))
+        for _ in range(10):
+            data = transport.value()
+            transport.clear()
+            if not data:
+                break
+            out = core.receive(data)
+            if out:
+                sent.append(out)
+                proto.dataReceived(out)
+        return proto, transport, b"".join(sent)
+
+    def test_replayed_session_not_answered(self):
+        from tests.event_helpers import EventClientCore
+        service = _fake_service({"alice01": cred("alice01")}, [1, 2])
+        factory = EventServerFactory(KEYS, service, clock=task.Clock())
+        core = EventClientCore("4.1.0.130", "alice01", cred("alice01"), KEYS.login.private.n)
+        _proto, _t, stream = self.run_connection(factory, core)
+        self.assertEqual(len(core.take_records()), 1)  # the original was answered
+        checks = len(service.accounts.checks)
+        proto, transport, _ = self.run_connection(factory, stream=stream)
+        self.assertEqual(transport.value().replace(b"\x17\x03\x01\x00\x00", b""), b"")
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(service.accounts.checks), checks)  # nothing was executed
+        self.assertEqual(proto.requests, 0)
+
+
+class UnreadOutputTests(TestCase):
+    def test_client_that_never_reads_is_closed(self):
+        # Issue 17.3: pushes to a client that never reads used to pile up.
+        service = _fake_service({}, [])
+        factory = EventServerFactory(KEYS, service, clock=task.Clock(), max_unsent=10000)
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        proto.session.keyed(bytes(range(32)))
+        transport.producer.pauseProducing()  # what the transport does when its buffer is full
+        self.assertEqual(transport.producerState, "paused")  # reading paused too
+        sent = 0
+        while proto.push(b"\x41\x01" + b"\x00" * 1000):
+            sent += 1
+            self.assertLess(sent, 100)
+        self.assertTrue(transport.disconnecting)
+        self.assertLessEqual(sent, 11)

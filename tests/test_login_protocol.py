@@ -838,21 +838,16 @@ class ReplayTests(LoopbackMixin, TestCase):
         self.assertIn(len(received), (0, 48 + 6 + 8))
         # The client's DH hash was for the old K: it is never found here.
         self.assertEqual(self.factory.built[-1].state_name(), "dh")
-        # classic: the answer is sealed under the original session key, which
-        # only the original client knows, and certifies the original user key.
+        # classic: the protocol gives the server no nonce, so the seed is
+        # refused as already used (issue 17.4): the connection closes with
+        # no reply (one sealed with the recorded keystream would give the
+        # recorded reply away), and the login is not executed again.
         core, stream = yield self.capture("4.1.0.130", "replayed")
-        received = yield self.raw_until_reply(stream)
-        record = ServerRecordParser().feed(received[5:])[0]
-        other_key = os.urandom(32)
-        from blissnode.wire.login_messages import parse_login_reply
-        from blissnode.wire.errors import ProtocolError
-        try:
-            garbage = parse_login_reply(RecordCipher(other_key, 1).open(record))
-            self.assertNotEqual(garbage.code, RESULT_OK)
-        except ProtocolError:
-            pass
-        reply = parse_login_reply(RecordCipher(core.key, 1).open(record))
-        self.assertEqual(reply.code, RESULT_OK)
+        received = yield self.raw(stream)
+        self.assertEqual(received.replace(b"\x17\x03\x01\x00\x00", b""), b"")
+        self.assertIsNone(self.factory.built[-1].result)
+        # A fresh login of the same user still works.
+        _core, _stream = yield self.capture("4.1.0.130", "replayed")
 
     @defer.inlineCallbacks
     def test_replay_within_connection_closes(self):
@@ -1026,8 +1021,10 @@ class LogFloodTests(TestCase):
 
     def make_factory(self):
         store = MemoryStore()
+        # No connect rate: these tests are about the log throttle.
         return LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
-                                  handshake_timeout=30.0)
+                                  handshake_timeout=30.0, connect_rate=None,
+                                  max_per_address=None)
 
     def lines(self):
         return login_lines(self.events, self.namespace)
@@ -1062,6 +1059,41 @@ class LogFloodTests(TestCase):
         new = self.lines()[3:]
         self.assertEqual(new, ["203.0.113.5: 49 more bad lines suppressed"])
         self.assertEqual(self.factory.connections, 0)
+
+    def test_one_address_cannot_fill_the_server(self):
+        # Issue 17.2: idle connections from one address stop at the
+        # per-address cap; another address still gets in.
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
+                                     max_connections=100, max_per_address=10,
+                                     connect_rate=None)
+        held = [connect_raw(factory, "203.0.113.5", CLIENT_HELLO, i) for i in range(50)]
+        self.assertEqual(sum(not t.disconnecting for _, t in held), 10)
+        self.assertEqual(factory.connections, 10)
+        _proto, other = connect_raw(factory, "198.51.100.7", CLIENT_HELLO)
+        self.assertFalse(other.disconnecting)
+        for proto, _ in held:
+            proto.connectionLost(None)
+        self.assertEqual(factory.admission.open_from("203.0.113.5"), 0)
+        self.assertEqual(factory.connections, 1)
+
+    def test_new_connections_per_address_are_rate_limited(self):
+        # Each connection costs an RSA decryption: one address gets a burst,
+        # then connect_rate per second.
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=self.clock,
+                                     connect_rate=2.0, connect_burst=5)
+        taken = 0
+        for i in range(20):
+            proto, t = connect_raw(factory, "203.0.113.5", CLIENT_HELLO, i)
+            taken += not t.disconnecting
+            proto.connectionLost(None)
+        self.assertEqual(taken, 5)
+        self.clock.advance(1.0)
+        proto, t = connect_raw(factory, "203.0.113.5", CLIENT_HELLO, 99)
+        self.assertFalse(t.disconnecting)
+        _p, t = connect_raw(factory, "198.51.100.7", CLIENT_HELLO)
+        self.assertFalse(t.disconnecting)
 
     def test_half_open_flood_times_out_quietly(self):
         protos = [connect_raw(self.factory, "203.0.113.5", CLIENT_HELLO + b"\x16\x03", i)
@@ -1297,3 +1329,65 @@ class OpeningVariantTests(TestCase):
         self.assertEqual(transport.value(), b"WHO" + SERVER_HELLO)
         self.assertEqual(proto.transport_kind, "classic")
         proto.connectionLost(None)
+
+
+class UnauthenticatedCostTests(TestCase):
+    """Issue 17.6: requests that cannot be read still cost a (dummy) scrypt,
+    but only until their address is limited; issue 17.8: registrations
+    per address."""
+
+    def exchange(self, factory, core, ip, port):
+        proto = factory.buildProtocol(IPv4Address("TCP", ip, port))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", ip, port))
+        proto.makeConnection(transport)
+        proto.dataReceived(core.start())
+        for _ in range(10):
+            data = transport.value()
+            transport.clear()
+            if core.done or not data:
+                break
+            try:
+                out = core.receive(data)
+            except LoginClientError:
+                break  # the client cannot read a reply sealed with another key
+            if out:
+                proto.dataReceived(out)
+        proto.connectionLost(None)
+        return proto
+
+    def test_unreadable_requests_stop_costing_scrypt(self):
+        from blissnode.patch.known import SKYPE_LOGIN_MODULUS
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=task.Clock(),
+                                     connect_rate=None, max_per_address=None)
+        results = []
+        for i in range(40):
+            core = LoginClientCore("4.1.0.130", "victim01", "pw",
+                                   login_modulus=SKYPE_LOGIN_MODULUS,
+                                   credential_modulus=KEYS.credential.private.n,
+                                   user_key=USER_KEYS[0])
+            results.append(self.exchange(factory, core, "203.0.113.5", 1000 + i).result)
+        limit = int(factory.limiter.addresses.burst)
+        self.assertEqual(results[:limit], ["wrong_password"] * limit)
+        self.assertEqual(set(results[limit:]), {"rate_limited"})
+        self.assertEqual(len(store.checks), limit)  # one dummy scrypt each, then none
+
+    def test_registrations_per_address(self):
+        store = MemoryStore()
+        factory = LoginServerFactory(KEYS, make_portal(store), store, clock=task.Clock(),
+                                     connect_rate=None, registration_burst=3,
+                                     registration_interval=600)
+        results = []
+        for i in range(5):
+            core = LoginClientCore("4.1.0.130", "newuser%d" % i, "pw", register=True,
+                                   login_modulus=KEYS.login.private.n,
+                                   credential_modulus=KEYS.credential.private.n,
+                                   user_key=USER_KEYS[0])
+            results.append(self.exchange(factory, core, "203.0.113.5", 1000 + i).result)
+        self.assertEqual(results, ["ok"] * 3 + ["rate_limited"] * 2)
+        self.assertEqual(len(store.users), 3)
+        core = LoginClientCore("4.1.0.130", "otheruser", "pw", register=True,
+                               login_modulus=KEYS.login.private.n,
+                               credential_modulus=KEYS.credential.private.n,
+                               user_key=USER_KEYS[0])
+        self.assertEqual(self.exchange(factory, core, "198.51.100.7", 5).result, "ok")

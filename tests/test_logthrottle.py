@@ -25,6 +25,37 @@ class Collect(object):
         return [formatEvent(e) for e in self.events]
 
 
+class GlobalCapTests(TestCase):
+    """Issue 17.9: a flood from many sources stays under a global cap, and
+    peer data is truncated."""
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.seen = Collect()
+        self.throttle = LogThrottle(self.clock.seconds, 60.0, max_sources=100,
+                                    logger=Logger(namespace="test", observer=self.seen),
+                                    global_rate=10.0, global_burst=50)
+
+    def test_many_sources_capped(self):
+        for i in range(10000):
+            self.throttle.info("10.%d.%d.1" % (i // 256, i % 256), "bad", "{source}: x")
+        self.assertEqual(len(self.seen.events), 50)
+        self.clock.advance(1.0)  # ten more lines' worth
+        self.throttle.info("192.0.2.1", "bad", "{source}: x")
+        texts = self.seen.texts()
+        self.assertEqual(texts[-2], "9950 peer-caused log lines suppressed by the global cap")
+        self.assertEqual(texts[-1], "192.0.2.1: x")
+        self.throttle.flush()
+        self.assertEqual(len(self.seen.events), 52)  # nothing more held back
+
+    def test_peer_data_truncated(self):
+        self.throttle.warn("203.0.113.5", "version", "{source}: {text!r} {error}",
+                           text="A" * 30000, error=ValueError("B" * 30000))
+        text, = self.seen.texts()
+        self.assertLess(len(text), 600)
+        self.assertIn("(30000 characters)", text)
+
+
 class LogThrottleTests(TestCase):
     def setUp(self):
         self.clock = task.Clock()
@@ -94,7 +125,11 @@ class LogThrottleTests(TestCase):
 
     def test_many_sources_bounded_memory_and_lines(self):
         # A flood from 10 000 addresses, each repeating: one line per source
-        # plus at most one summary for each source evicted with a count.
+        # plus at most one summary for each source evicted with a count
+        # (without the global cap, tested below).
+        self.throttle = LogThrottle(self.clock.seconds, 60.0, max_sources=100,
+                                    logger=Logger(namespace="test", observer=self.seen),
+                                    global_rate=None)
         for i in range(10000):
             self.bad("10.%d.%d.1" % (i // 256, i % 256), 3)
             self.assertLessEqual(len(self.throttle), 100)

@@ -191,3 +191,21 @@ class RedisBusTests(BusTests, TestCase):
         self.assertFalse(d.called)  # subscribed only once Redis answers
         yield bus.stopService()
         yield d  # stopping releases the waiting subscription
+
+    @defer.inlineCallbacks
+    def test_cancel_while_the_bus_stops_does_not_wait_for_ever(self):
+        # What a MultiService does on shutdown: a user of the bus and the bus
+        # stop in the same turn; the user publishes a last message, then
+        # cancels its subscription once that has left -- after the reader
+        # thread is gone.
+        bus = RedisBus(redis_url(), prefix=self.prefix)
+        bus.startService()
+        subscription = yield bus.subscribe("c", Collector())
+        last = bus.publish("c", b"bye")
+        cancelled = last.addCallback(lambda _: subscription.cancel())
+        stopped = bus.stopService()
+        yield stopped
+        result = yield defer.DeferredList([cancelled], fireOnOneErrback=True)
+        self.assertTrue(result[0][0])
+        # And a subscription asked for after stopping fails at once.
+        yield self.assertFailure(bus.subscribe("d", print), BusError)

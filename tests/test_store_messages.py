@@ -162,6 +162,22 @@ class QuotaTests(StoreTestCase):
         messages.ack(BOB, 1)
         self.assertEqual(messages.store_message(BOB, ALICE, "message", b"x").seq, 4)
 
+    def test_one_sender_fills_only_its_share(self):
+        # Issue 17.8: alice filling bob's queue leaves room for carol.
+        db, _, _, messages = self.fresh(message_limits=MessageLimits(
+            max_count=10, max_sender_count=3, max_sender_bytes=100))
+        for i in range(3):
+            messages.store_message(BOB, ALICE, "message", b"x")
+        e = self.assertRaises(QuotaExceeded, messages.store_message, BOB, ALICE, "message",
+                              b"x")
+        self.assertIn("sender's share", str(e))
+        messages.store_message(BOB, CAROL, "message", b"x")
+        self.assertEqual(messages.counts(BOB).count, 4)
+        db, _, _, messages = self.fresh(message_limits=MessageLimits(max_sender_bytes=10))
+        messages.store_message(BOB, ALICE, "message", b"12345678")
+        self.assertRaises(QuotaExceeded, messages.store_message, BOB, ALICE, "message", b"abc")
+        messages.store_message(BOB, CAROL, "message", b"abc")
+
     def test_byte_quota(self):
         db, _, _, messages = self.fresh(message_limits=MessageLimits(max_bytes=10))
         messages.store_message(BOB, ALICE, "message", b"12345678")

@@ -4,6 +4,9 @@ transports: slots, node list, searches, publish, push forwarding, firewall
 test, channel fetch, and the GUESS hooks a version module overrides.
 """
 
+import time
+
+from twisted.internet.task import Clock
 from twisted.trial import unittest
 from zope.interface.verify import verifyClass, verifyObject
 
@@ -142,6 +145,17 @@ class UDPHandlerTests(unittest.TestCase):
         objs = reply.objects()
         self.assertEqual(objs.value(0x11), NetAddr("198.51.100.5", 33033))
         self.assertEqual(len(objs.get_all(0x1A, NestedList)), 1)
+        # We are the relay candidate (supernode.relay): the 6.x attribute shape.
+        attrs = objs.value(0x1A)
+        self.assertEqual([(it.type, it.id) for it in attrs],
+                         [(0, 0), (0, 2), (0, 3), (0, 4), (0, 0xA), (3, 0x10), (0, 0x12),
+                          (0, 0x21)])
+        self.assertEqual(attrs.value(0x10), b"ZZ")
+
+    def test_node_list_without_relay(self):
+        self.node.config.relay.total = 0
+        reply, = self.opened(44, [Int(0x12, 10), Int(0x13, 7), Int(0x14, 1)])
+        self.assertEqual([it.id for it in reply.objects().value(0x1A)], [0])
 
     def test_search_not_found(self):
         query = [NestedList(0, [String(0, b"nobody"), Int(1, 0), Int(2, 16)]),
@@ -203,14 +217,30 @@ class PushForwardingTests(unittest.TestCase):
         self.udp = udp_protocol(self.node)
         self.target, self.target_t, self.target_c = accepted_session(self.node)
 
-    def push(self, node_id=NODE_ID, name=b"callee"):
+    def push(self, node_id=NODE_ID, name=b"callee", inner_cmd=67, rid=0x4444, pid=0x4445):
         record = NodeRecord(node_id.to_bytes(8, "big"), 1, NetAddr("192.168.0.2", 65072),
                             last_addr=NetAddr("200.105.211.150", 65072)).encode()
         inner = [String(0, name), Int(3, 77)]
-        body = encode_objects([Int(0, 2), Blob(1, record), Int(2, 67), NestedList(3, inner),
-                               Int(4, 28)], compressed=True)
+        body = encode_objects([Int(0, 2), Blob(1, record), Int(2, inner_cmd),
+                               NestedList(3, inner), Int(4, 28)], compressed=True)
         self.udp.datagramReceived(
-            client_datagram(request_plaintext(53, 0x4444, body), 0x4445, PEER[0]), PEER)
+            client_datagram(request_plaintext(53, rid, body), pid, PEER[0]), PEER)
+
+    def test_only_forwarded_queries_are_pushed(self):
+        # Issue 17.7: a forged presence command (our cmd 100) is refused.
+        self.push(inner_cmd=SupernodeHandlers.PRESENCE_PUSH_CMD)
+        (data, _addr), = self.udp.transport.take()
+        reply, = open_reply(data, PEER[0])
+        self.assertEqual(reply.cmd, 54)
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual(self.target_c.commands(), [])
+
+    def test_pushes_per_address_limited(self):
+        burst = self.node.config.push_burst
+        for i in range(burst + 10):
+            self.push(rid=0x1000 + i, pid=0x2000 + i)
+        self.target_c.receive(drain(self.target_t))
+        self.assertEqual(len(self.target_c.commands()), burst)
 
     def test_forward_and_pass_reply_back(self):
         self.push()
@@ -304,6 +334,17 @@ class TCPHandlerTests(unittest.TestCase):
         host, port, factory, timeout, bind = self.node.reactor.tcpClients[-1]
         self.assertEqual((host, port), ("192.0.2.9", 37058))
 
+    def test_firewall_tests_limited_per_session(self):
+        # Issue 17.8: each cmd 40 used to open a connection; now at most
+        # firewall_tests_per_session per session (cmd 42 is still answered).
+        limit = self.node.config.firewall_tests_per_session
+        for i in range(limit + 6):
+            self.node.reactor.advance(0)  # a new reactor turn: a fresh work budget
+            packet, = self.ask([make_request(40, 10 + i, [])], pid=0x50 + i)
+            self.assertEqual(packet.commands[0].cmd, 42)
+        self.node.reactor.advance(1)
+        self.assertEqual(len(self.node.reactor.tcpClients), limit)
+
     def test_publish_on_tcp(self):
         records = self.ask([notification(60, [Blob(0x0B, b"record")])])
         self.assertEqual(type(records[0]).__name__, "AckRecord")
@@ -351,23 +392,50 @@ class RequestLevelTests(unittest.TestCase):
         self.assertIsInstance(objects_of(reply)[0], Addr)
 
 
+def _signed_records():
+    """Our credential key, and signed records of two users (the reference
+    client's presence_record: credential + user-signed block)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from blissnode.client.event import presence_record
+    from blissnode.wire.credentials import build_credential, minutes_since_epoch
+    from blissnode.wire.rsa_raw import RsaPrivate
+
+    key = RsaPrivate.from_numbers(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers())
+    expiry = minutes_since_epoch() + 30 * 1440
+    records = {}
+    for name in ("Alice.Test", "bob.test"):
+        user = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        modulus = user.public_key().public_numbers().n.to_bytes(128, "big")
+        cred = build_credential(name, modulus, expiry, {9: expiry}, key.raw)
+        records[name] = presence_record(cred.raw, user, b"\x01" * 27)
+    return key, records
+
+
+_pids = iter(range(0x200, 0x10000))
+
+
+def _udp_publish(proto, record, peer):
+    body = encode_objects([Blob(0x0B, record)], compressed=True)
+    proto.datagramReceived(client_datagram(request_plaintext(12, None, body, kind=1),
+                                           next(_pids), peer[0]), peer)
+    proto.transport.take()
+
+
 class RecordNameTests(unittest.TestCase):
     """A published record whose credential opens with our credential key
-    names its user; the user can then be found by name."""
+    and whose user-signed block checks names its user; the user can then be
+    found by name.  Forged and foreign records are dropped (issue 17.7)."""
+
+    def setUp(self):
+        self.key, self.records = _signed_records()
+        self.node = make_node(reactor=Clock())
+        self.node.reactor.advance(time.time())
+        self.node.credential_key = self.key.public
 
     def test_name_from_record(self):
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        from blissnode.wire.credentials import USER_MODULUS_SIZE, build_credential
-        from blissnode.wire.rsa_raw import RsaPrivate
-
-        key = RsaPrivate.from_numbers(
-            rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers())
-        cred = build_credential("Alice.Test", b"\x80" + b"\x01" * (USER_MODULUS_SIZE - 1),
-                                30000000, {9: 30500000}, key.raw)
-        record = len(cred.raw).to_bytes(4, "big") + b"\x00\x00\x00\x01" + cred.raw + b"u" * 128
-        node = make_node()
-        node.credential_key = key.public
+        node, record = self.node, self.records["Alice.Test"]
         self.assertEqual(node.publications.user_name_of(record), "Alice.Test")
         self.assertIsNone(node.publications.user_name_of(record[:100]))
         self.assertIsNone(node.publications.user_name_of(b"\x00" * 400))
@@ -382,6 +450,67 @@ class RecordNameTests(unittest.TestCase):
         hit, = replies[0].objects().get_all(0, NestedList)
         self.assertEqual(hit.value.value(0x0B), record)
         self.assertEqual(hit.value.value(0x10), b"Alice.Test")
+
+    def test_tampered_block_refused(self):
+        node, record = self.node, bytearray(self.records["Alice.Test"])
+        record[-5] ^= 1  # inside the user-signed block
+        proto, transport, client = accepted_session(node)
+        proto.dataReceived(client.packet(5, [notification(60, [Blob(0x0B, bytes(record))])]))
+        self.assertEqual(self.successResultOf(node.directory.lookup_name("alice.test")), [])
+        self.assertIsNone(proto.user_name)
+        # a block cut from bob's record after alice's credential
+        alice, bob = self.records["Alice.Test"], self.records["bob.test"]
+        spliced = alice[:4 + 260] + bob[4 + 260:]
+        proto.dataReceived(client.packet(6, [notification(60, [Blob(0x0B, spliced)])]))
+        self.assertEqual(self.successResultOf(node.directory.lookup_name("alice.test")), [])
+
+    def test_session_publishes_for_its_own_user_only(self):
+        node = self.node
+        proto, transport, client = accepted_session(node)
+        proto.dataReceived(client.packet(5, [notification(60, [Blob(
+            0x0B, self.records["Alice.Test"])])]))
+        proto.dataReceived(client.packet(6, [notification(60, [Blob(
+            0x0B, self.records["bob.test"])])]))
+        self.assertEqual(self.successResultOf(node.directory.lookup_name("bob.test")), [])
+        self.assertEqual(proto.user_name, "Alice.Test")
+
+    def test_udp_republish_of_a_search_hit_refused(self):
+        # bob's genuine record, sent over UDP by someone bob is not
+        node = self.node
+        udp = udp_protocol(node)
+        _udp_publish(udp, self.records["bob.test"], ("203.0.113.66", 4000))
+        self.assertEqual(self.successResultOf(node.directory.lookup_name("bob.test")), [])
+        # bob, signed in to the event server from that IP, may publish over UDP
+        class EventConnection(object):
+            session_id, role, peer = "e1", "event", "203.0.113.66"
+        node.core.sessions.add_user(EventConnection(), "Bob.Test")
+        _udp_publish(udp, self.records["bob.test"], ("203.0.113.66", 4000))
+        entry, = self.successResultOf(node.directory.lookup_name("bob.test"))
+        self.assertEqual(entry.session_id, "udp:203.0.113.66:4000")
+        # over TCP from the same NAT address the session's rule applies
+        proto, transport, client = accepted_session(node, peer=("198.51.100.5", 2000))
+        proto.dataReceived(client.packet(5, [notification(60, [Blob(
+            0x0B, self.records["bob.test"])])]))
+        _udp_publish(udp, self.records["Alice.Test"], ("198.51.100.5", 4001))
+        self.assertEqual(self.successResultOf(node.directory.lookup_name("alice.test")), [])
+
+
+    def test_udp_publish_for_a_user_held_by_another_process(self):
+        # Workers: bob's sessions are on another worker (only the shared
+        # directory knows them); his UDP datagrams reach this one.
+        node = self.node
+        self.successResultOf(node.directory.register(OnlineEntry(
+            "w2-0badc0de.s7", user_name="bob.test", public_addr=("203.0.113.77", 5000))))
+        udp = udp_protocol(node)
+        _udp_publish(udp, self.records["bob.test"], ("203.0.113.78", 4000))  # not his IP
+        self.assertEqual(
+            [e.session_id for e in self.successResultOf(node.directory.lookup_name("bob.test"))],
+            ["w2-0badc0de.s7"])
+        _udp_publish(udp, self.records["bob.test"], ("203.0.113.77", 4000))
+        self.assertEqual(
+            sorted(e.session_id for e in self.successResultOf(
+                node.directory.lookup_name("bob.test"))),
+            ["udp:203.0.113.77:4000", "w2-0badc0de.s7"])
 
 
 class NodeScheduleTests(unittest.TestCase):

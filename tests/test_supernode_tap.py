@@ -46,8 +46,21 @@ class OptionTests(TestCase):
     def test_bad_values(self):
         for extra in (["--public-ip", "example.org"], ["--public-ip", "::1"],
                       ["--max-half-open", "0"], ["--udp-rate", "x"],
-                      ["--unknown-versions", "newest"]):
+                      ["--unknown-versions", "newest"], ["--relay-per-client", "0"],
+                      ["--relay-total", "-1"], ["--relay-rate", "fast"],
+                      ["--relay-idle-timeout", "0"]):
             self.assertRaises(usage.UsageError, self.parse, extra)
+
+    def test_relay_limits(self):
+        options = self.parse(["--relay-per-client", "2", "--relay-total", "9",
+                              "--relay-rate", "1000", "--relay-idle-timeout", "30",
+                              "--relay-join-timeout", "5"])
+        limits = tap.relay_limits(options)
+        self.assertEqual((limits.per_client, limits.total, limits.rate, limits.idle_timeout,
+                          limits.join_timeout), (2, 9, 1000, 30.0, 5.0))
+        node = tap.make_supernode(self.parse(["--relay-total", "0"]))
+        self.assertFalse(node.relay_enabled)
+        self.assertEqual(tap.make_supernode(self.parse([])).config.relay.total, 4096)
 
     def test_node_config(self):
         options = self.parse(["--public-ip", "192.0.2.1", "--max-half-open", "3",

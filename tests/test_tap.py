@@ -109,6 +109,45 @@ class ServiceTests(TestCase):
             yield svc.stopService()
 
 
+class HostilePeerOptionsTests(TestCase):
+    """The limits of docs/security.rst reach the factories and the node."""
+
+    def test_limits_reach_every_listener(self):
+        from blissnode.login.protocol import LoginServerFactory
+        from blissnode.event.protocol import EventServerFactory
+        from blissnode.seenseeds import MemorySeenSeeds
+        data_dir = os.path.join(self.mktemp(), "data")
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO + ["--data-dir", data_dir, "--max-per-address", "10",
+                                         "--connect-rate", "4",
+                                         "--registrations-per-address", "3"])
+        svc = tap.makeService(options)
+        factories = {s.name: getattr(s, "factory", None) for s in svc}
+        login, event = factories["login-tcp"], factories["event-tcp"]
+        self.assertIsInstance(login, LoginServerFactory)
+        self.assertIsInstance(event, EventServerFactory)
+        self.assertEqual(login.admission.max_per_address, 5)
+        self.assertEqual(event.admission.max_per_address, 10)
+        self.assertEqual(event.admission.rate.rate, 4.0)
+        self.assertEqual(login.registrations.burst, 3)
+        self.assertIs(login.seen_seeds, event.seen_seeds)  # one store for both
+        self.assertIsInstance(login.seen_seeds, MemorySeenSeeds)
+        self.assertEqual(svc.supernode.admission.max_per_address, 10)
+
+    def test_bad_values_refused(self):
+        for extra in (["--max-per-address", "0"], ["--connect-rate", "x"],
+                      ["--seen-seeds", "file:///x"], ["--registrations-per-address", "-1"]):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, extra)
+
+    def test_world_writable_data_dir_refused(self):
+        base = self.mktemp()
+        os.makedirs(base)
+        os.chmod(base, 0o777)
+        options = tap.Options()
+        options.parseOptions(ALL_ZERO + ["--data-dir", base])
+        self.assertRaises(SystemExit, tap.makeService, options)
+
+
 class SharedBackendOptionsTests(TestCase):
     def test_defaults(self):
         options = tap.Options()

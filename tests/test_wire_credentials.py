@@ -393,3 +393,45 @@ class RawRsaTests(TestCase):
         self.assertEqual(key.raw(c_bytes), expected)
         self.assertEqual(key.raw(c_bytes, blind=False), expected)
         self.assertEqual(key.public.raw(expected), c_bytes)
+
+
+class _OnePowmod(RawRsaTests):
+    # Hypothesis refuses one test method on several classes: the property
+    # runs on the default implementation above, a fixed sample here.
+    test_private_matches_pow = None
+
+    def test_private_matches_pow_sample(self):
+        import random
+        rng = random.Random(14)
+        for key in [LOGIN_KEY, CRED_KEY] + USER_KEYS:
+            for _ in range(5):
+                c = rng.randrange(key.n)
+                c_bytes = c.to_bytes(key.size, "big")
+                expected = pow(c, key.d, key.n).to_bytes(key.size, "big")
+                self.assertEqual(key.raw(c_bytes), expected)
+                self.assertEqual(key.raw(c_bytes, blind=False), expected)
+                self.assertEqual(key.public.raw(expected), c_bytes)
+
+
+class RawRsaPythonTests(_OnePowmod):
+    """The raw RSA vectors on Python's ``pow`` (the fallback)."""
+
+    def setUp(self):
+        from blissnode.wire import rsa_raw
+        self.patch(rsa_raw, "_powmod", rsa_raw.POWMOD["python"])
+
+
+class RawRsaGmpy2Tests(_OnePowmod):
+    """The raw RSA vectors on gmpy2 (a dependency: its absence fails here)."""
+
+    def setUp(self):
+        from blissnode.wire import rsa_raw
+        import gmpy2  # noqa: F401
+        self.patch(rsa_raw, "_powmod", rsa_raw.POWMOD["gmpy2"])
+
+    def test_gmpy2_really_used(self):
+        from blissnode.wire import rsa_raw
+        calls = []
+        self.patch(rsa_raw, "_powmod", lambda *a: calls.append(a) or rsa_raw.POWMOD["gmpy2"](*a))
+        LOGIN_KEY.raw(bytes(191) + b"\x05")
+        self.assertTrue(calls)

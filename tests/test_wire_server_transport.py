@@ -292,3 +292,14 @@ class LoginExchangeTests(TestCase):
     def test_vector_file_has_all_variants(self):
         variants = {c["variant"] for c in load_vectors("login.json")["cases"] if c["kind"] == "login_exchange"}
         self.assertEqual(variants, {"6.16", "classic-4.x", "1.4-style-41"})
+
+
+class CounterWrapTests(TestCase):
+    """Issue 17.10: record 65 536 would reuse record 0's keystream."""
+
+    def test_seal_refuses_to_wrap(self):
+        from blissnode.wire.server_transport import MAX_RECORDS, KeystreamExhausted, RecordCipher
+        cipher = RecordCipher(b"k" * 32, 1, seq=MAX_RECORDS - 1)
+        cipher.seal(b"last")
+        self.assertRaises(KeystreamExhausted, cipher.seal, b"one too many")
+        self.assertEqual(cipher.seq, MAX_RECORDS)

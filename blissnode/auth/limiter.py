@@ -10,10 +10,20 @@ and reports the outcome with :meth:`~FailedLoginLimiter.failed` /
 
 Each key has a token bucket: ``burst`` failures in a row are allowed, then
 one more every ``refill_seconds``.  Only failures take tokens, so people who
-type their password right are never limited.  A success forgives the
-*account's* failures (its owner is back) but not the *address's*: otherwise
-someone holding one valid account could reset their address between guesses
-at other people's accounts.
+type their password right are never limited.  Three kinds of key:
+
+* the source **address** (every guess from it, whatever the account);
+* the **(address, account)** pair: guessing one account from one address
+  stays slow;
+* the **account** across addresses (a guess spread over many addresses),
+  with a larger burst -- and it only applies to addresses that have
+  themselves failed on that account.  So a stranger's wrong passwords can
+  never lock the owner out (issue 17.5): the owner's address has no failure
+  on the account and passes; only the guessers are slowed.
+
+A success forgives the pair's failures (the owner is back) but not the
+address's: otherwise someone holding one valid account could reset their
+address between guesses at other people's accounts.
 
 Memory is bounded: at most ``max_keys`` buckets per kind, the least recently
 touched dropped first (a dropped bucket is as if full again; the other kind
@@ -44,8 +54,11 @@ class Limit:
 
 #: Per source address: generous, since many users may share one NAT address.
 DEFAULT_ADDRESS_LIMIT = Limit(burst=20, refill_seconds=3.0)
-#: Per account: 10 guesses, then 2 a minute (about 120 an hour at most).
+#: Per (address, account): 10 guesses, then 2 a minute (about 120 an hour).
 DEFAULT_ACCOUNT_LIMIT = Limit(burst=10, refill_seconds=30.0)
+#: Per account over every address (only for addresses that failed on it):
+#: 100 guesses, then 6 a minute.
+DEFAULT_SPREAD_LIMIT = Limit(burst=100, refill_seconds=10.0)
 DEFAULT_MAX_KEYS = 100000
 
 REASON_ADDRESS = "address"
@@ -99,31 +112,46 @@ class FailedLoginLimiter:
     """
 
     def __init__(self, clock, per_address=DEFAULT_ADDRESS_LIMIT,
-                 per_account=DEFAULT_ACCOUNT_LIMIT, max_keys=DEFAULT_MAX_KEYS):
+                 per_account=DEFAULT_ACCOUNT_LIMIT, max_keys=DEFAULT_MAX_KEYS,
+                 per_account_spread=DEFAULT_SPREAD_LIMIT):
         self.addresses = _buckets(per_address, clock, max_keys)
+        #: Keyed by (address key, account key).
         self.accounts = _buckets(per_account, clock, max_keys)
+        #: Keyed by account key; consulted only for addresses with failures on it.
+        self.spread = _buckets(per_account_spread, clock, max_keys)
 
     def check(self, host, name):
         """May a login for ``name`` from ``host`` be checked now?  Changes nothing."""
-        wait = self.addresses.retry_after(address_key(host))
+        address = address_key(host)
+        wait = self.addresses.retry_after(address)
         if wait > 0:
             return Decision(False, REASON_ADDRESS, wait)
         account = account_key(name)
         if account is not None:
-            wait = self.accounts.retry_after(account)
+            pair = (address, account)
+            wait = self.accounts.retry_after(pair)
             if wait > 0:
                 return Decision(False, REASON_ACCOUNT, wait)
+            if self.accounts.tokens(pair) < self.accounts.burst:
+                # This address has failed on this account: the account-wide
+                # limit applies to it (never to an address without failures).
+                wait = self.spread.retry_after(account)
+                if wait > 0:
+                    return Decision(False, REASON_ACCOUNT, wait)
         return Decision(True)
 
     def failed(self, host, name):
         """Record a failed login (wrong password, unknown user, bad credential blob)."""
-        self.addresses.charge(address_key(host))
+        address = address_key(host)
+        self.addresses.charge(address)
         account = account_key(name)
         if account is not None:
-            self.accounts.charge(account)
+            self.accounts.charge((address, account))
+            self.spread.charge(account)
 
     def succeeded(self, host, name):
-        """Record a successful login: the account's failures are forgiven, the address's are not."""
+        """Record a successful login: the pair's failures are forgiven, the
+        address's and the account-wide ones are not."""
         account = account_key(name)
         if account is not None:
-            self.accounts.forget(account)
+            self.accounts.forget((address_key(host), account))

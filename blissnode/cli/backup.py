@@ -14,24 +14,12 @@ not in the database: back up the data directory's key files too
 (docs/keys.rst).
 """
 
-import functools
 
-from blissnode.cli.common import command_error
+from blissnode.cli.common import command_error, store_errors
 from blissnode.cli.user import add_database_arguments
 from blissnode.datadir import ensure_data_dir
 from blissnode.store import backup
-from blissnode.store.errors import StoreError
 from blissnode.store.urls import SQLITE, parse_database_url
-
-
-def _store_errors(action):
-    @functools.wraps(action)
-    def run(args, stdin, stdout):
-        try:
-            return action(args, stdin, stdout)
-        except StoreError as e:
-            raise command_error(str(e))
-    return run
 
 
 def add_parser(commands):
@@ -52,7 +40,7 @@ def add_parser(commands):
     p.set_defaults(run=_restore)
 
 
-@_store_errors
+@store_errors
 def _backup(args, stdin, stdout):
     url = parse_database_url(args.database)
     if url.engine == SQLITE:
@@ -65,7 +53,7 @@ def _backup(args, stdin, stdout):
                  % (schema, url.describe(), args.out))
 
 
-@_store_errors
+@store_errors
 def _restore(args, stdin, stdout):
     url = parse_database_url(args.database)
     if url.engine == SQLITE:

@@ -20,6 +20,7 @@ import json
 
 from twisted.internet import defer, error, task
 
+from blissnode.cli.client_chat import add_chat_parsers
 from blissnode.cli.client_event import add_event_parsers
 from blissnode.cli.client_login import add_login_parser
 from blissnode.cli.common import CommandError, parse_address  # noqa: F401  (re-exported)
@@ -66,6 +67,7 @@ def add_parser(commands):
 
     add_login_parser(actions)
     add_event_parsers(actions)
+    add_chat_parsers(actions)
 
 
 def _udp(reactor, profile, host, port, transcript, public_ip=None):

@@ -1,14 +1,17 @@
 """
 What several ``blissnode`` commands share, so that the same option reads
-and behaves the same everywhere: the one-line error, the client options
+and behaves the same everywhere: the one-line error, the store-error wrapper, the client options
 (``--version``, ``--password-file``, the server's public keys, ``--json`` /
 ``--timeout``), reading a password file, and running a client exchange on
 the reactor and printing its outcome.
 """
 
+import functools
 import json
 
 from twisted.internet import defer, task
+
+from blissnode.store.errors import StoreError
 
 
 class CommandError(Exception):
@@ -18,6 +21,18 @@ class CommandError(Exception):
 def command_error(message):
     """A :class:`CommandError`: one line, exit status 1."""
     return CommandError(message)
+
+def store_errors(action):
+    """Decorate a command's ``run(args, stdin, stdout)``: every store error
+    (taken name, bad field, locked database...) becomes one line."""
+    @functools.wraps(action)
+    def run(args, stdin, stdout):
+        try:
+            return action(args, stdin, stdout)
+        except StoreError as e:
+            raise command_error(str(e))
+    return run
+
 
 def parse_address(text):
     """``HOST:PORT`` (``[v6]:PORT`` too) -> ``(host, port)``; CommandError otherwise."""

@@ -15,12 +15,11 @@ the SQLite file while it reads; stop it (or switch it to the new
 ``--database``) afterwards, since what it writes later is not copied.
 """
 
-import functools
 import os
 import sqlite3
 from urllib.parse import quote
 
-from blissnode.cli.common import command_error
+from blissnode.cli.common import command_error, store_errors
 from blissnode.cli.user import DEFAULT_DATA_DIR
 from blissnode.datadir import ensure_data_dir
 from blissnode.store.copy import copy_database
@@ -28,16 +27,6 @@ from blissnode.store.errors import StoreError
 from blissnode.store.migrations import MIGRATIONS, schema_version
 from blissnode.store.postgresql import PostgreSQLDatabase
 from blissnode.store.urls import DEFAULT_DATABASE, SQLITE, open_database, parse_database_url
-
-
-def _store_errors(action):
-    @functools.wraps(action)
-    def run(args, stdin, stdout):
-        try:
-            return action(args, stdin, stdout)
-        except StoreError as e:
-            raise command_error(str(e))
-    return run
 
 
 def add_parser(commands):
@@ -67,7 +56,7 @@ def add_parser(commands):
     p.set_defaults(run=_copy)
 
 
-@_store_errors
+@store_errors
 def _migrate(args, stdin, stdout):
     url = parse_database_url(args.url)
     if url.engine == SQLITE and url.path is None:
@@ -111,7 +100,7 @@ def _version_before(url, data_dir):
         database.close()
 
 
-@_store_errors
+@store_errors
 def _copy(args, stdin, stdout):
     copied = copy_database(args.source, args.target, replace=args.replace,
                            data_dir=args.data_dir)

@@ -21,7 +21,6 @@ stdin), turned into the client's MD5 credential over the lower-cased name,
 and only a slow hash of that is stored.
 """
 
-import functools
 import getpass
 import json
 import os
@@ -29,26 +28,14 @@ import os
 from blissnode.auth.passwords import DEFAULT_MIN_LENGTH, PasswordPolicy
 from blissnode.cli.common import add_password_file_argument as password_file
 from blissnode.cli.common import command_error as _error
-from blissnode.cli.common import read_password_file
+from blissnode.cli.common import read_password_file, store_errors
 from blissnode.datadir import ensure_data_dir
 from blissnode.store.accounts import MAX_SUSPENSION_REASON_LENGTH, SyncAccountStore
-from blissnode.store.errors import StoreError
 from blissnode.store.names import validate_skype_name
 from blissnode.store.urls import DEFAULT_DATABASE, SQLITE, open_database, parse_database_url
 
 DEFAULT_DATA_DIR = "blissnode-data"  # the twistd plugin's default (blissnode/tap.py)
 
-
-
-def _store_errors(action):
-    """Turn every store error (taken name, bad field, locked database...) into one line."""
-    @functools.wraps(action)
-    def run(args, stdin, stdout):
-        try:
-            return action(args, stdin, stdout)
-        except StoreError as e:
-            raise _error(str(e))
-    return run
 
 
 def add_parser(commands):
@@ -148,7 +135,7 @@ def _open(args, create=False):
 
 
 def _name(args):
-    return validate_skype_name(args.name)  # InvalidName: one line via _store_errors
+    return validate_skype_name(args.name)  # InvalidName: one line via store_errors
 
 
 def _read_credential(args, stdin, stdout, name):
@@ -165,10 +152,10 @@ def _read_credential(args, stdin, stdout, name):
         policy = PasswordPolicy(args.password_min_length)
     except ValueError as e:
         raise _error(str(e))
-    return policy.credential(name, password)  # WeakPassword: one line via _store_errors
+    return policy.credential(name, password)  # WeakPassword: one line via store_errors
 
 
-@_store_errors
+@store_errors
 def _add(args, stdin, stdout):
     name = _name(args)
     credential = _read_credential(args, stdin, stdout, name)
@@ -181,7 +168,7 @@ def _add(args, stdin, stdout):
     stdout.write("created account %s\n" % (account.name,))
 
 
-@_store_errors
+@store_errors
 def _passwd(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)
@@ -194,7 +181,7 @@ def _passwd(args, stdin, stdout):
     stdout.write("password changed for %s\n" % (name,))
 
 
-@_store_errors
+@store_errors
 def _delete(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)
@@ -212,7 +199,7 @@ def _delete(args, stdin, stdout):
     stdout.write("deleted account %s\n" % (name,))
 
 
-@_store_errors
+@store_errors
 def _list(args, stdin, stdout):
     database, accounts = _open(args)
     try:
@@ -226,7 +213,7 @@ def _list(args, stdin, stdout):
         stdout.write(account.name + "\n")
 
 
-@_store_errors
+@store_errors
 def _show(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)
@@ -256,7 +243,7 @@ def _show(args, stdin, stdout):
         stdout.write("%-13s %s\n" % (label + ":", value))
 
 
-@_store_errors
+@store_errors
 def _suspend(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)
@@ -267,7 +254,7 @@ def _suspend(args, stdin, stdout):
     stdout.write("suspended account %s\n" % (name,))
 
 
-@_store_errors
+@store_errors
 def _unsuspend(args, stdin, stdout):
     name = _name(args)
     database, accounts = _open(args)

@@ -504,6 +504,9 @@ class SignedIn(object):
     event = attr.ib()
     supernode = attr.ib(default=None)
     user_key = attr.ib(default=None, repr=False)
+    #: The node record published in our user record (None without a
+    #: supernode session).
+    node_record = attr.ib(default=None)
 
     @defer.inlineCallbacks
     def close(self):
@@ -517,13 +520,15 @@ class SignedIn(object):
 def sign_in(reactor, label, name, login_address, event_address, login_modulus,
             credential_modulus=None, password=None, credential16=None, user_key=None,
             register=False, email=None, full_name=None, supernode_address=None,
-            timeout=20.0, transcript=None):
+            timeout=20.0, transcript=None, listen_port=None):
     """Sign in as version ``label`` the way a client does: the login server
     (credential), optionally the main supernode (accept, client information,
     the presence record published with cmd 60), then the event server (6030
     or 6028 first).  ``*_address`` are ``(host, port)``.  Fires with
     :class:`SignedIn`; fails with :class:`EventClientError` (login refused,
-    connection problems) or :class:`EventRefused`."""
+    connection problems) or :class:`EventRefused`.  ``listen_port``: the
+    port our node record names (where we accept direct sessions; random
+    when None)."""
     if credential16 is None:
         credential16 = md5_credential(credential_name(name), password)
     if user_key is None:
@@ -537,11 +542,12 @@ def sign_in(reactor, label, name, login_address, event_address, login_modulus,
         raise EventClientError("login: %s" % (e,))
     if not result.ok:
         raise EventClientError("login refused: %d (%s)" % (result.code, result.reason))
-    supernode = None
+    supernode = node = None
     if supernode_address is not None:
         profile = profile_for(label)
         supernode = yield connect_supernode(reactor, supernode_address[0], supernode_address[1],
-                                            profile, transcript=transcript, timeout=timeout)
+                                            profile, transcript=transcript, timeout=timeout,
+                                            listen_port=listen_port)
         accepted = yield supernode.accept()
         yield supernode.client_info()
         public = accepted.public_address
@@ -558,4 +564,4 @@ def sign_in(reactor, label, name, login_address, event_address, login_modulus,
         if supernode is not None:
             yield supernode.close()
         raise
-    return SignedIn(name, result, session, supernode, user_key)
+    return SignedIn(name, result, session, supernode, user_key, node)

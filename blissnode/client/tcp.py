@@ -108,6 +108,12 @@ class SupernodeClientProtocol(Protocol):
         self._watchers = []         # (cmd, Deferred)
         self.received = []          # every Command received, in order
         self.forwarded = []         # forwarded requests we answered
+        #: Called with each forwarded request after it was answered (the
+        #: chat receiver learns of pushed cmd 67 proposals this way).
+        self.forwarded_listeners = []
+        #: Called with each type-5 session record (client.peer.RelayLeg);
+        #: None: they are only logged.
+        self.session_records = None
 
     # -- connection start ---------------------------------------------------------
 
@@ -189,6 +195,8 @@ class SupernodeClientProtocol(Protocol):
                                 message="type %d" % record.record_type)
         else:
             self.transcript.add("tcp", "received", "session record")
+            if self.session_records is not None:
+                self.session_records(record)
 
     def _packet(self, packet):
         commands = list(packet.commands)
@@ -212,6 +220,10 @@ class SupernodeClientProtocol(Protocol):
                     _cancel(waiter[1])
                     waiter[0].callback(command)
             self._notify_watchers(command)
+        for command in commands:
+            if command.kind == KIND_REQUEST and command.cmd in FORWARDED_ANSWERS:
+                for listener in list(self.forwarded_listeners):
+                    listener(command)
 
     def _forwarded(self, command):
         """Answer a request the supernode forwarded from another node."""
@@ -239,6 +251,12 @@ class SupernodeClientProtocol(Protocol):
         raw = record.encode()
         self.transcript.add("tcp", "sent", what, **details)
         self.transport.write(self.stream.encode(raw))
+
+    def send_raw_records(self, data, what="records"):
+        """Write record bytes built elsewhere (session records)."""
+        if self.state != CLOSED:
+            self.transcript.add("tcp", "sent", what, length=len(data))
+            self.transport.write(self.stream.encode(data))
 
     def send_commands(self, commands, what="packet"):
         packet = PacketRecord(self.ids.next(), commands)

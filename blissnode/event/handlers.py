@@ -449,9 +449,11 @@ class EventHandlers(object):
     @defer.inlineCallbacks
     def guess_send_message(self, call):
         """GUESS 6110 ``{STRING 0x10 = recipient, BLOB 0x43 = body}`` ->
-        ``{INT 0x41 = sequence number in their queue, INT 0x89 = their
-        status}``.  The message is always queued (exactly-once delivery
-        needs the recipient's ack); an online recipient is told at once."""
+        ``{INT 0x41 = receipt, INT 0x89 = their status}``.  The message is
+        always queued (exactly-once delivery needs the recipient's ack); an
+        online recipient is told at once.  A recipient who blocked the
+        sender gets nothing, and the sender the same answer as for a stored
+        message (issue 17.10: it must not learn of the block)."""
         recipient = self.need_name(call, "send")
         body = self.need(call, C.GUESS_M_BODY, Blob, "send")
         if len(body) > self.MAX_MESSAGE_BYTES:
@@ -459,19 +461,28 @@ class EventHandlers(object):
                                % (self.MAX_MESSAGE_BYTES,))
         d = call.service.messages.store_message(recipient, call.user, "message", bytes(body))
         try:
-            message = yield d
+            yield d
         except SenderBlocked:
             if self.TELL_SENDER_BLOCKED:
                 raise EventRefusal("unknown_user", "the recipient does not accept your messages")
-            return [Int(C.V_STATUS, C.STATUS_OFFLINE)]
         except Exception as e:
             refusal = refusal_for(e)
             if refusal is not None:
                 raise refusal
             raise
-        call.service.notify_inbox(recipient)
+        else:
+            call.service.notify_inbox(recipient)
         state = yield call.service.visible_state(call.user, recipient)
-        return [Int(C.GUESS_M_SEQ, message.seq), Int(C.V_STATUS, state.status)]
+        return [Int(C.GUESS_M_SEQ, self.send_receipt(call)), Int(C.V_STATUS, state.status)]
+
+    def send_receipt(self, call):
+        """GUESS: 6110's INT 0x41.  Not the recipient's queue sequence number
+        (that told every sender how much mail the recipient gets, issue
+        17.10): the number of messages sent on this connection, 1, 2, ..."""
+        connection = call.connection
+        n = getattr(connection, "messages_sent", 0) + 1
+        connection.messages_sent = n
+        return n
 
     @defer.inlineCallbacks
     def guess_fetch_inbox(self, call):

@@ -60,7 +60,10 @@ from blissnode.event import codes as C
 from blissnode.event.handlers import ROLE, EventHandlers
 from blissnode.event.interfaces import EventRefusal
 from blissnode.event.presence import Broadcaster
+from blissnode.flowcontrol import FairInbox, InboxFull
 from blissnode.logthrottle import LogThrottle
+from blissnode.ratelimit import ConnectionAdmission
+from blissnode.seenseeds import MemorySeenSeeds
 from blissnode.servertransport import ServerTransportProtocol, random_filler
 from blissnode.store.directory import normalize_name
 from blissnode.wire import dh384
@@ -77,6 +80,16 @@ HANDSHAKE_TIMEOUT = 30.0
 #: closed it itself after 30 s; nobody knows the real server's timeout.
 IDLE_TIMEOUT = 600.0
 MAX_CONNECTIONS = 4096
+#: Per source address: connections open at once, new ones per second and
+#: their burst (issue 17.2: kept far below MAX_CONNECTIONS).
+MAX_PER_ADDRESS = 64
+CONNECT_RATE = 10.0
+CONNECT_BURST = 40
+#: Bytes written into a full socket buffer (replies, pushes to a client
+#: that does not read) before the connection closes (issue 17.3).
+MAX_UNSENT = 1 << 20
+#: Records run per reactor turn before the other connections get theirs.
+RECORDS_PER_TURN = 8
 #: Records: a 6024 is ~90 bytes, a 6110 at most MAX_MESSAGE_BYTES + ~100.
 MAX_RECORD = 16384
 PAUSE_AT = 32
@@ -273,6 +286,14 @@ class EventServerFactory(Factory):
     :param service: the :class:`EventService`.
     :param log_interval: seconds between two log lines of one kind about one
         peer address (:attr:`throttle`).
+    :param max_per_address: connections open at once from one address;
+        ``connect_rate`` / ``connect_burst``: new ones per second
+        (:class:`~blissnode.ratelimit.ConnectionAdmission`).
+    :param max_unsent: bytes written into a full socket buffer before the
+        connection closes; ``records_per_turn``: requests one connection
+        runs per reactor turn (:mod:`blissnode.flowcontrol`).
+    :param seen_seeds: :class:`~blissnode.seenseeds.ISeenSeeds` (default:
+        in memory; share the login server's).
     """
 
     protocol = None  # set below
@@ -282,7 +303,10 @@ class EventServerFactory(Factory):
                  handshake_timeout=HANDSHAKE_TIMEOUT, idle_timeout=IDLE_TIMEOUT,
                  max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD, pause_at=PAUSE_AT,
                  max_pending=MAX_PENDING, max_strikes=MAX_STRIKES, auth_ttl=AUTH_TTL,
-                 log_interval=LOG_INTERVAL):
+                 log_interval=LOG_INTERVAL, max_per_address=MAX_PER_ADDRESS,
+                 connect_rate=CONNECT_RATE, connect_burst=CONNECT_BURST,
+                 max_unsent=MAX_UNSENT, records_per_turn=RECORDS_PER_TURN,
+                 seen_seeds=None):
         self.keys = keys
         self.service = service
         self.clock = clock if clock is not None else service.clock
@@ -291,6 +315,13 @@ class EventServerFactory(Factory):
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        self.admission = ConnectionAdmission(self.clock.seconds, max_per_address,
+                                             max_connections, connect_rate, connect_burst)
+        self.max_unsent = max_unsent
+        self.records_per_turn = records_per_turn
+        #: Session seeds already used (classic replays, issue 17.4).
+        self.seen_seeds = seen_seeds if seen_seeds is not None else MemorySeenSeeds(
+            self.clock.seconds)
         self.max_record = max_record
         self.pause_at = pause_at
         self.max_pending = max_pending
@@ -359,14 +390,21 @@ class EventServerProtocol(ServerTransportProtocol):
         self.requests = 0
         self.pushes = 0
         self._auth = {}
-        self._pending = 0
-        self._paused = False
         self._strikes = 0
-        self._chain = defer.succeed(None)
+        self._inbox = None  # FairInbox, once connected
 
     # -- connection ---------------------------------------------------------------------
 
+    def connectionMade(self):
+        ServerTransportProtocol.connectionMade(self)
+        if self.gate is not None:
+            factory = self.factory
+            self._inbox = FairInbox(factory.clock, self.gate, factory.records_per_turn,
+                                    factory.pause_at, factory.max_pending)
+
     def connectionLost(self, reason):
+        if self._inbox is not None:
+            self._inbox.close()
         ServerTransportProtocol.connectionLost(self, reason)
         users, self.users = self.users, set()
         for name in users:
@@ -410,34 +448,28 @@ class EventServerProtocol(ServerTransportProtocol):
 
     def finished(self):
         # An idle connection that was answered ends normally.
-        return self.requests > 0 and self._pending == 0
+        return self.requests > 0 and (self._inbox is None or len(self._inbox) == 0)
 
     # -- records -----------------------------------------------------------------------------
 
     def record_received(self, record):
         # Lenient: seq recovered from the trailer, repeats accepted (notes 3).
         _seq, plaintext = self.session.open(record)
-        self._pending += 1
-        if self._pending > self.factory.max_pending:
-            raise ProtocolError("more than %d requests waiting" % (self.factory.max_pending,))
-        if not self._paused and self._pending >= self.factory.pause_at:
-            self._paused = True
-            self.transport.pauseProducing()
-        self._chain.addCallback(self._serve, plaintext)
+        try:
+            self._inbox.put(self._serve, plaintext)
+        except InboxFull as e:
+            raise ProtocolError("%s: the client sends faster than it reads" % (e,))
 
-    def _serve(self, _ignored, plaintext):
-        d = defer.maybeDeferred(self._process, plaintext)
+    def _serve(self, plaintext):
+        d = self.fresh_seed()
+        d.addCallback(lambda fresh: self._process(plaintext) if fresh else self._replayed())
         d.addCallback(self._send)
         d.addErrback(self._server_fault)
-        d.addBoth(self._served)
         return d
 
-    def _served(self, _):
-        self._pending -= 1
-        if self._paused and self._pending <= self.factory.pause_at // 2 and not self.closed:
-            self._paused = False
-            self.transport.resumeProducing()
-        return None
+    def _replayed(self):
+        self.replayed()
+        return None, True
 
     def _send(self, reply):
         plaintext, close = reply
@@ -447,8 +479,12 @@ class EventServerProtocol(ServerTransportProtocol):
             self.send_record(plaintext)
         if close:
             self.close()
-        else:
+        elif self.users:
             self.set_timer(self.factory.idle_timeout, "idle")
+        else:
+            # Not signed in yet: an unauthenticated connection only holds
+            # an fd for the handshake timeout (issue 17.2).
+            self.set_timer(self.factory.handshake_timeout, "not signed in in time")
 
     def _server_fault(self, failure):
         self.factory.throttle.failure(self.peer, "fault", "event: {peer}: cannot answer a "

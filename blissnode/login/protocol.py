@@ -52,7 +52,7 @@ from blissnode.auth.cred import (  # noqa: F401  (LoginMind re-exported)
     LoginMind,
     SkypeCredentials,
 )
-from blissnode.auth.limiter import FailedLoginLimiter
+from blissnode.auth.limiter import FailedLoginLimiter, address_key
 from blissnode.core.versioning import REJECT, BaseOnlyRegistry, Hints, UnknownVersion, openings
 from blissnode.login import handlers as login_handlers
 from blissnode.login.interfaces import (
@@ -64,6 +64,8 @@ from blissnode.login.interfaces import (
     LoginRefusal,
 )
 from blissnode.logthrottle import LogThrottle
+from blissnode.ratelimit import ConnectionAdmission, TokenBuckets
+from blissnode.seenseeds import MemorySeenSeeds
 from blissnode.servertransport import (  # noqa: F401  (SEED_HINT re-exported)
     SEED_HINT,
     ServerTransportProtocol,
@@ -100,6 +102,19 @@ HANDSHAKE_TIMEOUT = 30.0
 LINGER_TIMEOUT = 60.0
 #: Most simultaneous connections; more are closed at once.
 MAX_CONNECTIONS = 1024
+#: Per source address: connections open at once (a login takes one briefly;
+#: kept far below MAX_CONNECTIONS so one address cannot fill the server),
+#: new connections per second and their burst (each costs an RSA
+#: decryption before any credential is known, issue 17.2 / 17.6).
+MAX_PER_ADDRESS = 32
+CONNECT_RATE = 10.0
+CONNECT_BURST = 40
+#: Bytes written into a full socket buffer before the connection closes.
+MAX_UNSENT = 1 << 16
+#: Accounts one address may create: a burst, then one per this many seconds
+#: (issue 17.8: 871 accounts in 30 s from one address before).
+REGISTRATION_BURST = 10
+REGISTRATION_INTERVAL = 60.0
 #: Seconds between two log lines of one kind about one peer address (bad
 #: input, timeouts, refusals); the lines in between are counted.
 LOG_INTERVAL = 60.0
@@ -136,6 +151,15 @@ class LoginServerFactory(Factory):
     :param log_interval: seconds between two log lines of one kind about one
         peer address (:attr:`throttle`, a
         :class:`~blissnode.logthrottle.LogThrottle` on ``clock``).
+    :param max_per_address: connections open at once from one address;
+        ``connect_rate`` / ``connect_burst``: new ones per second from one
+        address (:class:`~blissnode.ratelimit.ConnectionAdmission`).
+    :param max_unsent: bytes written into a full socket buffer before the
+        connection closes.
+    :param registration_burst: accounts one address may create at once,
+        then one per ``registration_interval`` seconds.
+    :param seen_seeds: :class:`~blissnode.seenseeds.ISeenSeeds` shared by
+        the login and event servers of every process (default: in memory).
     """
 
     protocol = None  # set below
@@ -145,7 +169,11 @@ class LoginServerFactory(Factory):
                  limiter=None, clock=None, new_dh_keypair=None, dh_filler=None,
                  handshake_timeout=HANDSHAKE_TIMEOUT, linger_timeout=LINGER_TIMEOUT,
                  max_connections=MAX_CONNECTIONS, max_record=MAX_RECORD,
-                 refusal_delay=0.0, log_interval=LOG_INTERVAL):
+                 refusal_delay=0.0, log_interval=LOG_INTERVAL,
+                 max_per_address=MAX_PER_ADDRESS, connect_rate=CONNECT_RATE,
+                 connect_burst=CONNECT_BURST, max_unsent=MAX_UNSENT, seen_seeds=None,
+                 registration_burst=REGISTRATION_BURST,
+                 registration_interval=REGISTRATION_INTERVAL):
         if clock is None:
             from twisted.internet import reactor as clock
         self.keys = keys
@@ -163,6 +191,14 @@ class LoginServerFactory(Factory):
         self.handshake_timeout = handshake_timeout
         self.linger_timeout = linger_timeout
         self.max_connections = max_connections
+        self.admission = ConnectionAdmission(clock.seconds, max_per_address, max_connections,
+                                             connect_rate, connect_burst)
+        self.max_unsent = max_unsent
+        #: Registrations per address (request 5018).
+        self.registrations = TokenBuckets(1.0 / registration_interval, registration_burst,
+                                          clock.seconds)
+        #: Session seeds already used (classic replays, issue 17.4).
+        self.seen_seeds = seen_seeds if seen_seeds is not None else MemorySeenSeeds(clock.seconds)
         self.max_record = max_record
         self.refusal_delay = refusal_delay
         self.throttle = LogThrottle(clock.seconds, log_interval, logger=log)
@@ -264,7 +300,8 @@ class LoginServerProtocol(ServerTransportProtocol):
     # -- the request ------------------------------------------------------------------
 
     def _handle(self, plaintext):
-        d = defer.maybeDeferred(self._process, plaintext)
+        d = self.fresh_seed()
+        d.addCallback(lambda fresh: self._process(plaintext) if fresh else self.replayed())
         d.addCallbacks(self._send_reply, self._processing_failed)
 
     @defer.inlineCallbacks
@@ -313,9 +350,15 @@ class LoginServerProtocol(ServerTransportProtocol):
         if not decision.allowed:
             raise _Refuse(RATE_LIMITED, "rate limited per %s (retry in %.0f s)"
                           % (decision.reason, decision.retry_after))
+        register = kind == login_handlers.KIND_REGISTER
+        if register and factory.registration_open and \
+                factory.registrations.retry_after(address_key(self.peer)) > 0:
+            raise _Refuse(RATE_LIMITED, "too many registrations from this address")
         call = LoginCall(request, self.peer, version, self.transport_kind, factory)
         method = handlers.register if kind == login_handlers.KIND_REGISTER else handlers.sign_in
         answer = yield defer.maybeDeferred(method, call)
+        if register:
+            factory.registrations.charge(address_key(self.peer))  # an account was created
         factory.limiter.succeeded(self.peer, header.name)
         self.result = "ok"
         credential = answer.credential
@@ -329,6 +372,15 @@ class LoginServerProtocol(ServerTransportProtocol):
     @defer.inlineCallbacks
     def _refusal(self, refuse, seq, handlers):
         factory = self.factory
+        if refuse.reason in (WRONG_PASSWORD, UNKNOWN_USER) and not refuse.checked:
+            decision = factory.limiter.check(self.peer, refuse.name)
+            if not decision.allowed:
+                # Issue 17.6: nothing unauthenticated costs an scrypt once
+                # its address (or its guesses at the name) is limited --
+                # answered as a readable request would be, rate limited.
+                refuse = _Refuse(RATE_LIMITED, "%s; rate limited per %s (retry in %.0f s)"
+                                 % (refuse.why, decision.reason, decision.retry_after),
+                                 name=refuse.name, count_failure=refuse.count_failure)
         if refuse.reason in (WRONG_PASSWORD, UNKNOWN_USER) and not refuse.checked:
             # Spend what a real check spends: one scrypt through the same
             # portal and store (the name can never exist).
@@ -349,7 +401,7 @@ class LoginServerProtocol(ServerTransportProtocol):
         return handlers.build_refusal(seq, refuse.reason)
 
     def _send_reply(self, plaintext):
-        if self.closed:
+        if self.closed or plaintext is None:
             return
         self.send_record(plaintext)
         self.state = self.DONE

@@ -47,6 +47,7 @@ from blissnode.store.hashing import (
 )
 from blissnode.store.interfaces import IAccountSearch, IAccountStore
 from blissnode.store.names import validate_skype_name
+from blissnode.store.proofs import VerifiedCredentials
 from blissnode.store.search import search_accounts
 
 __all__ = ["AccountStore", "CredentialRow", "Hasher", "SyncAccountStore",
@@ -315,8 +316,12 @@ class AccountStore:
         ``hasher`` (a :class:`Hasher`) says how.
     """
 
-    def __init__(self, store_service):
+    def __init__(self, store_service, proofs=None):
         self._service = store_service
+        #: Recently verified credentials (:mod:`blissnode.store.proofs`): the
+        #: event server's check of a credential the login server just
+        #: verified costs no second scrypt.  None: every check hashes.
+        self.proofs = proofs if proofs is not None else VerifiedCredentials()
 
     def _db(self, method, *args):
         return self._service.run(lambda opened: getattr(opened.accounts, method)(*args))
@@ -350,6 +355,10 @@ class AccountStore:
             yield self._hash(hasher.verify, None, credential16)
             raise UnknownAccount("no such account")
         found = yield self._db("credential_row", name)
+        proofs = self.proofs
+        if found is not None and proofs is not None and proofs.recall(
+                name, credential16, found.stored):
+            return found.account
         matches = yield self._hash(hasher.verify, None if found is None else found.stored,
                                    credential16)
         account = checked(found, matches, name)
@@ -360,6 +369,10 @@ class AccountStore:
             except DatabaseError:
                 # The login is right; upgrading the hash can wait for the next one.
                 log.failure("could not re-hash the credential of {name}", name=name)
+            else:
+                found = CredentialRow(found.account_id, found.account, new)
+        if proofs is not None:
+            proofs.remember(name, credential16, found.stored)
         return account
 
     def set_credential(self, name, credential16):

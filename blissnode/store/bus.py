@@ -315,6 +315,10 @@ class RedisBus(service.Service):
         d = deferToThreadPool(self._reactor, self._pool, join)
 
         def close(result):
+            while self._commands:  # raced with the reader's exit
+                _verb, _channel, waiting = self._commands.popleft()
+                if not waiting.called:
+                    waiting.callback(None)
             self._pool.stop()
             self._publisher.close()
             self._reader_client.close()
@@ -362,6 +366,15 @@ class RedisBus(service.Service):
         return d
 
     def _command(self, verb, channel, d):
+        if self._stopping.is_set():
+            # The reader is gone or going: nothing will be subscribed any more,
+            # and nothing is to unsubscribe (a caller stopping alongside the bus
+            # must not wait for ever).
+            if verb == "subscribe":
+                d.errback(BusError("the Redis bus is stopped"))
+            else:
+                d.callback(None)
+            return
         self._commands.append((verb, channel, d))
         self._wake.set()
 
@@ -430,6 +443,10 @@ class RedisBus(service.Service):
             for d in waiting:
                 self._fire(d)
         self._confirm.clear()
+        # Commands that arrived while stopping are answered too (see _command).
+        while self._commands:
+            _verb, _channel, d = self._commands.popleft()
+            self._fire(d)
 
     def _handle(self, message, channels):
         kind = message.get("type")

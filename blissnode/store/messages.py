@@ -26,6 +26,9 @@ Delivery contract (what makes "in order, exactly once" possible):
 A quota by count and by bytes bounds each queue: a client that never
 acknowledges fills its own queue, and further messages to it are refused
 with :class:`~blissnode.store.errors.QuotaExceeded` (nothing is stored).
+Within it each sender has a share of its own (``max_sender_count``,
+``max_sender_bytes``), so one account cannot fill another's queue for
+everybody.
 """
 
 import re
@@ -80,10 +83,15 @@ class MessageLimits:
     :ivar max_bytes: sum of the body sizes stored for one recipient at most.
     :ivar max_body_bytes: largest single body (at most :data:`MAX_BODY_BYTES`).
     :ivar max_fetch: most messages one fetch returns.
+    :ivar max_sender_count, max_sender_bytes: what one sender may have
+        waiting in one recipient's queue (issue 17.8: any account could
+        fill any user's queue; now it fills its own share only).
     """
 
     max_count = attr.ib(default=500)
     max_bytes = attr.ib(default=1024 * 1024)
+    max_sender_count = attr.ib(default=100)
+    max_sender_bytes = attr.ib(default=256 * 1024)
     max_body_bytes = attr.ib(default=MAX_BODY_BYTES)
     max_fetch = attr.ib(default=100)
 
@@ -183,6 +191,13 @@ def enqueue(cursor, recipient_id, sender, kind, body, now, limits):
     if size + len(body) > limits.max_bytes:
         raise QuotaExceeded("the recipient's offline-message queue is full (%d bytes)"
                             % (limits.max_bytes,))
+    mine, my_size = cursor.execute(
+        "SELECT count(*), coalesce(sum(length(body)), 0) FROM offline_messages "
+        "WHERE recipient_id = ? AND sender = ?", (recipient_id, sender)).fetchone()
+    if mine + 1 > limits.max_sender_count or my_size + len(body) > limits.max_sender_bytes:
+        raise QuotaExceeded("this sender's share of the recipient's offline-message queue "
+                            "is full (%d messages, %d bytes)"
+                            % (limits.max_sender_count, limits.max_sender_bytes))
     cursor.execute("INSERT INTO message_queues (recipient_id) VALUES (?) "
                    "ON CONFLICT (recipient_id) DO NOTHING", (recipient_id,))
     (seq,) = cursor.execute(

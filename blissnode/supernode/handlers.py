@@ -44,10 +44,12 @@ from blissnode.supernode.interfaces import (
     UDP_COMMANDS,
     ISupernodeHandlers,
 )
+from blissnode.supernode.relay import RelayRefused
 from blissnode.supernode.request import notification
 from blissnode.wire.errors import ProtocolError
 from blissnode.wire.node_record import decode_node_record
 from blissnode.wire.presence import presence_list
+from blissnode.wire.relay_commands import CMD_RELAY_ACCEPTED, RelayAccepted, RelayJoin, RelayOpen
 from blissnode.wire.supernode_commands import (
     SEARCH_END,
     AcceptReply,
@@ -67,7 +69,7 @@ from blissnode.wire.supernode_commands import (
     SlotQuery,
     UserSearch,
 )
-from blissnode.wire.objects import Int, NetAddr, encode_objects
+from blissnode.wire.objects import Int, NetAddr, String, encode_objects
 from blissnode.wire.tcp_commands import KIND_REPLY, Command
 from blissnode.wire.udp_commands import EMPTY_LIST_42
 
@@ -131,6 +133,12 @@ class SupernodeHandlers(object):
     #: watcher's supernode session (no public capture shows one; 100 is
     #: unused by every known command, supernode.md).  None: no such push.
     PRESENCE_PUSH_CMD = 100
+    #: Inner commands a push (cmd 53, from anybody: UDP is unauthenticated)
+    #: may carry into a session: the forwarded queries of supernode.md 5.3
+    #: (81 initial ping, 67 session proposal, 57 UDP test; SOURCE FAKE/SOS2).
+    #: Anything else -- a forged presence command, say -- is answered as
+    #: "target offline" (issue 17.7).
+    PUSHABLE_COMMANDS = frozenset([81, 67, 57])
     #: GUESS: delay between our cmd 42 reply and the cmd 43 connect-back,
     #: so the client has processed cmd 42 (IRC06: "within a few seconds").
     FIREWALL_TEST_DELAY = 0.5
@@ -180,14 +188,43 @@ class SupernodeHandlers(object):
                 for addr in self.node_list(request)]
 
     def node_list(self, request):
-        """GUESS: the nodes answered to cmd 44 -- only ourselves."""
-        return [self.own_address(request)]
+        """GUESS: the nodes answered to cmd 44 -- only ourselves (at the relay
+        address when we relay: clients take these nodes as relay candidates)."""
+        return [self.relay_address(request)]
+
+    def relay_address(self, request):
+        """Our address as a relay candidate (``SupernodeNode.relay_address``)."""
+        if getattr(request.node, "relay_enabled", False):
+            return request.node.relay_address()
+        return self.own_address(request)
 
     def node_attributes(self, request, addr):
         """GUESS: LIST 0x1A per node; 6.x nodes sent ``INT 0 = 52`` (their
         stack version) among other unexplained values; we send our stack
-        version only (udp.md 8, supernode.md 5.2)."""
-        return [Int(0, self.STACK_VERSION)]
+        version, and for ourselves the relay candidate's attributes when we
+        relay (udp.md 8, supernode.md 5.2)."""
+        items = [Int(0, self.STACK_VERSION)]
+        if addr == self.relay_address(request) and getattr(request.node, "relay_enabled", False):
+            items += self.relay_attributes(request)
+        return items
+
+    #: GUESS: the items after INT 0 in a relay candidate's LIST 0x1A.  The
+    #: 6.x answers SOS2 logged carry ``{INT 0 = 52, INT 2, INT 3, INT 4,
+    #: INT 0xA, STRING 0x10 = country, [INT 0x11], INT 0x12, INT 0x21}``
+    #: per node (VERIFIED shape, values unexplained); SOS2 itself reads only
+    #: the ADDR 0x11 list and tries cmd 73 on each address.  We send that
+    #: shape with 1 for every unexplained INT.
+    RELAY_ATTRIBUTES = ((0x02, 1), (0x03, 1), (0x04, 1), (0x0A, 1), (0x12, 1), (0x21, 1))
+    #: GUESS: STRING 0x10 "country" of the relay candidate (ZZ: unknown).
+    RELAY_COUNTRY = b"ZZ"
+
+    def relay_attributes(self, request):
+        """:data:`RELAY_ATTRIBUTES` and :data:`RELAY_COUNTRY` in the order of
+        the real 6.x lists."""
+        ints = [Int(i, v) for i, v in self.RELAY_ATTRIBUTES]
+        head = [it for it in ints if it.id < 0x10]
+        tail = [it for it in ints if it.id > 0x10]
+        return head + [String(0x10, self.RELAY_COUNTRY)] + tail
 
     def udp_slot_query(self, request):
         return [self.slot_reply(request)]
@@ -225,6 +262,9 @@ class SupernodeHandlers(object):
         that process answers the pusher."""
         push = Push.from_objects(request.objects)
         if push.inner_cmd is None or push.inner_body is None:
+            return [self.push_offline(request)]
+        if push.inner_cmd not in self.PUSHABLE_COMMANDS or \
+                not request.node.push_limits.take(request.peer[0]):
             return [self.push_offline(request)]
         d = defer.maybeDeferred(self.push_target, request)
 
@@ -387,7 +427,7 @@ class SupernodeHandlers(object):
         session = request.session
         token = self.firewall_token(request)
         port = session.listen_port
-        if port:
+        if port and request.node.firewall_test_allowed(session):
             request.node.schedule(
                 self.FIREWALL_TEST_DELAY, request.node.firewall_test,
                 request.peer[0], port, [notification(CMD_FIREWALL_PING,
@@ -427,6 +467,37 @@ class SupernodeHandlers(object):
         request.node.send_udp(pusher, [Command(
             request.cmd, KIND_REPLY, push_request_id, request.command.body)])
         return []
+
+    def tcp_relay_open(self, request):
+        """73 -> 75 ``{INT 3 = connection id, INT 0x1F = 0, INT 0x20}``; a
+        refusal (limits, relay off) closes the session after an empty
+        answer (GUESS: what a real relay answers a refusal is unknown; SOS2
+        treats a missing connection id as a failure)."""
+        opened = RelayOpen.from_objects(request.objects)
+        try:
+            cid = request.node.relay.open(request.session, opened.session_id)
+        except RelayRefused as e:
+            return self.relay_refused(request, e)
+        return [request.reply(CMD_RELAY_ACCEPTED, RelayAccepted(cid).items())]
+
+    def tcp_relay_join(self, request):
+        """74 -> 75 without INT 3; then cmd 84 to both legs (the joiner's
+        right after this reply)."""
+        join = RelayJoin.from_objects(request.objects)
+        relay = request.node.relay
+        try:
+            conn = relay.join(request.session, join.session_id, join.connection_id)
+        except RelayRefused as e:
+            return self.relay_refused(request, e)
+        request.session.after_relay_reply(lambda: relay.started(conn))
+        return [request.reply(CMD_RELAY_ACCEPTED, RelayAccepted().items())]
+
+    def relay_refused(self, request, error):
+        request.node.throttle.warn(request.peer[0], "relay-refused",
+                                   "relay request from {source} refused: {error}",
+                                   error=error)
+        request.session.after_reply([], close=True)
+        return [request.reply(CMD_RELAY_ACCEPTED, RelayAccepted(0).items())]
 
     def tcp_unknown(self, request):
         return []

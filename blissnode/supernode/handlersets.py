@@ -21,6 +21,10 @@ class HandlerSets(object):
     def __init__(self, registry):
         self.registry = registry
         self._instances = {}
+        #: (policy, handler set) of a datagram from a peer without a session
+        #: (asked for every such datagram; recomputed when the registry's
+        #: provisional policy is replaced).
+        self._udp_default = (None, None)
 
     def for_version(self, version):
         """The (cached) handler instance that serves ``version``."""
@@ -52,4 +56,9 @@ class HandlerSets(object):
         assumed before anything is known."""
         if session is not None and session.handlers is not None:
             return session.handlers
-        return self.for_version(self.provisional(transport="udp"))
+        policy = getattr(self.registry, "provisional_policy", self.registry)
+        cached_policy, handlers = self._udp_default
+        if handlers is None or cached_policy is not policy:
+            handlers = self.for_version(self.provisional(transport="udp"))
+            self._udp_default = (policy, handlers)
+        return handlers

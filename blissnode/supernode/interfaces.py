@@ -47,6 +47,8 @@ TCP_COMMANDS = {
     60: "tcp_publish",
     14: "tcp_user_search",
     18: "tcp_extended_search",
+    73: "tcp_relay_open",
+    74: "tcp_relay_join",
 }
 
 #: Reply commands a client sends back on its TCP session after the
@@ -130,6 +132,15 @@ class ISupernodeHandlers(Interface):
     def presence_push(state):
         """``(cmd, items)`` of the notification that tells this version's
         client a contact's presence changed (a PresenceState), or None."""
+
+    def tcp_relay_open(request):
+        """cmd 73 ``{INT 3 = sender's session id}`` -> cmd 75 ``{INT 3 =
+        connection id, INT 0x1F = 0, INT 0x20}``: open a relayed connection
+        (:mod:`blissnode.supernode.relay`)."""
+
+    def tcp_relay_join(request):
+        """cmd 74 ``{INT 3 = sender's session id, INT 4 = connection id}`` ->
+        cmd 75 without INT 3, then cmd 84 to both legs."""
 
     def tcp_unknown(request):
         """Any other TCP command."""

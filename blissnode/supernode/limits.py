@@ -25,7 +25,10 @@ class ExpiringDict(object):
     which never holds more than ``max_size`` entries (the oldest go first).
 
     Expiry is lazy: entries are dropped when looked at or when the mapping
-    is written to, so no timer is needed.
+    is written to, so no timer is needed.  Entries are kept in the order
+    they were set, so the oldest is first; a write only walks the mapping
+    when that oldest entry is due (:attr:`_due`), which keeps the per-write
+    housekeeping of the UDP hot path to one comparison.
     """
 
     def __init__(self, ttl, max_size, now):
@@ -33,29 +36,41 @@ class ExpiringDict(object):
         self.max_size = max_size
         self._now = now
         self._data = collections.OrderedDict()
+        #: When the oldest entry expires (no walk is needed before then).
+        self._due = float("inf")
 
     def __len__(self):
-        self._expire()
+        self._expire(self._now())
         return len(self._data)
 
     def __contains__(self, key):
         return self.get(key) is not None
 
-    def _expire(self):
-        limit = self._now() - self.ttl
+    def _expire(self, now):
+        if now < self._due:
+            return
+        limit = now - self.ttl
         data = self._data
         while data:
-            key, (stamp, _) = next(iter(data.items()))
+            key = next(iter(data))
+            stamp = data[key][0]
             if stamp > limit:
-                break
+                self._due = stamp + self.ttl
+                return
             del data[key]
+        self._due = float("inf")
 
     def set(self, key, value):
-        self._expire()
-        self._data.pop(key, None)
-        self._data[key] = (self._now(), value)
-        while len(self._data) > self.max_size:
-            self._data.popitem(last=False)
+        now = self._now()
+        self._expire(now)
+        data = self._data
+        data.pop(key, None)
+        data[key] = (now, value)
+        if len(data) == 1:
+            self._due = now + self.ttl
+        elif len(data) > self.max_size:
+            data.popitem(last=False)
+            self._due = data[next(iter(data))][0] + self.ttl
 
     __setitem__ = set
 
@@ -75,11 +90,12 @@ class ExpiringDict(object):
         return value
 
     def items(self):
-        self._expire()
+        self._expire(self._now())
         return [(k, v) for k, (_, v) in self._data.items()]
 
     def clear(self):
         self._data.clear()
+        self._due = float("inf")
 
 
 class Counters(object):

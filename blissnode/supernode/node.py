@@ -23,10 +23,12 @@ from twisted.logger import Logger
 
 from blissnode.core.hub import Core
 from blissnode.core.versioning import NEAREST, BaseOnlyRegistry, openings
+from blissnode.ratelimit import ConnectionAdmission, TokenBuckets
 from blissnode.store.directory import OnlineEntry
 from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.handlersets import HandlerSets
 from blissnode.supernode.publishing import Publications
+from blissnode.supernode.relay import RelayLimits, RelayTable
 from blissnode.supernode.sessions import SessionTable
 from blissnode.supernode.limits import Counters, ExpiringDict, LogThrottle
 from blissnode.supernode.tcp import connect_back
@@ -55,6 +57,21 @@ class SupernodeConfig(object):
     #: Per source IP: TCP sessions still in the handshake; UDP datagrams per
     #: second (token bucket of ``udp_burst``).
     max_half_open = attr.ib(default=16)
+    #: Per source IP: TCP sessions open at once (any phase), new ones per
+    #: second (burst ``connect_burst``); in all: ``max_tcp_sessions`` (None:
+    #: no limit).  Issue 17.2: one address must not exhaust the fds.
+    max_sessions_per_address = attr.ib(default=64)
+    connect_rate = attr.ib(default=20.0)
+    connect_burst = attr.ib(default=64)
+    max_tcp_sessions = attr.ib(default=16384)
+    #: Flow control of one TCP session (blissnode.flowcontrol): packets run
+    #: per reactor turn; packets waiting before reading pauses / before the
+    #: session is closed; bytes written into a full socket buffer (a client
+    #: that does not read) before it is closed.
+    packets_per_turn = attr.ib(default=8)
+    pause_at = attr.ib(default=32)
+    max_pending = attr.ib(default=512)
+    max_unsent = attr.ib(default=1 << 20)
     udp_rate = attr.ib(default=50.0)
     udp_burst = attr.ib(default=100)
     #: Most accepted clients (None: no limit); over it cmd 30 gets cmd 32.
@@ -65,6 +82,9 @@ class SupernodeConfig(object):
     #: 60 s; GUESS: 3 missed refreshes, supernode.md 6); optional ``03 03``
     #: keep-alive probe interval (None: off; U7).
     handshake_timeout = attr.ib(default=20.0)
+    #: Seconds from the end of the handshake until cmd 30 must have accepted
+    #: the client (an unauthenticated session holds an fd; None: no limit).
+    accept_timeout = attr.ib(default=60.0)
     idle_timeout = attr.ib(default=180.0)
     keepalive_interval = attr.ib(default=None)
     #: UDP: how long a NACK challenge is honoured (udp.md 6: "~10 s"); whether
@@ -79,6 +99,18 @@ class SupernodeConfig(object):
     #: Pushes waiting for the target's answer (supernode.md 5.3).
     push_ttl = attr.ib(default=30.0)
     push_max = attr.ib(default=4096)
+    #: Pushes (cmd 53, unauthenticated UDP) per second per source IP and
+    #: their burst (issue 17.7).
+    push_rate = attr.ib(default=5.0)
+    push_burst = attr.ib(default=20)
+    #: Firewall tests (cmd 40: each opens an outgoing TCP connection and
+    #: sends a datagram): per session at most ``firewall_tests_per_session``;
+    #: per source IP a burst of ``firewall_burst``, then one per
+    #: ``firewall_interval`` seconds (issue 17.8).  Over either, cmd 40 is
+    #: still answered (cmd 42) but no connect-back is made.
+    firewall_tests_per_session = attr.ib(default=4)
+    firewall_burst = attr.ib(default=8)
+    firewall_interval = attr.ib(default=10.0)
     #: Seed pool of the UDP send path (obfuscation.md 5); 0 disables it (every
     #: datagram then expands a fresh seed).  ``seed_refresh``: seconds between
     #: background replacements of ``seed_refresh_count`` seeds.
@@ -90,6 +122,13 @@ class SupernodeConfig(object):
     udp_publish_ttl = attr.ib(default=1800.0)
     #: One log line per source per this many seconds for bad input.
     log_interval = attr.ib(default=60.0)
+    #: Relay limits (:class:`~blissnode.supernode.relay.RelayLimits`).
+    relay = attr.ib(factory=RelayLimits)
+    #: TCP port of a listener of our own that cmd 45 names as the relay
+    #: (``--relay-tcp``; with ``--workers`` each worker has its own, so both
+    #: legs of a relayed connection reach the worker that holds it); 0: the
+    #: main port is the relay.
+    relay_port = attr.ib(default=0)
     #: Event-server addresses (ip, port) a client may ask this node to carry
     #: with cmd 7 (ERRATA: a real 7.7 client named 91.190.218.125:12350 on a
     #: peer stream); ours and the original ones (``blissnode.tap`` fills it).
@@ -143,6 +182,14 @@ class SupernodeNode(object):
         self.throttle = LogThrottle(self.now, self.config.log_interval)
         self.pushes = PushTable(self.config.push_ttl, self.config.push_max, self.now)
         self.half_open = Counters()
+        config = self.config
+        self.push_limits = TokenBuckets(config.push_rate, config.push_burst, self.now)
+        self.firewall_limits = TokenBuckets(1.0 / config.firewall_interval,
+                                            config.firewall_burst, self.now)
+        #: Which TCP connections are taken (per address, in total, connect rate).
+        self.admission = ConnectionAdmission(
+            self.now, config.max_sessions_per_address, config.max_tcp_sessions,
+            config.connect_rate, config.connect_burst)
         self.udp = None  # the SupernodeDatagramProtocol, once listening
         #: How a peer stream may open (wire.peer_session), with the variants
         #: the installed version plugins add.
@@ -153,6 +200,8 @@ class SupernodeNode(object):
         self.handler_sets = HandlerSets(self.registry)
         #: Published user records (:class:`Publications`).
         self.publications = Publications(self)
+        #: Relayed connections between clients (cmd 73/74/75/84).
+        self.relay = RelayTable(self.config.relay, reactor, self.rng, self.throttle)
         self._online = 0
         self._seed_loop = None
         self.seeds = self._make_seeds()
@@ -190,12 +239,31 @@ class SupernodeNode(object):
     def udp_port(self):
         return self.config.udp_port or self.config.tcp_port
 
+    @property
+    def relay_enabled(self):
+        """Whether we relay (``--relay-total 0`` switches it off)."""
+        return self.config.relay.total > 0
+
     def public_address(self):
         """Our address for clients (slot lists, node lists, cmd 42): the
         public IP and the main (UDP = TCP) port."""
         return NetAddr(self.public_ip, self.udp_port)
 
+    def relay_address(self):
+        """Where clients open and join relayed connections (cmd 45 names
+        it): the ``--relay-tcp`` port when there is one, else the main port."""
+        if self.config.relay_port:
+            return NetAddr(self.public_ip, self.config.relay_port)
+        return self.public_address()
+
     # -- sessions ---------------------------------------------------------------
+
+    def admit_tcp(self, ip):
+        """None if a new TCP connection from ``ip`` is taken (counted in
+        :attr:`admission`), else why not."""
+        if self.half_open.get(ip) >= self.config.max_half_open:
+            return "too-many-half-open-sessions"
+        return self.admission.admit(ip)
 
     def add_session(self, session):
         self.tcp_sessions.add(session)
@@ -286,6 +354,22 @@ class SupernodeNode(object):
 
     # -- firewall test ------------------------------------------------------------
 
+    def firewall_test_allowed(self, session):
+        """Whether cmd 40 on ``session`` may make us connect back (a budget
+        per session and per source IP, :class:`SupernodeConfig`)."""
+        done = getattr(session, "firewall_tests", 0)
+        if done >= self.config.firewall_tests_per_session:
+            self.throttle.warn(session.peer[0], "firewall-session", "{source}: more than {n} "
+                               "firewall tests on one session; no connect-back",
+                               n=self.config.firewall_tests_per_session)
+            return False
+        if not self.firewall_limits.take(session.peer[0]):
+            self.throttle.warn(session.peer[0], "firewall-rate", "{source}: firewall tests "
+                               "too fast; no connect-back")
+            return False
+        session.firewall_tests = done + 1
+        return True
+
     def firewall_test(self, ip, port, commands):
         """Act as the tester of cmd 40/42: send ``commands`` (cmd 43) to the
         client's listening port over UDP and over a new TCP connection."""
@@ -329,6 +413,7 @@ class SupernodeNode(object):
             if call.active():
                 call.cancel()
         self._pending_calls = set()
+        self.relay.close_all()
         if self._seed_loop is not None:
             loop, self._seed_loop = self._seed_loop, None
             if loop.running:

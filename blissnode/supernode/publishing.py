@@ -6,18 +6,27 @@ A record names its user when its credential opens with our credential key;
 the directory entry then carries the name (and with it presence, through
 the core).  A client with a TCP session publishes into its session's entry;
 a UDP-only one into an entry keyed by its address that expires.
+
+Forgery (issue 17.7).  Search hits carry other users' records verbatim, so
+anybody can republish one.  With a credential key, a record is stored only
+when both signatures check (:func:`~blissnode.wire.credentials.verify_user_record`:
+ours over the credential, the user's over the block that names it), its
+credential has not expired, and it is bound to its sender
+(:meth:`Publications.sender_may_publish`): on a TCP session, the session's
+first named record fixes the session's user and later ones must name the
+same user; without a TCP session, only a user signed in in this process
+from the sender's IP address (an event connection, a supernode session) may
+publish over UDP.  Refused records are dropped silently (the datagram is
+still acknowledged: nothing tells a forger why) with a throttled log line.
 """
 
 from twisted.internet import defer
-from twisted.logger import Logger
 
-from blissnode.store.directory import OnlineEntry
-from blissnode.wire.credentials import parse_credential
+from blissnode.store.directory import OnlineEntry, normalize_name
+from blissnode.wire.credentials import minutes_since_epoch, parse_credential, verify_user_record
 from blissnode.wire.errors import ProtocolError
 
 __all__ = ["Publications", "UDP_ENTRY_PREFIX"]
-
-log = Logger()
 
 #: Session ids of the directory entries of UDP-only publishers.
 UDP_ENTRY_PREFIX = "udp:"
@@ -52,19 +61,79 @@ class Publications(object):
                 continue
         return None
 
+    def verified_name(self, record):
+        """The user of a record whose signatures and credential time check;
+        ProtocolError otherwise.  None when we hold no credential key (names
+        then stay unknown and nothing is verified)."""
+        key = self.node.credential_key
+        if key is None:
+            return None
+        try:
+            verified = verify_user_record(record, key)
+        except (ValueError, TypeError) as e:
+            raise ProtocolError("unreadable user record: %s" % (e,))
+        credential = verified.credential
+        if credential.expiry < minutes_since_epoch(self.node.now()):
+            raise ProtocolError("the credential of %s has expired" % (credential.name,))
+        return credential.name
+
+    def sender_may_publish(self, name, peer, session):
+        """GUESS (issue 17.7; nothing in the protocol says how a real
+        supernode bound records): may ``peer`` publish ``name``'s record?
+        A TCP session publishes for its own user only (the first named
+        record fixes it); a UDP sender only while ``name`` is online from the
+        sender's IP address -- signed in here, or (workers, several
+        machines) in the shared directory.  True, False or a Deferred of
+        either.  Override to change."""
+        name = normalize_name(name)
+        if session is not None:
+            return session.user_name is None or normalize_name(session.user_name) == name
+        for target in self.node.core.sessions.for_user(name):
+            target_peer = getattr(target, "peer", None)
+            ip = target_peer[0] if isinstance(target_peer, tuple) else target_peer
+            if ip == peer[0]:
+                return True
+        # Held by another process (its UDP datagrams may reach this one).
+        d = self.node.directory.lookup_name(name)
+        d.addCallback(lambda entries: any(
+            e.public_addr is not None and e.public_addr[0] == peer[0] for e in entries))
+        return d
+
     def publish(self, peer, session, record):
         """Store a published user record.  With a TCP session it goes into
         that session's entry; without (a UDP-only client) into an entry keyed
-        by the UDP address that expires after ``udp_publish_ttl``."""
-        name = self.user_name_of(record)
-        if name is not None and self.node.core.is_barred(name):
+        by the UDP address that expires after ``udp_publish_ttl``.  A forged,
+        expired or foreign record is dropped (module docstring)."""
+        try:
+            name = self.verified_name(record)
+        except ProtocolError as e:
+            self.node.throttle.warn(peer[0], "publish-refused",
+                                    "{source}: published user record refused: {error}",
+                                    error=str(e)[:120])
+            return defer.succeed(None)
+        if name is None:
+            return self._store(peer, session, record, name)
+        if self.node.core.is_barred(name):
             # Suspended or deleted by an operator (Core.bar): not published.
-            log.info("supernode: {peer}: refused the record of {name} (barred by an operator)",
-                     peer=peer, name=name)
+            self.node.throttle.info(peer[0], "publish-barred",
+                                    "{source}: refused the record of {name} (barred by an "
+                                    "operator)", name=name)
             close = getattr(session, "close_session", None)
             if close is not None:
                 close("account barred by an operator")
             return defer.succeed(None)
+        d = defer.maybeDeferred(self.sender_may_publish, name, peer, session)
+
+        def decided(allowed):
+            if not allowed:
+                self.node.throttle.warn(peer[0], "publish-foreign",
+                                        "{source}: refused to publish {name}'s record: it "
+                                        "is not signed in from there", name=name)
+                return None
+            return self._store(peer, session, record, name)
+        return d.addCallback(decided)
+
+    def _store(self, peer, session, record, name):
         now = self.node.now()
         changes = {"user_record": record, "last_seen": now}
         if name is not None:

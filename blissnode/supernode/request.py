@@ -33,12 +33,28 @@ def request(cmd, request_id, objects=(), compressed=False):
     return make_command(cmd, KIND_REQUEST, objects, request_id, compressed)
 
 
+class UndecodedBody(object):
+    """A command body to decode when a handler first reads
+    :attr:`Request.objects`: ``decoder(command)`` gives the object list."""
+
+    __slots__ = ("decoder", "command")
+
+    def __init__(self, decoder, command):
+        self.decoder = decoder
+        self.command = command
+
+    def decode(self):
+        return self.decoder(self.command)
+
+
 @attr.s(slots=True)
 class Request:
     """One received command in its context.
 
     ``objects`` is the decoded body (an empty list if the body did not
-    decode: the handler decides whether that matters); ``peer`` is the
+    decode: the handler decides whether that matters); the constructor also
+    takes an :class:`UndecodedBody`, decoded on first use of :attr:`objects`
+    (the UDP path: most probes never read their body); ``peer`` is the
     ``(ip, port)`` the datagram or connection came from; ``node`` the
     :class:`~blissnode.supernode.node.SupernodeNode` (shared state and
     services); ``session`` the TCP client session (``None`` on UDP);
@@ -46,12 +62,20 @@ class Request:
     """
 
     command = attr.ib()
-    objects = attr.ib()
+    _objects = attr.ib()
     peer = attr.ib()
     node = attr.ib()
     transport = attr.ib()
     session = attr.ib(default=None)
     packet_id = attr.ib(default=None)
+
+    @property
+    def objects(self):
+        """The decoded body (decoded now if it was handed over undecoded)."""
+        objects = self._objects
+        if isinstance(objects, UndecodedBody):
+            objects = self._objects = objects.decode()
+        return objects
 
     @property
     def cmd(self):

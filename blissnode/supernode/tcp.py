@@ -32,11 +32,12 @@ itself: see the "session API" section below.
 """
 
 from twisted.internet import defer, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
 from blissnode.core.delivery import PresenceChanged, PushRequest, SessionInfo
+from blissnode.flowcontrol import FairInbox, InboxFull, OutputGuard, ReadGate
 from blissnode.nodelay import set_no_delay
 from blissnode.streambridge import connect_bridged
 from blissnode.supernode.request import TCP, Request, notification
@@ -114,10 +115,15 @@ class SupernodeTCPProtocol(Protocol):
         self.last_refresh = None
         self.prelude = None  # "sslv2_hello" when the 443 prelude was used
         self.dh = False
+        self.firewall_tests = 0  # cmd 40 connect-backs made for this session
         # -- internals --
         self._ids = None
         self._after = []
-        self._queue = defer.succeed(None)
+        self._after_calls = []
+        self._pause_call = None
+        self._inbox = None  # FairInbox: packets run in order, a budget per turn
+        self._output = None  # OutputGuard: a client that does not read is closed
+        self._counted = False  # counted in node.admission
         self._start_call = None  # writes our DH seed exchange in a later turn
         self._bridge_to = None  # event-server address cmd 7 asked for
         self._clear_buf = bytearray()
@@ -125,6 +131,7 @@ class SupernodeTCPProtocol(Protocol):
         self._half_open = False
         self._handshake_timer = None
         self._idle_timer = None
+        self._accept_timer = None  # the handshake is done but cmd 30 has not come
         self._keepalive = None
 
     @property
@@ -145,14 +152,21 @@ class SupernodeTCPProtocol(Protocol):
         peer = self.transport.getPeer()
         self.peer = (peer.host, peer.port)
         ip = peer.host
-        if node.half_open.get(ip) >= node.config.max_half_open:
-            node.throttle.warn(ip, "tcp-half-open",
-                               "too many half-open TCP sessions from {source}; refusing")
+        refusal = node.admit_tcp(ip)  # per-address and total caps, connect rate
+        if refusal is not None:
+            node.throttle.warn(ip, "tcp-" + refusal,
+                               "{source}: " + refusal.replace("-", " ") + "; refusing")
             self.state = CLOSED
             self.transport.abortConnection()
             return
         node.half_open.increment(ip)
-        self._half_open = True
+        self._half_open = self._counted = True
+        config = node.config
+        gate = ReadGate(self.transport)
+        self._inbox = FairInbox(node.reactor, gate, per_turn=config.packets_per_turn,
+                                pause_at=config.pause_at, max_pending=config.max_pending)
+        self._output = OutputGuard(self.transport, gate, self._output_overflow,
+                                   max_unsent=config.max_unsent)
         self.stream = PeerServer(allow_dh=getattr(self.factory, "allow_dh", True),
                                  openings=node.peer_openings)
         self.session_id = node.tcp_sessions.new_id()
@@ -168,7 +182,8 @@ class SupernodeTCPProtocol(Protocol):
         inner, self._inner = self._inner, None
         if inner is not None:
             inner.connectionLost(reason)
-        for name in ("_handshake_timer", "_idle_timer", "_start_call"):
+        for name in ("_handshake_timer", "_idle_timer", "_start_call", "_pause_call",
+                     "_accept_timer"):
             timer = getattr(self, name)
             if timer is not None and timer.active():
                 timer.cancel()
@@ -176,9 +191,15 @@ class SupernodeTCPProtocol(Protocol):
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
         self._keepalive = None
+        if self._inbox is not None:
+            self._inbox.close()
         if self.node is None or self.session_id is None:
             return
         self._end_half_open()
+        self.node.relay.leg_lost(self)
+        if self._counted:
+            self._counted = False
+            self.node.admission.release(self.peer[0])
         if previous != CLOSED or self.node.tcp_sessions.get(self.session_id) is self:
             self.node.remove_session(self)
 
@@ -187,9 +208,17 @@ class SupernodeTCPProtocol(Protocol):
             self._half_open = False
             self.node.half_open.decrement(self.peer[0])
 
+    def _output_overflow(self):
+        self.node.throttle.warn(self.peer[0], "tcp-unread",
+                                "{source} does not read what we send ({n} bytes waiting); "
+                                "closing", n=self._output.unsent)
+        self.close(abort=True)
+
     def _timed_out(self, what):
         if what == "handshake":
             self._handshake_timer = None
+        elif what == "accept":
+            self._accept_timer = None
         else:
             self._idle_timer = None
         self.node.throttle.warn(self.peer[0], "tcp-timeout",
@@ -213,6 +242,11 @@ class SupernodeTCPProtocol(Protocol):
             return
         try:
             self._receive(bytes(data))
+        except InboxFull as e:
+            self.node.throttle.warn(self.peer[0], "tcp-flood",
+                                    "{source} sends faster than it reads ({error}); closing",
+                                    error=e)
+            self.close(abort=True)
         except ProtocolError as e:
             self.node.throttle.warn(self.peer[0], "tcp-bad",
                                     "bad TCP input from {source} ({state}): {error}",
@@ -250,9 +284,10 @@ class SupernodeTCPProtocol(Protocol):
                 self.state = SWITCHING
                 self._hold_clear(event.data)
                 # After the packets before it have been answered.
-                self._queue.addCallback(self._switch_to_clear)
+                self._inbox.put(self._switch_to_clear)
             elif isinstance(event, CloseAfter):
-                log.info("{why} from {peer}; closing", why=event.why, peer=self.peer)
+                self.node.throttle.info(self.peer[0], "tcp-close", "{why} from {source}; "
+                                        "closing", why=event.why)
                 self.close()
 
     def dh_allowed(self):
@@ -273,7 +308,10 @@ class SupernodeTCPProtocol(Protocol):
 
     def _write_stream(self, plaintext):
         """Encrypt and write record bytes (after our seed exchange)."""
-        self.transport.write(self.stream.encode(plaintext))
+        data = self.stream.encode(plaintext)
+        self.transport.write(data)
+        if self._output is not None:
+            self._output.wrote(len(data))
 
     def _handshake_done(self):
         if self._handshake_timer is not None and self._handshake_timer.active():
@@ -283,16 +321,24 @@ class SupernodeTCPProtocol(Protocol):
         node = self.node
         self._idle_timer = node.reactor.callLater(
             node.config.idle_timeout, self._timed_out, "idle")
+        if node.config.accept_timeout and self.accepted_at is None:
+            self._accept_timer = node.reactor.callLater(
+                node.config.accept_timeout, self._timed_out, "accept")
         if node.config.keepalive_interval:
             self._keepalive = task.LoopingCall(self._send_keepalive)
             self._keepalive.clock = node.reactor
             self._keepalive.start(node.config.keepalive_interval, now=False)
 
     def _record(self, record):
+        if self.node.relay.forward(self, record):
+            # A relay leg's record went to the other leg (supernode.relay).
+            if self._idle_timer is not None and self._idle_timer.active():
+                self._idle_timer.reset(self.node.config.idle_timeout)
+            return
         if isinstance(record, PacketRecord):
             if self._idle_timer is not None and self._idle_timer.active():
                 self._idle_timer.reset(self.node.config.idle_timeout)
-            self._queue.addCallback(self._run_packet, record)
+            self._inbox.put(self._run_packet, record)
         # Acks, padding (incl. the 03 03 keep-alive answer), session records
         # and unknown typed records need nothing from us; the type-4 switch
         # comes as its own event.
@@ -341,7 +387,7 @@ class SupernodeTCPProtocol(Protocol):
 
     # -- dispatch -------------------------------------------------------------------
 
-    def _run_packet(self, _, record):
+    def _run_packet(self, record):
         if self.state == CLOSED:
             return None
         results = []
@@ -395,13 +441,18 @@ class SupernodeTCPProtocol(Protocol):
                 out.append(self._packet_bytes(commands))
             close = close or close_after
         self._write_stream(b"".join(out))
+        calls, self._after_calls = self._after_calls, []
         if close:
             self.close()
+            return
+        for call in calls:
+            call()
 
     def _handler_failed(self, failure):
         if isinstance(failure.value, defer.FirstError):
             failure = failure.value.subFailure
         self._after = []
+        self._after_calls = []
         if failure.check(ProtocolError):
             self.node.throttle.warn(self.peer[0], "tcp-bad", "bad command from {source}: {error}",
                                     error=failure.value)
@@ -425,6 +476,42 @@ class SupernodeTCPProtocol(Protocol):
         packet being handled (cmd 31 then cmd 11 + 47); ``close`` ends the
         session after that (cmd 32)."""
         self._after.append((list(commands), close))
+
+    def after_relay_reply(self, call):
+        """Run ``call()`` once the reply to the packet being handled is
+        written (the relay's cmd 84 follows the joiner's cmd 75)."""
+        self._after_calls.append(call)
+
+    # -- relay leg API (blissnode.supernode.relay) ---------------------------------
+
+    def relay_attached(self):
+        """This connection is a relay leg now: it never sends cmd 30, so the
+        accept timeout does not apply (the relay's join and idle timeouts do)."""
+        if self._accept_timer is not None and self._accept_timer.active():
+            self._accept_timer.cancel()
+        self._accept_timer = None
+
+    def relay_send_records(self, data):
+        """Write records the other leg sent (already re-keyed)."""
+        if self.state == RECORDS:
+            self._write_stream(data)
+
+    def relay_send_status(self, commands):
+        """cmd 84 in its own packet."""
+        self.send_packet(commands)
+
+    def pause_reading(self, seconds):
+        """Stop reading for ``seconds`` (the relay's rate limit): TCP holds
+        the sender back, nothing is dropped."""
+        if self.state == CLOSED or self._pause_call is not None:
+            return
+        self.transport.pauseProducing()
+        self._pause_call = self.node.reactor.callLater(seconds, self._resume_reading)
+
+    def _resume_reading(self):
+        self._pause_call = None
+        if self.state != CLOSED:
+            self.transport.resumeProducing()
 
     def send_packet(self, commands):
         """Write ``commands`` as one packet now (outside a reply)."""
@@ -489,6 +576,9 @@ class SupernodeTCPProtocol(Protocol):
         """cmd 30 accepted: remember the client and register it."""
         self.node_id = node_id
         self.listen_port = listen_port
+        if self._accept_timer is not None and self._accept_timer.active():
+            self._accept_timer.cancel()
+        self._accept_timer = None
         self.accepted_at = self.last_refresh = self.node.now()
         self.node.session_accepted(self)
         return self.node.register_client(self)
@@ -601,12 +691,15 @@ def connect_back(node, ip, port, commands):
     the client acked them, False otherwise (never fails)."""
     proto = ConnectBackProtocol(node, commands)
     endpoint = TCP4ClientEndpoint(node.reactor, ip, port, timeout=CONNECT_BACK_TIMEOUT)
-    d = connectProtocol(endpoint, proto)
+    factory = Factory.forProtocol(lambda: proto)
+    factory.noisy = False  # no "Starting factory" line per firewall test (issue 17.9)
+    d = endpoint.connect(factory)
     d.addCallback(lambda _: proto.acked)
 
     def failed(f):
-        log.info("firewall test: cannot connect to {ip}:{port}: {error}",
-                 ip=ip, port=port, error=f.getErrorMessage())
+        node.throttle.info(ip, "connect-back", "firewall test: cannot connect to "
+                           "{source}:{port}: {error}", port=port,
+                           error=f.getErrorMessage()[:120])
         return False
     d.addErrback(failed)
     return d

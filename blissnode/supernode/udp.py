@@ -28,6 +28,23 @@ Receive pipeline per datagram from ``(ip, port)``:
    kind-5 ACK when nothing was answered but a notification was present
    (:func:`~blissnode.wire.udp_commands.ack_decision`).
 
+Fast paths (same answers, fewer objects; each beside the general path it
+shortcuts and selected automatically):
+
+* a kind-2 datagram is opened by :func:`~blissnode.wire.udp.open_payload`
+  (no datagram object); other kinds go through
+  :func:`~blissnode.wire.udp.parse_datagram`;
+* a payload that is exactly one probe (cmd 27,
+  :func:`~blissnode.wire.udp_commands.probe_request_id`) served by a handler
+  set whose ``udp_probe`` is the base one is answered at once (cmd 28 with the
+  handlers' ``probe_reply_body()``): no Request, no Deferred, no reply-cache
+  entry (a repeated probe just gets another cmd 28);
+* handlers that answer synchronously (all UDP handlers today) are answered
+  without a Deferred chain; one that returns a Deferred gets the chain;
+* a reply to the address a datagram came from is written with the socket's
+  ``sendto`` (Twisted's ``write`` re-validates the address on every call);
+  any error falls back to ``transport.write``.
+
 Bad input never escapes: ProtocolError -> one throttled log line per source
 and the datagram is dropped; any other exception in a handler is logged with
 its traceback (throttled) and only that datagram is lost.
@@ -40,8 +57,9 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.limits import ExpiringDict, TokenBuckets
-from blissnode.supernode.request import UDP, Request
+from blissnode.supernode.request import UDP, Request, UndecodedBody
 from blissnode.wire import fragments as wire_fragments
 from blissnode.wire import udp as wire_udp
 from blissnode.wire import udp_commands
@@ -50,6 +68,8 @@ from blissnode.wire.objects import ObjectList, decode_objects
 from blissnode.wire.tcp_commands import KIND_NOTIFICATION, KIND_REQUEST, IdCounter
 
 log = Logger()
+
+_BASE_UDP_PROBE = SupernodeHandlers.udp_probe
 
 #: Marker in the reply cache for a payload still being handled.
 _IN_PROGRESS = "in progress"
@@ -70,6 +90,10 @@ def decode_body(command):
 
 class SupernodeDatagramProtocol(DatagramProtocol):
     """The supernode's UDP listener; one per node (``node.udp``)."""
+
+    #: Answer lone probes on the fast path (module docstring); False sends
+    #: them through the general path (tests compare the two).
+    fast_probes = True
 
     def __init__(self, node):
         self.node = node
@@ -99,30 +123,38 @@ class SupernodeDatagramProtocol(DatagramProtocol):
             self.node.udp = None
 
     def datagramReceived(self, data, addr):
-        self.stats["received"] += 1
-        ip, port = addr[0], addr[1]
-        peer = (ip, port)
+        stats = self.stats
+        stats["received"] += 1
+        ip = addr[0]
         if not self.buckets.take(ip):
-            self.stats["dropped"] += 1
+            stats["dropped"] += 1
             self.node.throttle.warn(ip, "udp-rate", "UDP rate limit exceeded by {source}")
             return
         try:
-            self._datagram(data, peer)
+            self._datagram(data, (ip, addr[1]))
         except ProtocolError as e:
-            self.stats["dropped"] += 1
+            stats["dropped"] += 1
             self.node.throttle.warn(ip, "udp-bad", "bad datagram from {source}: {error}",
                                     error=e)
         except Exception:
-            self.stats["errors"] += 1
+            stats["errors"] += 1
             self.node.throttle.failure(ip, "udp-bug", "error handling a datagram from {source}")
 
     # -- receive ------------------------------------------------------------
 
     def _datagram(self, data, peer):
         ip = peer[0]
+        opened = wire_udp.open_payload(data, ip, self.node.public_ip)
+        if opened is not None:
+            packet_id, plain, ok = opened
+            if not ok:
+                self._nack(peer, packet_id)
+            elif not self._fast_probe(peer, plain):
+                self._payload(peer, packet_id, plain)
+            return
         datagram = wire_udp.parse_datagram(data)
         kind = datagram.kind
-        if kind == wire_udp.KIND_PAYLOAD:
+        if kind == wire_udp.KIND_PAYLOAD:  # not reached: open_payload took it
             plain, ok = datagram.decrypt(ip, self.node.public_ip)
             if not ok:
                 self._nack(peer, datagram.packet_id)
@@ -153,6 +185,26 @@ class SupernodeDatagramProtocol(DatagramProtocol):
             self._resend(peer, datagram)
         elif kind == wire_udp.KIND_ACK:
             self.sent.pop((ip, peer[1], datagram.packet_id))
+
+    def _handlers_for(self, peer):
+        node = self.node
+        return node.handler_sets.for_udp_peer(node.tcp_sessions.for_udp_peer(peer))
+
+    def _fast_probe(self, peer, plaintext):
+        """Answer a lone probe at once (module docstring); False when the
+        payload is anything else or its handlers answer probes their own way."""
+        if not self.fast_probes:
+            return False
+        request_id = udp_commands.probe_request_id(plaintext)
+        if request_id is None:
+            return False
+        handlers = self._handlers_for(peer)
+        if not _base_probe(handlers):
+            return False
+        reply = udp_commands.probe_reply(request_id, handlers.probe_reply_body())
+        self._send_plaintext(peer, reply, self._reply)
+        self.stats["replies"] += 1
+        return True
 
     def _nack(self, peer, packet_id):
         """Answer an undecryptable kind-2 datagram (udp.md 2.3)."""
@@ -186,32 +238,45 @@ class SupernodeDatagramProtocol(DatagramProtocol):
             if cached[1] is _IN_PROGRESS:
                 return
             for data in cached[1]:
-                self._write(data, peer)
+                self._reply(data, peer)
             return
         commands = udp_commands.parse_payload(plaintext)
         self.replies.set(key, (digest, _IN_PROGRESS))
-        handlers = self.node.handler_sets.for_udp_peer(self.node.tcp_sessions.for_udp_peer(peer))
-        results = []
-        for command in commands:
-            results.append(self._dispatch(handlers, command, peer, packet_id))
-        d = defer.gatherResults(results, consumeErrors=True)
+        handlers = self._handlers_for(peer)
+        try:
+            results = [self._dispatch(handlers, command, peer, packet_id)
+                       for command in commands]
+        except Exception:
+            self._handler_failed(Failure(), peer, key)
+            return
+        if not any(isinstance(r, defer.Deferred) for r in results):
+            # Every handler answered at once: no Deferred chain.
+            try:
+                self._answer(results, handlers, commands, peer, packet_id, key, digest)
+            except Exception:
+                self._handler_failed(Failure(), peer, key)
+            return
+        d = defer.gatherResults([defer.maybeDeferred(lambda r=r: r) for r in results],
+                                consumeErrors=True)
         d.addCallback(self._answer, handlers, commands, peer, packet_id, key, digest)
         d.addErrback(self._handler_failed, peer, key)
 
     def _dispatch(self, handlers, command, peer, packet_id):
+        """The handler's answer to one command: a list of commands, None, or
+        a Deferred of one (raises what the handler raises)."""
         if command.kind in (KIND_REQUEST, KIND_NOTIFICATION):
             name = handlers.udp_commands.get(command.cmd, "udp_unknown")
         else:
-            return defer.succeed([])  # replies: we send no UDP requests of our own
-        request = Request(command, decode_body(command), peer, self.node, UDP,
+            return None  # replies: we send no UDP requests of our own
+        request = Request(command, UndecodedBody(decode_body, command), peer, self.node, UDP,
                           session=None, packet_id=packet_id)
-        return defer.maybeDeferred(getattr(handlers, name), request)
+        return getattr(handlers, name)(request)
 
     def _answer(self, results, handlers, commands, peer, packet_id, key, digest):
         replies = [c for result in results for c in (result or ())]
         sent = []
         if replies:
-            sent = self._send(peer, replies, in_reply_to=packet_id)
+            sent = self._send(peer, replies, in_reply_to=packet_id, write=self._reply)
             self.stats["replies"] += 1
         else:
             action = udp_commands.ack_decision(commands, answers=handlers.udp_commands)
@@ -219,7 +284,7 @@ class SupernodeDatagramProtocol(DatagramProtocol):
                     c.kind == KIND_NOTIFICATION for c in commands):
                 ack = wire_udp.AckDatagram(packet_id, peer[0], self.node.random_u32(),
                                            self._type_byte(5)).to_bytes()
-                self._write(ack, peer)
+                self._reply(ack, peer)
                 self.stats["acks"] += 1
                 sent = [ack]
         self.replies.set(key, (digest, sent))
@@ -250,21 +315,35 @@ class SupernodeDatagramProtocol(DatagramProtocol):
             self.node.throttle.failure(peer[0], "udp-send", "cannot send to {source}",
                                        failure=Failure())
 
+    def _reply(self, data, peer):
+        """Write to the address a datagram came from (so a valid one): the
+        socket's ``sendto`` directly; on any error, :meth:`_write`."""
+        sendto = getattr(getattr(self.transport, "socket", None), "sendto", None)
+        if sendto is None:
+            return self._write(data, peer)
+        try:
+            sendto(data, peer)
+        except OSError:
+            self._write(data, peer)
+
     def send_commands(self, peer, commands, in_reply_to=None):
         """Send ``commands`` to ``peer``: one kind-2 datagram, or fragments
         when the payload is larger than one datagram should be.  Returns the
         datagrams written (for the reply cache)."""
         return self._send(peer, commands, in_reply_to)
 
-    def _send(self, peer, commands, in_reply_to=None):
+    def _send(self, peer, commands, in_reply_to=None, write=None):
+        return self._send_plaintext(peer, udp_commands.build_payload(commands),
+                                    write or self._write, in_reply_to)
+
+    def _send_plaintext(self, peer, plaintext, write, in_reply_to=None):
         node = self.node
-        plaintext = udp_commands.build_payload(commands)
         packet_id = self.ids.next()
         if not wire_fragments.needs_fragments(len(plaintext)):
             data = wire_udp.seal_payload(node.seeds, node.public_ip, peer[0], packet_id,
                                          plaintext)
             self.sent.set((peer[0], peer[1], packet_id), plaintext)
-            self._write(data, peer)
+            write(data, peer)
             return [data]
         out = []
         reply_to = in_reply_to if in_reply_to is not None else packet_id
@@ -273,6 +352,13 @@ class SupernodeDatagramProtocol(DatagramProtocol):
                 node.seeds, node.public_ip, peer[0], packet_id, reply_to,
                 piece.index, piece.last, chunk,
                 type_byte=self._type_byte(wire_udp.KIND_FRAGMENT))
-            self._write(data, peer)
+            write(data, peer)
             out.append(data)
         return out
+
+
+def _base_probe(handlers):
+    """Whether ``handlers`` answer cmd 27 with the base ``udp_probe`` (then
+    the fast path gives the same answer)."""
+    return (handlers.udp_commands.get(udp_commands.CMD_PROBE) == "udp_probe"
+            and getattr(handlers.udp_probe, "__func__", None) is _BASE_UDP_PROBE)

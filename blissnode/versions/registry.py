@@ -60,7 +60,8 @@ PRE_VERSION_ANSWERS = (
     "udp_extended_search", "udp_push", "tcp_client_accept", "accept_body",
     "accept_notifications", "network_stats", "channel_list", "tcp_channel_fetch",
     "tcp_slot_query", "slot_reply", "refill_slots", "refusal_body", "STACK_VERSION",
-    "STACK_TIMESTAMP", "SUPERNODE_MARKS", "NODE_LIST_LAYOUT",
+    "STACK_TIMESTAMP", "SUPERNODE_MARKS", "NODE_LIST_LAYOUT", "relay_attributes",
+    "RELAY_ATTRIBUTES", "RELAY_COUNTRY",
 )
 
 SUPERNODE = "supernode"

@@ -33,6 +33,8 @@ FEATURES = (
     # event server (docs/event.rst)
     "event_transport", "event_first_request", "event_auth_answer", "event_handles",
     "event_entry", "event_cursor", "event_host_id", "event_own_codes", "event_push",
+    # client to client (docs/relay.rst)
+    "relay", "peer_session", "chat",
 )
 
 
@@ -68,6 +70,10 @@ VERSION = ClientVersion(
     number=(1, 4, 0, 84),
     handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},
     facts={
+        # BATO: a 1.4 session request arrived "indirect" through a relay with
+        # cmd 75 / 84 (bodies VERIFIED), but 1.x sessions are packets, which
+        # our relay does not forward; no type-5 session records before 4.x.
+        "relay": GUESSED, "peer_session": UNKNOWN, "chat": UNKNOWN,
         "udp_probe": TESTED, "udp_nack_resend": TESTED, "public_ip_from_nack": TESTED,
         "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED,
         "dh384": TESTED, "https_prelude": GUESSED, "client_accept": TESTED,

@@ -67,6 +67,8 @@ VERSION = ClientVersion(
     number=(4, 1, 0, 130),
     handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},
     beta=True,
-    facts=dict(_OLDER.facts, **{"client_padding": GUESSED, "version_string": TESTED, "event_first_request": GUESSED, "event_auth_answer": GUESSED, "event_handles": GUESSED, "event_entry": GUESSED, "event_host_id": GUESSED}),
+    facts=dict(_OLDER.facts, **{"client_padding": GUESSED, "version_string": TESTED, "event_first_request": GUESSED, "event_auth_answer": GUESSED, "event_handles": GUESSED, "event_entry": GUESSED, "event_host_id": GUESSED},
+               # client to client (docs/relay.rst)
+               **{"relay": GUESSED, "peer_session": GUESSED}),
     notes="Beta build.  Version string 0/4.1.0.130// (login.md 5.2, SEAN source); EPYCS requires the server's padding record first (met by the base).  Supernode conversation unverified; served as 3.8.0.188.",
 )

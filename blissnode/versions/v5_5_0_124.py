@@ -91,6 +91,8 @@ VERSION = ClientVersion(
     number=(5, 5, 0, 124),
     handlers={ROLE: Handlers, "login": LoginHandlers, "event": EventHandlers},
     beta=False,
-    facts=dict(_OLDER.facts, **{"dh384": TESTED, "udp_probe": TESTED, "udp_nack_resend": GUESSED, "public_ip_from_nack": GUESSED, "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED, "client_accept": GUESSED, "cmd31_values": GUESSED, "cmd48": GUESSED, "slot_query": GUESSED, "client_info": GUESSED, "node_list_layout": TESTED, "node_record": TESTED, "push": TESTED, "version_string": GUESSED}),
+    facts=dict(_OLDER.facts, **{"dh384": TESTED, "udp_probe": TESTED, "udp_nack_resend": GUESSED, "public_ip_from_nack": GUESSED, "tcp_seed_exchange": TESTED, "greeting_final": TESTED, "client_padding": TESTED, "client_accept": GUESSED, "cmd31_values": GUESSED, "cmd48": GUESSED, "slot_query": GUESSED, "client_info": GUESSED, "node_list_layout": TESTED, "node_record": TESTED, "push": TESTED, "version_string": GUESSED},
+               # client to client (docs/relay.rst)
+               **{"relay": TESTED, "peer_session": GUESSED}),
     notes='SOS2 (5.5 client against 6.x nodes): DH-384 before the seed exchange (numerically verified on a real relay session), 27-byte node records, cmd 30 template with INT 0xB = 52, cmd 48 {INT 0 = 2}, public IP from cmd 31, interleaved cmd 45 and the cmd 53/54 push (real datagrams).  stackVersion 52 in cmd 31 is a guess.',
 )

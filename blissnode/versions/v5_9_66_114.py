@@ -51,6 +51,8 @@ VERSION = ClientVersion(
     number=(5, 9, 66, 114),
     handlers={ROLE: Handlers},
     beta=False,
-    facts=dict(_OLDER.facts, **{"dh384": GUESSED, "udp_probe": GUESSED, "tcp_seed_exchange": GUESSED, "greeting_final": GUESSED, "client_padding": GUESSED, "node_list_layout": GUESSED, "node_record": GUESSED, "push": GUESSED}),
+    facts=dict(_OLDER.facts, **{"dh384": GUESSED, "udp_probe": GUESSED, "tcp_seed_exchange": GUESSED, "greeting_final": GUESSED, "client_padding": GUESSED, "node_list_layout": GUESSED, "node_record": GUESSED, "push": GUESSED},
+               # client to client (docs/relay.rst)
+               **{"relay": GUESSED}),
     notes='No reference for 5.9; served as 5.5.0.124.',
 )

@@ -55,7 +55,9 @@ VERSION = ClientVersion(
     number=(6, 16, 0, 105),
     handlers={ROLE: Handlers},
     beta=False,
-    facts=dict(_OLDER.facts, **{"dh384": TESTED, "node_list_layout": TESTED, "node_record": TESTED, "push": TESTED, "version_string": TESTED, "event_first_request": TESTED, "event_handles": TESTED, "event_entry": TESTED, "event_cursor": TESTED, "event_host_id": TESTED}),
+    facts=dict(_OLDER.facts, **{"dh384": TESTED, "node_list_layout": TESTED, "node_record": TESTED, "push": TESTED, "version_string": TESTED, "event_first_request": TESTED, "event_handles": TESTED, "event_entry": TESTED, "event_cursor": TESTED, "event_host_id": TESTED},
+               # client to client (docs/relay.rst)
+               **{"relay": TESTED, "peer_session": TESTED}),
     notes='The 6.x network of 2015 (SOS2 logs): interleaved cmd 45, push datagram, DH-384 relay session, version string 0/6.16.0.10//.  Served as 5.5.0.124.',
     # The only 6.x string seen on the wire (a real 6.16 login, SOS2 log).
     aliases=("0/6.16.0.10//", (6, 16, 0, 10)),

@@ -34,6 +34,8 @@ from blissnode.wire.errors import ProtocolError
 from blissnode.wire.rsa_raw import modulus_size, raw_public
 
 __all__ = [
+    "UserRecord",
+    "verify_user_record",
     "CREDENTIAL_SEPARATOR",
     "md5_credential",
     "credential_name",
@@ -296,6 +298,53 @@ def parse_credential(blob, public_key):
     extra = items.value(ITEM_EXTRA, objects.NestedList)
     return Credential(int.from_bytes(blob[:4], "big"), name, flags, modulus, expiry,
                       validity, extra, L, blob)
+
+
+# -- published user records (supernode.md 5.1) ---------------------------------
+
+
+@attr.s(frozen=True, slots=True)
+class UserRecord(object):
+    """A published user record whose two signatures checked: ``credential``
+    (ours, :class:`Credential`) and the user-signed block (the user's key
+    from the credential); ``node_record`` is its BLOB 3 (or None)."""
+
+    credential = attr.ib()
+    node_record = attr.ib()
+
+
+def verify_user_record(record, credential_key):
+    """Check a published user record (cmd 60 / UDP 12 BLOB 0x0B):
+    ``u32 len || credential || user-signed block [|| more]``, the block
+    being RSA-signed by the credential's user key over
+    ``SHA1(credential) || {BLOB 3 = node record}`` (supernode.md 5.1,
+    login.md 7.5).  Returns a :class:`UserRecord`; ProtocolError when the
+    credential is not ours, the block does not open with the user's key or
+    does not name this credential (a record cut from another one).
+    Whether the record's *sender* is its user is the caller's question."""
+    record = bytes(record)
+    if len(record) < 8:
+        raise ProtocolError("user record of %d bytes" % (len(record),))
+    length = int.from_bytes(record[:4], "big")
+    if length > len(record) - 4:
+        raise ProtocolError("user record credential length %d beyond the record" % (length,))
+    credential_raw = record[4:4 + length]
+    credential = parse_credential(credential_raw, credential_key)
+    user_n = int.from_bytes(credential.user_modulus, "big")
+    if user_n < 3:
+        raise ProtocolError("credential with an empty user modulus")
+    k = modulus_size(user_n)
+    block = record[4 + length:4 + length + k]
+    if len(block) != k:
+        raise ProtocolError("user record without its %d-byte user-signed block" % (k,))
+    signed = open_signed_payload(raw_public(block, user_n, 65537))
+    if not hmac.compare_digest(signed[:_SHA1_SIZE], hashlib.sha1(credential_raw).digest()):
+        raise ProtocolError("the user-signed block belongs to another credential")
+    try:
+        node_record = objects.decode_objects(signed[_SHA1_SIZE:]).value(3, objects.Blob)
+    except ProtocolError:
+        node_record = None
+    return UserRecord(credential, node_record)
 
 
 # -- credential times (login.md 7.4) -------------------------------------------

@@ -230,12 +230,46 @@ python_impl = Implementation(
     "python", _py_expand_key, PythonRC4, _py_skype_rc4, _expand_program.PROGRAM_SHA256
 )
 
+def _installed_accelerator():
+    """The accelerator a non-editable install (``pip install .``) built,
+    when this ``blissnode`` is imported from a source tree that has none
+    (tests run from a checkout, issue 17.10): found through the installed
+    distribution's file list, used only when it was generated from the same
+    program.  None if there is none."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+    from importlib import metadata
+
+    # Every distribution named blissnode: the source tree's own egg-info
+    # may come first on sys.path and lists no built extension.
+    files = [f for dist in metadata.distributions()
+             if (dist.metadata["Name"] or "").lower() == "blissnode"
+             for f in (dist.files or ())]
+    for f in files:
+        path = str(f).replace("\\", "/")
+        if path.startswith("blissnode/wire/_rc4accel") and \
+                path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            location = str(f.locate())
+            if not os.path.exists(location):
+                continue
+            spec = importlib.util.spec_from_file_location("blissnode.wire._rc4accel", location)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            if module.PROGRAM_SHA256 != _expand_program.PROGRAM_SHA256:
+                continue
+            sys.modules["blissnode.wire._rc4accel"] = module
+            return module
+    return None
+
+
 try:
     from blissnode.wire import _rc4accel
-except ImportError as e:  # no compiler at install time: pure Python only
-    _rc4accel = None
-    c_impl = None
+except ImportError as e:  # not built in this tree: an installed copy, or pure Python
+    _rc4accel = _installed_accelerator()
     C_IMPORT_ERROR = e
+if _rc4accel is None:
+    c_impl = None
 else:
     c_impl = Implementation(
         "c", _rc4accel.expand_key, _rc4accel.RC4, _rc4accel.skype_rc4,

@@ -15,6 +15,12 @@ and that the integer is below the modulus; violations raise
 :class:`~blissnode.wire.errors.ProtocolError` because the input normally
 comes off the wire.
 
+Big integers: the modular exponentiations run on gmpy2 (GMP) when it is
+installed -- about ten times faster than Python's ``pow`` for these sizes
+-- and on Python's ``pow`` otherwise (or when ``BLISSNODE_PURE_PYTHON=1``).
+:data:`BIGINT` names the one in use; both give the same results and both are
+checked against the login vectors (tests/test_wire_credentials.py).
+
 Side channels: Python's ``pow`` is not constant-time.  :class:`RsaPrivate`
 therefore *blinds* the private operation by default (a fresh random ``r``
 per call: the exponentiation never sees the attacker's ``c``) and checks the
@@ -22,19 +28,42 @@ CRT result with the public exponent before returning it (a CRT computation
 fault would otherwise leak a factor of ``n`` through the output).
 """
 
+import os
 import secrets
 
 import attr
 
 from blissnode.wire.errors import ProtocolError
 
+try:
+    import gmpy2
+except ImportError:  # the pure-Python fallback
+    gmpy2 = None
+
 __all__ = [
+    "BIGINT",
+    "POWMOD",
     "modulus_size",
     "raw_public",
     "raw_private_crt",
     "RsaPublic",
     "RsaPrivate",
 ]
+
+
+def _gmpy2_powmod(base, exponent, modulus):
+    return int(gmpy2.powmod(base, exponent, modulus))
+
+
+#: ``powmod(base, exponent, modulus) -> int`` by implementation name.
+POWMOD = {"python": pow}
+if gmpy2 is not None:
+    POWMOD["gmpy2"] = _gmpy2_powmod
+
+#: The implementation the raw operations use.
+BIGINT = "gmpy2" if gmpy2 is not None and os.environ.get(
+    "BLISSNODE_PURE_PYTHON", "") in ("", "0") else "python"
+_powmod = POWMOD[BIGINT]
 
 
 def modulus_size(n):
@@ -64,12 +93,12 @@ def raw_public(m_bytes, n, e=65537):
     credential (anybody who checks one).
     """
     m = _to_int(m_bytes, n, "RSA input")
-    return pow(m, e, n).to_bytes(modulus_size(n), "big")
+    return _powmod(m, e, n).to_bytes(modulus_size(n), "big")
 
 
 def _crt(c, p, q, dp, dq, qinv):
-    m1 = pow(c, dp, p)
-    m2 = pow(c, dq, q)
+    m1 = _powmod(c, dp, p)
+    m2 = _powmod(c, dq, q)
     h = (qinv * (m1 - m2)) % p
     return m2 + h * q
 
@@ -184,10 +213,10 @@ class RsaPrivate:
                 except ValueError:  # r shares a factor with n: astronomically unlikely
                     continue
                 break
-            m = (_crt((c * pow(r, self.e, n)) % n, self.p, self.q, self.dp, self.dq, self.qinv)
-                 * r_inv) % n
+            m = (_crt((c * _powmod(r, self.e, n)) % n, self.p, self.q, self.dp, self.dq,
+                      self.qinv) * r_inv) % n
         else:
             m = _crt(c, self.p, self.q, self.dp, self.dq, self.qinv)
-        if pow(m, self.e, n) != c:
+        if _powmod(m, self.e, n) != c:
             raise RuntimeError("RSA CRT result failed the public-exponent check")
         return m.to_bytes(self.size, "big")

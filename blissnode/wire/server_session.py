@@ -83,6 +83,9 @@ class KeyExchanged(object):
     kx = attr.ib()
     seed_ok = attr.ib()
     error = attr.ib(default=None)
+    #: The session seed X when it checked (the caller refuses one seen
+    #: before: a replayed classic session); None otherwise.
+    seed = attr.ib(default=None, repr=False)
 
 
 @attr.s(frozen=True, slots=True)
@@ -285,7 +288,7 @@ class ServerSide(_Side):
         self._rx = RecordCipher(key, X_CLIENT_TO_SERVER)
         self._tx = RecordCipher(key, X_SERVER_TO_CLIENT)
         self.state = "records"
-        return KeyExchanged(kx, self.seed_ok, error)
+        return KeyExchanged(kx, self.seed_ok, error, X if self.seed_ok else None)
 
     def keyed(self, key, transport_kind=TRANSPORT_CLASSIC):
         """Put the session past the key exchange with a known AES ``key``

@@ -32,6 +32,8 @@ from blissnode.wire.aes_ctr import aes_ctr, seq_from_trailer, trailer
 from blissnode.wire.errors import ChecksumError, LimitExceeded, ProtocolError
 
 __all__ = [
+    "KeystreamExhausted",
+    "MAX_RECORDS",
     "CONTENT_KEY_EXCHANGE",
     "CONTENT_DATA",
     "VERSION",
@@ -192,10 +194,22 @@ def open_server_record(record, key, x, expected_seq=None):
     return seq, aes_ctr(key, x, seq, ciphertext)
 
 
+#: Records one direction may seal: the counter block holds ``seq << 16``
+#: in a 32-bit word, so record 65 536 would reuse record 0's keystream.
+MAX_RECORDS = 0x10000
+
+
+class KeystreamExhausted(ProtocolError):
+    """A direction sealed :data:`MAX_RECORDS` records: the protocol has no
+    rekeying, so the connection must end (the client reconnects)."""
+
+
 class RecordCipher(object):
     """Per-direction AES state of a server connection: key, X and the record
     counter.  ``seal(plaintext) -> bytes`` for the sending direction,
     ``open(record) -> plaintext`` (checks the counter) for the receiving one.
+    ``seal`` raises :class:`KeystreamExhausted` rather than let the counter
+    wrap (issue 17.10).
     """
 
     def __init__(self, key, x, seq=0):
@@ -204,6 +218,9 @@ class RecordCipher(object):
         self.seq = seq
 
     def seal(self, plaintext):
+        if self.seq >= MAX_RECORDS:
+            raise KeystreamExhausted("%d records sealed: the AES-CTR counter would wrap"
+                                     % (self.seq,))
         data = seal_server_record(plaintext, self.key, self.x, self.seq)
         self.seq += 1
         return data

@@ -35,6 +35,7 @@ fresh state per datagram.  On the send side the seed may instead come from a
 picks a seed ``s`` whose RC4 state is ready and sends ``IV = ip_crc ^ s``.
 """
 
+import functools
 import struct
 
 import attr
@@ -55,7 +56,7 @@ __all__ = [
     "FragmentDatagram", "parse_datagram",
     "seed_input", "ip_crc", "payload_seed", "resend_seed",
     "encrypt_payload", "encrypt_resend", "encrypt_fragment",
-    "OpenedDatagram", "decrypt_datagram",
+    "OpenedDatagram", "decrypt_datagram", "open_payload",
     "SeedPool", "FreshSeeds", "seal_payload", "seal_fragment",
 ]
 
@@ -124,11 +125,18 @@ def ip_to_int(addr):
             return addr
         raise ValueError("IPv4 address out of range: %r" % (addr,))
     if isinstance(addr, str):
-        return int.from_bytes(parse_dotted_quad(addr), "big")
+        return _dotted_quad_int(addr)
     packed = getattr(addr, "packed", addr)
     if isinstance(packed, (bytes, bytearray, memoryview)) and len(packed) == 4:
         return _U32.unpack(bytes(packed))[0]
     raise ValueError("not an IPv4 address: %r" % (addr,))
+
+
+@functools.lru_cache(maxsize=8192)
+def _dotted_quad_int(text):
+    # Every datagram keys its seed with the peer's and our address: parse
+    # each dotted quad once (bounded cache; bad text raises and is not kept).
+    return int.from_bytes(parse_dotted_quad(text), "big")
 
 
 def ip_to_str(addr):
@@ -423,6 +431,24 @@ def parse_datagram(data, reject_bit7=REJECT_BIT7):
     return parser(data, type_byte)
 
 
+def open_payload(data, src_ip, dst_ip):
+    """``(packet_id, plaintext, crc_ok)`` of a kind-2 datagram, else None.
+
+    The receive fast path: the same result as :func:`parse_datagram`
+    followed by :meth:`PayloadDatagram.decrypt`, without building the
+    datagram object.  None (any other kind, bit 7 set, too short or too
+    long) sends the caller to :func:`parse_datagram`, which explains what is
+    wrong.
+    """
+    n = len(data)
+    if n < PAYLOAD_HEADER_LENGTH or n > MAX_DATAGRAM_LENGTH or data[2] & 0x8F != KIND_PAYLOAD:
+        return None
+    packet_id, _, iv, crc = _HDR_PAYLOAD.unpack_from(data, 0)
+    seed = crc32r(_SEED_INPUT.pack(ip_to_int(src_ip), ip_to_int(dst_ip), packet_id)) ^ iv
+    plain = skype_rc4(seed).crypt(data[PAYLOAD_HEADER_LENGTH:])
+    return packet_id, plain, crc32r(plain) == crc
+
+
 # -- keying ----------------------------------------------------------------------
 
 def seed_input(src_ip, dst_ip, packet_id):
@@ -580,10 +606,14 @@ def seal_payload(seeds, src_ip, dst_ip, packet_id, plaintext):
     :class:`SeedPool`, :class:`FreshSeeds` or anything with ``take() ->
     (seed, rc4_state)``); the IV is derived as ``ip_crc ^ seed``."""
     plaintext = bytes(plaintext)
+    if not 0 <= packet_id <= 0xFFFF:
+        raise ValueError("packet_id must be a u16: %r" % (packet_id,))
     seed, rc4 = seeds.take()
     iv = ip_crc(src_ip, dst_ip, packet_id) ^ seed
-    return PayloadDatagram(packet_id, iv, crc32r(plaintext),
-                           _keystream_xor(rc4, plaintext)).to_bytes()
+    # Packed directly (the bytes PayloadDatagram.to_bytes gives): this runs
+    # for every datagram the supernode sends.
+    return _HDR_PAYLOAD.pack(packet_id, KIND_PAYLOAD, iv, crc32r(plaintext)) + \
+        rc4.crypt(plaintext)
 
 
 def seal_fragment(seeds, src_ip, dst_ip, packet_id, in_reply_to, index, last,

@@ -29,6 +29,7 @@ from blissnode.wire.tcp_commands import (
     KIND_NOTIFICATION,
     KIND_REPLY,
     KIND_REQUEST,
+    BODY_MARKERS,
     Command,
     decode_command,
     encode_commands,
@@ -42,7 +43,7 @@ __all__ = [
     "OBJ_ADDR_OBSERVED", "MAX_PAYLOAD_COMMANDS", "SUPERNODE_UDP_REQUESTS",
     "ACTION_REPLY", "ACTION_ACK", "ACTION_NOTHING",
     "encode_command", "parse_payload", "build_payload", "addr_list",
-    "probe_reply", "address_reply", "answer_probe", "answer_address_query",
+    "probe_reply", "probe_request_id", "address_reply", "answer_probe", "answer_address_query",
     "ack_decision",
 ]
 
@@ -144,6 +145,28 @@ def _single_request(plaintext, cmd):
         if command.cmd == cmd and command.kind == KIND_REQUEST:
             return command
     raise ProtocolError("payload holds no cmd %d request" % cmd)
+
+
+#: The first bytes of a lone probe: a one-byte length, then ``C = 27 << 3 |
+#: 2`` as its canonical two-byte varint.
+_PROBE_C = (0xDA, 0x01)
+
+
+def probe_request_id(plaintext):
+    """The request id when ``plaintext`` is exactly one cmd-27 request in the
+    canonical encoding, else None (then :func:`parse_payload` decides).
+
+    The supernode's probe fast path: it gives the same answer as parsing the
+    payload and finding a single cmd-27 request whose body starts with an
+    object-list marker, without building a :class:`Command` (tested against
+    :func:`parse_payload` in tests/test_wire_udp_commands.py).
+    """
+    n = len(plaintext)
+    if n < 6 or n > 0x82 or plaintext[1] != 0xDA or plaintext[2] != 0x01:
+        return None
+    if plaintext[0] != n - 3 or plaintext[5] not in BODY_MARKERS:
+        return None
+    return (plaintext[3] << 8) | plaintext[4]
 
 
 def answer_probe(plaintext, body=EMPTY_LIST_42):
