@@ -184,3 +184,20 @@ class AdminOptionTests(TestCase):
                                     "--data-dir", self.mktemp()])
         e = self.assertRaises(SystemExit, tap.makeService, options)
         self.assertIn("--admin tcp:notaport is not a server endpoint", str(e.code))
+
+
+class WorkersTests(TestCase):
+    def test_admin_is_refused_with_workers(self):
+        options = {"workers": "2", "admin": "tcp:0:interface=127.0.0.1"}
+        e = self.assertRaises(SystemExit, tap.make_master, options)
+        self.assertIn("--admin is not available with --workers", str(e.code))
+
+    def test_public_ip_checked_in_the_master(self):
+        options = dict((name, default) for name, default, _r, _t, _h in tap.LISTENERS)
+        options.update({"workers": "2", "admin": "none", "public-ip": "auto"})
+        e = self.assertRaises(SystemExit, tap.make_master, options)
+        self.assertIn("--public-ip is required", str(e.code))
+
+    def test_workers_do_not_read_the_config_again(self):
+        argv = tap.options_to_argv({"config": "/etc/blissnode.toml", "workers": "2"})
+        self.assertFalse(any(a.startswith("--config") for a in argv))
