@@ -14,7 +14,7 @@ scripts from this listener only.
 import html
 import os
 
-from twisted.web import resource
+from twisted.web import pages, resource
 
 from blissnode.admin.api import ApiResource
 
@@ -129,9 +129,16 @@ def dashboard_page():
         return f.read()
 
 
+class _Tree(resource.Resource):
+    """A directory of pages; an unknown name is twisted.web's escaped 404."""
+
+    def getChild(self, path, request):
+        return pages.notFound()
+
+
 def make_site_root(context, policy_min_length):
     """The resource tree of the admin listener."""
-    root = resource.Resource()
+    root = _Tree()
     dashboard = dashboard_page()
     root.putChild(b"", _Html(lambda: dashboard))
     root.putChild(b"setup", _Html(lambda: setup_page(context.setup)))
@@ -139,7 +146,7 @@ def make_site_root(context, policy_min_length):
         root.putChild(b"signup", _Html(lambda: signup_page(policy_min_length)))
     root.putChild(b"api", ApiResource(context, prefix="/api"))
     root.putChild(b"metrics", ApiResource(context, prefix="/metrics"))
-    assets = resource.Resource()
+    assets = _Tree()
     for name, ctype in (("admin.js", "application/javascript"),
                         ("signup.js", "application/javascript"),
                         ("admin.css", "text/css")):
