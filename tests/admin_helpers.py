@@ -9,9 +9,9 @@ from twisted.internet import defer, reactor
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
-from blissnode import tap
 from blissnode.admin.tokens import TOKEN_FILE
 from blissnode.keys import load_server_keys
+from tests.service_helpers import start_service
 
 LOOPBACK = "127.0.0.1"
 
@@ -25,8 +25,7 @@ class AdminServerMixin(object):
     @defer.inlineCallbacks
     def setUp(self):
         self.data_dir = os.path.abspath(os.path.join(self.mktemp(), "data"))
-        options = tap.Options()
-        options.parseOptions([
+        self.service, self.ports = yield start_service(self, [
             "--data-dir", self.data_dir, "--public-ip", LOOPBACK,
             "--supernode-tcp", "tcp:0:interface=127.0.0.1",
             "--supernode-udp", "udp:0:interface=127.0.0.1",
@@ -34,21 +33,9 @@ class AdminServerMixin(object):
             "--login-tcp", "tcp:0:interface=127.0.0.1",
             "--event-tcp", "tcp:0:interface=127.0.0.1",
             "--admin", "tcp:0:interface=127.0.0.1"] + list(self.extra_options))
-        self.service = tap.makeService(options, reactor)
-        self.service.privilegedStartService()
-        self.service.startService()
-        self.addCleanup(self.service.stopService)
-        yield self.service.store.ready
-        ports = {}
-        for child in self.service:
-            port = child.port
-            if port is None and hasattr(child, "_waitingForPort"):
-                port = yield child._waitingForPort
-            ports[child.name] = port.getHost().port
-        self.ports = ports
         with open(os.path.join(self.data_dir, TOKEN_FILE)) as f:
             self.token = f.read().strip()
-        self.url = "http://127.0.0.1:%d" % (ports["admin"],)
+        self.url = "http://127.0.0.1:%d" % (self.ports["admin"],)
         keys = load_server_keys(self.data_dir)
         self.login_n, self.cred_n = keys.login_modulus, keys.credential_modulus
         self.agent = Agent(reactor)

@@ -21,6 +21,7 @@ from blissnode.client.login import generate_user_key
 from blissnode.event import codes as C
 from blissnode.supernode.handlers import SupernodeHandlers
 from tests.event_helpers import LABELS, LOOPBACK
+from tests.service_helpers import start_service
 
 PASSWORD = "correct horse"
 
@@ -39,12 +40,10 @@ class AllVersionsTests(TestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
-        from blissnode import tap
         from blissnode.keys import load_server_keys
 
         data_dir = os.path.join(self.mktemp(), "data")
-        options = tap.Options()
-        options.parseOptions([
+        self.service, self.ports = yield start_service(self, [
             "--data-dir", data_dir, "--public-ip", LOOPBACK,
             "--supernode-tcp", "tcp:0:interface=127.0.0.1",
             "--supernode-udp", "udp:0:interface=127.0.0.1",
@@ -54,18 +53,6 @@ class AllVersionsTests(TestCase):
             "--registration", "open",  # the users sign up from the client
             # every test user registers from 127.0.0.1
             "--registrations-per-address", "100"])
-        self.service = tap.makeService(options, reactor)
-        self.service.privilegedStartService()
-        self.service.startService()
-        self.addCleanup(self.service.stopService)
-        yield self.service.store.ready
-        ports = {}
-        for child in self.service:
-            port = child.port
-            if port is None and hasattr(child, "_waitingForPort"):
-                port = yield child._waitingForPort
-            ports[child.name] = port.getHost().port
-        self.ports = ports
         keys = load_server_keys(data_dir)
         self.login_n, self.cred_n = keys.login_modulus, keys.credential_modulus
         self.event = self.service.getServiceNamed("event-tcp").factory.service

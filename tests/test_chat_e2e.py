@@ -22,6 +22,7 @@ from blissnode.client.chat import ChatReceiver, send_chat
 from blissnode.client.event import sign_in
 from blissnode.client.login import generate_user_key
 from tests.event_helpers import LOOPBACK
+from tests.service_helpers import start_service
 
 PASSWORD = "correct horse"
 #: Versions whose clients use type-5 session records (tcp.md 7).
@@ -52,15 +53,13 @@ class ChatTests(TestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
-        from blissnode import tap
         from blissnode.keys import load_server_keys
 
         data_dir = os.path.join(self.mktemp(), "data")
         # One main port for TCP and UDP, as deployed (cmd 45 names it; the
         # relay is its TCP side).
         main = _free_port()
-        options = tap.Options()
-        options.parseOptions([
+        self.service, self.ports = yield start_service(self, [
             "--data-dir", data_dir, "--public-ip", LOOPBACK,
             "--supernode-tcp", "tcp:%d:interface=127.0.0.1" % main,
             "--supernode-udp", "udp:%d:interface=127.0.0.1" % main,
@@ -70,19 +69,6 @@ class ChatTests(TestCase):
             # the users sign up from the client, all from 127.0.0.1
             "--registration", "open", "--registrations-per-address", "100"]
             + list(self.extra_options))
-        self.service = tap.makeService(options, reactor)
-        self.service.privilegedStartService()
-        self.service.startService()
-        self.addCleanup(self.service.stopService)
-        yield self.service.store.ready
-        ports = {}
-        for child in self.service:
-            port = getattr(child, "port", None)
-            if port is None and hasattr(child, "_waitingForPort"):
-                port = yield child._waitingForPort
-            if port is not None:
-                ports[child.name] = port.getHost().port
-        self.ports = ports
         keys = load_server_keys(data_dir)
         self.login_n, self.cred_n = keys.login_modulus, keys.credential_modulus
         self.cred_key = keys.credential_public

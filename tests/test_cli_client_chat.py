@@ -11,6 +11,7 @@ from twisted.internet import defer, reactor, task, utils
 from twisted.trial.unittest import TestCase
 
 from blissnode.wire.credentials import md5_credential
+from tests.service_helpers import start_service
 from tests.test_chat_e2e import _free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,12 +22,10 @@ class ChatCommandTests(TestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
-        from blissnode import tap
 
         self.data_dir = os.path.join(os.path.abspath(self.mktemp()), "data")
         self.main = _free_port()
-        options = tap.Options()
-        options.parseOptions([
+        self.service, _ports = yield start_service(self, [
             "--data-dir", self.data_dir, "--public-ip", "127.0.0.1",
             "--supernode-tcp", "tcp:%d:interface=127.0.0.1" % self.main,
             "--supernode-udp", "udp:%d:interface=127.0.0.1" % self.main,
@@ -35,11 +34,6 @@ class ChatCommandTests(TestCase):
             "--event-tcp", "tcp:0:interface=127.0.0.1",
             # the users sign up from the client, all from 127.0.0.1
             "--registration", "open", "--registrations-per-address", "100"])
-        self.service = tap.makeService(options, reactor)
-        self.service.privilegedStartService()
-        self.service.startService()
-        self.addCleanup(self.service.stopService)
-        yield self.service.store.ready
         for name, password in (("alice_chat", "apw"), ("bobby_chat", "bpw")):
             yield self.service.store.accounts.create_account(name, md5_credential(name, password))
             with open(os.path.join(self.data_dir, "..", name), "w") as f:

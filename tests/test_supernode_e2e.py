@@ -13,10 +13,11 @@ from blissnode.client.transcript import Transcript
 from blissnode.client.udp import UdpClient
 from blissnode.supernode.handlers import SupernodeHandlers
 from blissnode.supernode.node import SupernodeConfig, SupernodeNode
-from blissnode.versions.registry import VersionRegistry
 from blissnode.supernode.tcp import SupernodeTCPFactory
 from blissnode.supernode.udp import SupernodeDatagramProtocol
+from blissnode.versions.registry import VersionRegistry
 from blissnode.wire.objects import Int, NestedList, String
+from tests.service_helpers import start_service
 
 LOOPBACK = "127.0.0.1"
 LABELS = ["1.4.0.84", "2.5.0.151", "3.8.0.188", "4.1.0.130", "4.2.0.187",
@@ -285,26 +286,13 @@ class TapBuiltTests(TestCase):
 
     @defer.inlineCallbacks
     def setUp(self):
-        from blissnode import tap
 
-        options = tap.Options()
-        options.parseOptions([
+        self.service, self.ports = yield start_service(self, [
             "--data-dir", self.mktemp(),
             "--supernode-tcp", "tcp:0:interface=127.0.0.1",
             "--supernode-udp", "udp:0:interface=127.0.0.1",
             "--supernode-https", "tcp:0:interface=127.0.0.1",
             "--login-tcp", "none", "--event-tcp", "none"])
-        self.service = tap.makeService(options, reactor)
-        self.service.privilegedStartService()
-        self.service.startService()
-        self.addCleanup(self.service.stopService)
-        ports = {}
-        for child in self.service:
-            port = child.port
-            if port is None and hasattr(child, "_waitingForPort"):
-                port = yield child._waitingForPort
-            ports[child.name] = port.getHost().port
-        self.ports = ports
         self.transcript = Transcript(reactor)
 
     @defer.inlineCallbacks
