@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from blissnode.auth.cred import make_portal
+from blissnode.privateops import PrivateOps
 from blissnode.core.hub import Core
 from blissnode.datadir import ensure_data_dir
 from blissnode.event.protocol import EventServerFactory, EventService
@@ -323,6 +324,7 @@ class BlissnodeService(service.MultiService):
     store = None
     core = None
     versions = None
+    private_ops = None
 
     def startService(self):
         if self.store is not None:
@@ -334,6 +336,8 @@ class BlissnodeService(service.MultiService):
     def stopService(self):
         if self.supernode is not None:
             self.supernode.stop()
+        if self.private_ops is not None:
+            self.private_ops.stop()
         d = defer.maybeDeferred(service.MultiService.stopService, self)
         if self.store is not None:
             d.addBoth(lambda result: self.store.stopService())
@@ -371,6 +375,14 @@ def makeService(options, reactor=None):
             node.config.event_servers = frozenset(addresses + ((own,) if own else ()))
         if node is not None and node.credential_key is None:
             node.credential_key = _credential_key(data_dir)
+    # RSA private operations (seed decryption, credential signature) run on
+    # their own threads, off the reactor (blissnode.privateops).
+    private_ops = None
+    for factory in (login_factory, event_factory):
+        if factory is not None:
+            if private_ops is None:
+                private_ops = top.private_ops = PrivateOps(factory.clock)
+            factory.private_ops = private_ops
     for name, _default, role, transport, _help in LISTENERS:
         description = options[name]
         if is_disabled(description):
