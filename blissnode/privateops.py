@@ -15,20 +15,19 @@ Servers get it as ``factory.private_ops`` (``blissnode.tap``); without one,
 the operations run inline (tests, tools).
 """
 
-import threading
-
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from blissnode.store.hashpool import default_size
+from blissnode.store.hashpool import background_thread, default_size
 
 __all__ = ["PrivateOps"]
 
 
 def _daemon_thread(*args, **kwargs):
     # The operations keep no state worth finishing: an owner that forgets
-    # stop() must not keep the process alive at exit.
-    thread = threading.Thread(*args, **kwargs)
+    # stop() must not keep the process alive at exit.  Lower priority than
+    # the reactor thread, like the hash threads.
+    thread = background_thread(*args, **kwargs)
     thread.daemon = True
     return thread
 
