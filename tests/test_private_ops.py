@@ -127,3 +127,17 @@ class PrivateOpsLoginTests(login_tests.LoginTests):
         for thread in self.private_ops.threads:
             self.assertIn("blissnode-rsa", thread)
         self.assertIn("build_credential", self.private_ops.functions)
+
+
+class PriorityTests(TestCase):
+
+    @defer.inlineCallbacks
+    def test_pool_threads_run_below_the_reactor(self):
+        pool = PrivateOps(reactor, size=1)
+        self.addCleanup(pool.stop)
+        base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        def niceness():
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        got = yield pool.run(niceness)
+        self.assertEqual(got, min(19, base + 10))
