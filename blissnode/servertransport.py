@@ -19,7 +19,9 @@ written into a full socket buffer before the connection closes,
 :class:`~blissnode.flowcontrol.OutputGuard`),
 ``handshake_timeout``, ``max_record``, ``new_dh_keypair()`` and
 ``dh_filler()``, and may provide ``openings`` (the opening variants,
-versions' extras first).
+versions' extras first) and ``private_ops`` (a
+:class:`~blissnode.privateops.PrivateOps`: the RSA decryption of the session
+seed then runs on its threads, off the reactor; without it, inline).
 """
 
 import os
@@ -35,6 +37,7 @@ from blissnode.wire.errors import ProtocolError
 from blissnode.wire.server_transport import MAX_RECORDS, KeystreamExhausted
 from blissnode.wire.server_session import (
     SERVER_OPENINGS,
+    DecryptSeed,
     KeyExchanged,
     Record,
     Send,
@@ -123,8 +126,10 @@ class ServerTransportProtocol(Protocol):
         if hasattr(self.transport, "registerProducer"):
             self._output = OutputGuard(self.transport, self.gate, self._output_overflow,
                                        max_unsent=getattr(factory, "max_unsent", 1 << 20))
+        private_ops = getattr(factory, "private_ops", None)
         self.session = ServerSide(
-            factory.keys.login_decrypt_raw, dh_keypair=factory.new_dh_keypair(),
+            factory.keys.login_decrypt_raw if private_ops is None else None,
+            dh_keypair=factory.new_dh_keypair(),
             dh_filler=factory.dh_filler(), bridged=self.bridged,
             max_record=factory.max_record, strict_order=self.STRICT_ORDER,
             openings=getattr(factory, "openings", SERVER_OPENINGS))
@@ -214,14 +219,29 @@ class ServerTransportProtocol(Protocol):
     def dataReceived(self, data):
         if self._closed or self.session is None:
             return
+        self._events(lambda: self.session.receive(data))
+
+    def _seed_opened(self, X, error=None):
+        """The pool's answer to ``DecryptSeed``."""
+        if self._closed or self.session is None:
+            return
+        self._events(lambda: self.session.seed_decrypted(X, error))
+
+    def _events(self, produce):
+        """Act on the events ``produce()`` returns; bad input closes."""
         try:
-            for event in self.session.receive(data):
+            for event in produce():
                 if isinstance(event, Send):
                     self.write(event.data)
                 elif isinstance(event, KeyExchanged):
                     self._key_exchanged(event)
                 elif isinstance(event, Record):
                     self.record_received(event.record)
+                elif isinstance(event, DecryptSeed):
+                    d = self.factory.private_ops.run(self.factory.keys.login_decrypt_raw,
+                                                     event.blob)
+                    d.addCallbacks(self._seed_opened,
+                                   lambda f: self._seed_opened(None, f.value))
                 if self._closed:
                     return
         except ProtocolError as e:

@@ -31,6 +31,7 @@ from blissnode.config import CONFIG_PARAMETER, apply_config, config_path, load_c
 from blissnode.datadir import UnsafeDataDir, ensure_data_dir, hand_over, run_as_ids
 from blissnode.event.protocol import EventServerFactory, EventService
 from blissnode.keys import KeyFileError, load_or_create_server_keys, load_server_keys
+from blissnode.privateops import PrivateOps
 from blissnode.logconfig import LOG_LEVELS, attach_observer, observer_for_options
 from blissnode.listeners import (
     StreamListenerService,
@@ -510,6 +511,8 @@ class BlissnodeService(service.MultiService):
     admin = None
     #: The log observer of ``--log-level`` / ``--log-json`` (None: twistd's own).
     log_observer = None
+    #: The :class:`~blissnode.privateops.PrivateOps` threads (login/event RSA).
+    private_ops = None
 
     def setServiceParent(self, parent):
         # twistd's application: where it looks for the log observer.
@@ -526,6 +529,8 @@ class BlissnodeService(service.MultiService):
     def stopService(self):
         if self.supernode is not None:
             self.supernode.stop()
+        if self.private_ops is not None:
+            self.private_ops.stop()
         d = defer.maybeDeferred(service.MultiService.stopService, self)
         if self.store is not None:
             d.addBoth(lambda result: self.store.stopService())
@@ -599,6 +604,14 @@ def makeService(options, reactor=None, worker=None):
             node.config.event_servers = frozenset(addresses + ((own,) if own else ()))
         if node is not None and node.credential_key is None:
             node.credential_key = _credential_key(data_dir)
+    # RSA private operations (seed decryption, credential signature) run on
+    # their own threads, off the reactor (blissnode.privateops).
+    private_ops = None
+    for factory in (login_factory, event_factory):
+        if factory is not None:
+            if private_ops is None:
+                private_ops = top.private_ops = PrivateOps(factory.clock)
+            factory.private_ops = private_ops
     for name, _default, role, transport, _help in LISTENERS:
         description = options[name]
         if is_disabled(description):

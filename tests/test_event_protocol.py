@@ -906,6 +906,30 @@ class BroadcasterTests(TestCase):
         self.assertEqual(len(delivered), 200)
         self.assertEqual(b.stats.unchanged, 1)
 
+    def test_told_then_back_to_the_last_broadcast_state(self):
+        # The case of two workers: bob's last broadcast here was "offline";
+        # alice is then told "online" directly (a new authorisation), and
+        # bob goes offline again before the next broadcast is due.  The
+        # broadcast must not be skipped as unchanged: alice saw "online".
+        # (All within one second: the offline states carry the same
+        # last-online time, so they compare equal.)
+        clock, presence, b, delivered = self.make({"bobby01": ["alice01"]}, delay=0.1,
+                                                  min_interval=0.1)
+        presence.anchor("alice01", "x")
+        presence.anchor("bobby01", "s")
+        clock.advance(0.2)
+        presence.release("bobby01", "s")
+        clock.advance(0.2)
+        self.assertEqual([s.online for _w, s in delivered], [True, False])
+        presence.anchor("bobby01", "s2")
+        self.assertEqual(self.successResultOf(b.tell("alice01", "bobby01")), 1)
+        self.assertTrue(delivered[-1][1].online)
+        presence.release("bobby01", "s2")
+        clock.advance(0.2)
+        self.assertEqual(len(delivered), 4)
+        self.assertFalse(delivered[-1][1].online)
+        self.assertEqual(delivered[-1][1], delivered[1][1])
+
     def test_bounds(self):
         watchers = {"u%05d" % i: ["w1"] for i in range(50)}
         watchers["big"] = ["w%05d" % i for i in range(30)]

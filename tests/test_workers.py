@@ -368,7 +368,11 @@ class TwoWorkerProcessesTests(TestCase):
         victim = [m for m in pids if "w" + m.group(1) == worker_b][-1]
         os.kill(int(victim.group(2)), signal.SIGKILL)
         yield self.server.wait_for(r"worker %s .*exited on signal" % victim.group(1))
-        yield a.event.wait_presence("bobby.wk", online=False)
+        try:
+            yield a.event.wait_presence("bobby.wk", online=False)
+        except Exception:
+            print("\n".join(self.server.log()[-80:]))
+            raise
         for _ in range(50):
             if not (yield self.directory.lookup_name("bobby.wk")):
                 break

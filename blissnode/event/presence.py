@@ -17,7 +17,11 @@ coalesced:
 * at most ``max_pending`` users wait for a broadcast (further changes are
   counted as ``dropped``; their watchers still see the truth through the
   presence query), at most ``max_fanout`` watchers receive one broadcast,
-  and the remembered last states are bounded.
+  and the remembered last states are bounded;
+* a fan-out is delivered in slices: at most ``slice_size`` deliveries and
+  about ``slice_seconds`` of work per reactor turn, the rest after the
+  reactor has served everything else (a change seen by 5,000 contacts no
+  longer holds the reactor for the whole fan-out).
 
 Delivery itself is the caller's ``deliver(watcher, state)`` (an int or a
 Deferred of one): :class:`blissnode.event.protocol.EventService` hands the
@@ -56,6 +60,8 @@ class BroadcastStats(object):
     truncated = attr.ib(default=0)      # broadcasts cut at max_fanout
     last_fanout = attr.ib(default=0)    # watchers reached by the last broadcast
     last_seconds = attr.ib(default=0.0)  # time of the last fan-out (store query included)
+    slices = attr.ib(default=0)         # reactor turns fan-outs were delivered in
+    longest_slice = attr.ib(default=0.0)  # seconds of the longest one
 
 
 class Broadcaster(object):
@@ -72,7 +78,7 @@ class Broadcaster(object):
 
     def __init__(self, presence, watchers, deliver, clock, delay=0.25, min_interval=1.0,
                  max_pending=10000, max_fanout=5000, max_remembered=100000,
-                 deliver_one=None):
+                 deliver_one=None, slice_size=500, slice_seconds=0.005):
         self.presence = presence
         self.watchers = watchers
         self.deliver = deliver
@@ -83,6 +89,8 @@ class Broadcaster(object):
         self.max_pending = max_pending
         self.max_fanout = max_fanout
         self.max_remembered = max_remembered
+        self.slice_size = slice_size
+        self.slice_seconds = slice_seconds
         self.stats = BroadcastStats()
         self._pending = {}
         self._last = collections.OrderedDict()   # name -> (state, sent at)
@@ -136,7 +144,7 @@ class Broadcaster(object):
             if len(targets) > self.max_fanout:
                 self.stats.truncated += 1
                 targets = targets[:self.max_fanout]
-            d = _sum([defer.maybeDeferred(self.deliver, watcher, state) for watcher in targets])
+            d = self._deliver_sliced(targets, state)
 
             def done(sent):
                 self.stats.broadcasts += 1
@@ -146,6 +154,37 @@ class Broadcaster(object):
                 return sent
             return d.addCallback(done)
         return d.addCallback(fan_out)
+
+    def _deliver_sliced(self, targets, state):
+        """Deliver ``state`` to ``targets`` a slice per reactor turn; a
+        Deferred of the number of deliveries."""
+        results = []
+        finished = defer.Deferred()
+        position = [0]
+
+        def one_slice():
+            if self._stopped and position[0]:
+                _sum(results).chainDeferred(finished)  # stopped between slices
+                return
+            start = time.perf_counter()
+            end = min(len(targets), position[0] + self.slice_size)
+            i = position[0]
+            while i < end:
+                results.append(defer.maybeDeferred(self.deliver, targets[i], state))
+                i += 1
+                if time.perf_counter() - start >= self.slice_seconds:
+                    break
+            position[0] = i
+            self.stats.slices += 1
+            self.stats.longest_slice = max(self.stats.longest_slice,
+                                           time.perf_counter() - start)
+            if i < len(targets):
+                self.clock.callLater(0, one_slice)
+            else:
+                _sum(results).chainDeferred(finished)
+
+        one_slice()
+        return finished
 
     def _remember(self, name, state):
         self._last[name] = (state, self.clock.seconds())
@@ -158,6 +197,7 @@ class Broadcaster(object):
         authorisation, a removal); a Deferred of the number of deliveries."""
         if not self.presence.connected(watcher):
             return defer.succeed(0)
+        self._told(subject)
         return self._count(self.deliver_one(normalize_name(watcher),
                                             self.presence.state(subject)))
 
@@ -165,9 +205,22 @@ class Broadcaster(object):
         """Tell ``watcher`` that ``subject`` is offline (no longer visible to them)."""
         if not self.presence.connected(watcher):
             return defer.succeed(0)
+        self._told(subject)
         return self._count(self.deliver_one(normalize_name(watcher),
                                             PresenceState(normalize_name(subject),
                                                           STATUS_OFFLINE)))
+
+    def _told(self, subject):
+        """One watcher was just told ``subject``'s state outside a
+        broadcast: the remembered last broadcast no longer says what every
+        watcher saw, so the next one is not skipped as unchanged (else a
+        contact told "online" here misses the "offline" that follows within
+        ``min_interval``, if it equals the broadcast before).  Its time is
+        kept: the rate bound still holds."""
+        name = normalize_name(subject)
+        last = self._last.get(name)
+        if last is not None:
+            self._last[name] = (None, last[1])
 
     def _count(self, result):
         d = _sum([defer.maybeDeferred(lambda: result)])

@@ -175,7 +175,8 @@ class LoginHandlers(object):
             raise LoginRefusal(WRONG_PASSWORD, "refused: %s" % (e,), count_failure=True,
                                checked=True)
         logout()
-        return self.answer(call, avatar.account)
+        answer = yield self.answer(call, avatar.account)
+        return answer
 
     @defer.inlineCallbacks
     def register(self, call):
@@ -206,20 +207,27 @@ class LoginHandlers(object):
             raise LoginRefusal(INVALID_NAME, "registration: %s" % (e,))
         log.info("login: {peer} registered the account {name}", peer=call.peer,
                  name=account.name)
-        return self.answer(call, account)
+        answer = yield self.answer(call, account)
+        return answer
 
     def answer(self, call, account):
-        """The success reply: a credential for ``account`` signed with the
-        server's credential key, in this version's body."""
+        """A Deferred of the success reply: a credential for ``account``
+        signed with the server's credential key (on the service's
+        ``private_ops`` threads when it has them), in this version's body."""
         service, request = call.service, call.request
         now_minutes = int(service.clock.seconds() // 60)
         expiry, year = self.credential_times(now_minutes)
-        credential = build_credential(
-            self.credential_name(request, account), request.body.user_modulus, expiry,
-            self.credential_validity(expiry, year), service.keys.credential_sign_raw,
-            flags=self.credential_flags(request, account))
-        return LoginAnswer(self.build_success(request.header.seq, credential.raw, year),
-                           credential)
+        args = (self.credential_name(request, account), request.body.user_modulus, expiry,
+                self.credential_validity(expiry, year), service.keys.credential_sign_raw)
+        flags = self.credential_flags(request, account)
+        private_ops = getattr(service, "private_ops", None)
+        if private_ops is None:
+            d = defer.maybeDeferred(build_credential, *args, flags=flags)
+        else:
+            d = private_ops.run(build_credential, *args, flags=flags)
+        d.addCallback(lambda credential: LoginAnswer(
+            self.build_success(request.header.seq, credential.raw, year), credential))
+        return d
 
     def registration_fields(self, request):
         """STRING 0x20 (e-mail) and STRING 0x37 (full name) of SEAN's

@@ -25,7 +25,12 @@ Both return *events* from :meth:`receive`:
     key (no oracle: the next request will not decrypt and is answered like a
     wrong password), ``error`` says why;
 ``Record(record)``
-    one ``17 03 01`` data record, still encrypted (:meth:`open` it).
+    one ``17 03 01`` data record, still encrypted (:meth:`open` it);
+``DecryptSeed(blob)``
+    (server, with ``decrypt_seed=None``) the RSA blob to open: run the raw
+    RSA wherever suits (the server: a thread pool, off the reactor) and hand
+    the result to :meth:`ServerSide.seed_decrypted`, which returns the
+    ``KeyExchanged`` event and the records that arrived meanwhile.
 
 The variants of the opening are a list (:data:`SERVER_OPENINGS`) that a
 version plugin can extend: each entry decides from the first bytes whether it
@@ -60,7 +65,7 @@ from blissnode.wire.server_transport import (
 )
 
 __all__ = [
-    "TRANSPORT_CLASSIC", "TRANSPORT_DH384", "MAX_HELLOS", "Send", "KeyExchanged", "Record",
+    "TRANSPORT_CLASSIC", "TRANSPORT_DH384", "MAX_HELLOS", "Send", "KeyExchanged", "Record", "DecryptSeed",
     "Opening", "ClassicOpening", "DH384Opening", "SERVER_OPENINGS", "ServerSide", "ClientSide",
 ]
 
@@ -71,6 +76,10 @@ TRANSPORT_DH384 = "dh384"
 #: 7 of 7 plain connections of 2015 past the first hello; the second one
 #: sometimes in the segment of the key exchange); a few more are harmless.
 MAX_HELLOS = 4
+
+#: Most data records kept while the session seed is being opened
+#: (``DecryptSeed``): a client sends its one request after the key exchange.
+MAX_HELD_RECORDS = 8
 
 
 @attr.s(frozen=True, slots=True)
@@ -91,6 +100,11 @@ class KeyExchanged(object):
 @attr.s(frozen=True, slots=True)
 class Record(object):
     record = attr.ib()
+
+
+@attr.s(frozen=True, slots=True)
+class DecryptSeed(object):
+    blob = attr.ib()
 
 
 # -- openings (server side) -----------------------------------------------------
@@ -194,7 +208,8 @@ class ServerSide(_Side):
     """The server's end of one connection.
 
     :param decrypt_seed: ``blob -> bytes``: raw RSA with the login key
-        (``ServerKeys.login_decrypt_raw``); may raise.
+        (``ServerKeys.login_decrypt_raw``); may raise.  None: the session
+        emits ``DecryptSeed`` and waits for :meth:`seed_decrypted`.
     :param dh_keypair: this connection's DH-384 key pair (new one if None).
     :param dh_filler: bytes put between B and the hash.
     :param bridged: a node carries this connection (no hello comes).
@@ -220,6 +235,8 @@ class ServerSide(_Side):
         self.state = "start"
         self.seed_ok = False
         self._buf = bytearray()
+        self._kx = None
+        self._held = []  # records that came while the seed was being opened
         self._init_common(max_record)
 
     def receive(self, data):
@@ -259,6 +276,12 @@ class ServerSide(_Side):
         return events
 
     def _record(self, record):
+        if self.state == "seed":
+            if len(self._held) >= MAX_HELD_RECORDS:
+                raise ProtocolError("more than %d records before the key exchange completed"
+                                    % (MAX_HELD_RECORDS,))
+            self._held.append(record)
+            return []
         if self.state == "key-exchange":
             if record.content_type == CONTENT_KEY_EXCHANGE and not record.payload:
                 self.hellos += 1
@@ -275,15 +298,39 @@ class ServerSide(_Side):
 
     def _key_exchange(self, record):
         kx = parse_key_exchange(record)
-        error = None
+        if self.decrypt_seed is None:
+            self._kx = kx
+            self.state = "seed"
+            return DecryptSeed(kx.rsa_blob)
         try:
-            X = bytes(self.decrypt_seed(kx.rsa_blob))
-            check_session_seed(X)
-            self.seed_ok = True
-        except ProtocolError as e:
-            error, X = e, self.random_bytes(SEED_SIZE)
-        except Exception as e:  # a fault in the RSA operation: same answer
-            error, X = e, self.random_bytes(SEED_SIZE)
+            X, error = bytes(self.decrypt_seed(kx.rsa_blob)), None
+        except Exception as e:
+            X, error = None, e
+        return self._keyed(kx, X, error)
+
+    def seed_decrypted(self, X=None, error=None):
+        """The answer to ``DecryptSeed``: the opened seed ``X`` or the
+        exception the RSA operation raised.  Returns the events that follow
+        (``KeyExchanged``, then ``Record`` for records already received)."""
+        if self.state != "seed":
+            raise ValueError("no seed is being decrypted (state %s)" % (self.state,))
+        kx, self._kx = self._kx, None
+        events = [self._keyed(kx, None if X is None else bytes(X), error)]
+        held, self._held = self._held, []
+        for record in held:
+            events.extend(self._record(record))
+        return events
+
+    def _keyed(self, kx, X, error):
+        if error is None:
+            try:
+                check_session_seed(X)
+                self.seed_ok = True
+            except ProtocolError as e:
+                error = e
+        if error is not None:
+            # A bad seed or a fault in the RSA operation: the same answer.
+            X = self.random_bytes(SEED_SIZE)
         key = login_session_key(X)
         self._rx = RecordCipher(key, X_CLIENT_TO_SERVER)
         self._tx = RecordCipher(key, X_SERVER_TO_CLIENT)
