@@ -5,6 +5,7 @@ the bare cost of the cryptography one login needs.
 
     python benchmarks/login.py [--seconds 5] [--concurrency 20] [--quick]
                                [--path auto|fast|pure] [--inline-rsa]
+                               [--priority compare|idle|low|normal]
 
 The server runs in a child process pinned to one CPU: the real
 :class:`~blissnode.login.protocol.LoginServerFactory` with freshly generated
@@ -25,6 +26,13 @@ on the reactor thread, the old path), the event server's proof cache in the
 store.  It also runs a supernode UDP listener on the same reactor: a probe
 sender (a separate process) measures probe round trips at a fixed rate,
 idle and while the logins run (p50 / p99).
+
+``--priority`` sets how the hash and RSA threads give way to the reactor
+(``--background-priority`` of the server, blissnode.store.hashpool);
+``compare`` (the default) runs the whole measurement once with ``idle`` (the
+server's default, SCHED_IDLE) and once with ``low`` (niceness +10, what the
+server did before), each on its own server process, and prints them side by
+side.
 
 Printed: the RC4 and big-integer paths of the server process (``--path
 fast`` refuses to report unless they are the C accelerator and gmpy2,
@@ -48,14 +56,40 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOOPBACK = "127.0.0.1"
 USER = "benchuser"
 PASSWORD = "benchmark-password"
+#: Probes per second of the latency measurement.
+PROBE_RATE = 400
 
 
-def _pin(cpu):
+def defer_inline(function):
+    """``defer.inlineCallbacks``, imported when called (the server and probe
+    children import Twisted themselves, after pinning)."""
+    def call(*args, **kwargs):
+        from twisted.internet import defer
+        return defer.inlineCallbacks(function)(*args, **kwargs)
+    return call
+
+
+def _cpus():
     try:
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
-        return cpus[cpu % len(cpus)]
+        return sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):
+        return []
+
+
+#: The CPUs this run may use, read before anything is pinned: the server
+#: takes the first, the load the second.
+CPUS = _cpus()
+
+
+def _pin(index):
+    """Pin this process to the ``index``-th CPU of :data:`CPUS` (the server
+    children read :data:`CPUS` at their own start, so the parent passes the
+    CPU itself: ``index`` may also be ``"=N"`` for CPU N)."""
+    try:
+        cpu = int(index[1:]) if isinstance(index, str) else CPUS[index % len(CPUS)]
+        os.sched_setaffinity(0, {cpu})
+        return cpu
+    except (AttributeError, OSError, ValueError, ZeroDivisionError):
         return None
 
 
@@ -87,7 +121,7 @@ def crypto_floor(keys, repeats):
     return {"rsa1536_decrypt": rsa_decrypt, "rsa2048_sign": sign, "scrypt": scrypt}
 
 
-def serve(cpu, repeats, inline_rsa=False):
+def serve(cpu, repeats, inline_rsa=False, priority="idle"):
     """Child process: a login server on loopback; prints its port and crypto floor."""
     pinned = _pin(cpu)
     from twisted.internet import defer, reactor
@@ -111,15 +145,19 @@ def serve(cpu, repeats, inline_rsa=False):
     node = SupernodeNode(SupernodeConfig(public_ip=LOOPBACK, udp_rate=1e9, udp_burst=10 ** 9),
                          reactor=reactor)
     udp = reactor.listenUDP(0, SupernodeDatagramProtocol(node), interface=LOOPBACK)
-    store = StoreService(database_path(directory), reactor=reactor)
+    store = StoreService(database_path(directory), reactor=reactor, hash_priority=priority)
     store.startService()
     # Close the database and stop its thread on SIGTERM, or the process stays.
     reactor.addSystemEventTrigger("before", "shutdown", store.stopService)
     factory = LoginServerFactory(keys, make_portal(store.accounts), store.accounts,
                                  registry=VersionRegistry.from_plugins(), clock=reactor,
-                                 max_connections=10 ** 6)
+                                 max_connections=10 ** 6,
+                                 # The load comes from one address: lift the
+                                 # per-address admission limits (issue 17).
+                                 max_per_address=10 ** 6, connect_rate=1e9,
+                                 connect_burst=10 ** 9)
     if not inline_rsa:
-        factory.private_ops = PrivateOps(reactor)
+        factory.private_ops = PrivateOps(reactor, priority=priority)
         reactor.addSystemEventTrigger("before", "shutdown", factory.private_ops.stop)
 
     @defer.inlineCallbacks
@@ -140,7 +178,7 @@ def serve(cpu, repeats, inline_rsa=False):
         print(json.dumps({"port": port.getHost().port, "floor": floor, "cpu": pinned,
                           "udp_port": udp.getHost().port, "rc4": rc4.IMPLEMENTATION,
                           "bigint": rsa_raw.BIGINT, "checks": times,
-                          "private_ops": not inline_rsa,
+                          "private_ops": not inline_rsa, "priority": priority,
                           "login_n": keys.login.private.n,
                           "cred_n": keys.credential.private.n}), flush=True)
 
@@ -149,14 +187,16 @@ def serve(cpu, repeats, inline_rsa=False):
 
 
 class Server(object):
-    def __init__(self, cpu, repeats, inline_rsa=False, pure=False, timeout=120.0):
+    def __init__(self, cpu, repeats, inline_rsa=False, pure=False, timeout=120.0,
+                 priority="idle"):
         import select
 
         env = dict(os.environ)
         if pure:
             env["BLISSNODE_PURE_PYTHON"] = "1"
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", str(cpu), str(repeats)]
+            [sys.executable, os.path.abspath(__file__), "--serve", str(cpu), str(repeats),
+             "--priority", priority]
             + (["--inline-rsa"] if inline_rsa else []),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -166,8 +206,12 @@ class Server(object):
             raise SystemExit("login server did not start within %.0f s" % timeout)
         self.info = json.loads(line)
 
-    def cpu_seconds(self):
-        with open("/proc/%d/stat" % self.proc.pid) as f:
+    def reactor_cpu_seconds(self):
+        """CPU seconds of the server's main (reactor) thread alone."""
+        return self.cpu_seconds("/proc/%d/task/%d/stat" % (self.proc.pid, self.proc.pid))
+
+    def cpu_seconds(self, path=None):
+        with open(path or "/proc/%d/stat" % self.proc.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -215,7 +259,7 @@ def probe_sender(port, seconds, rate):
 
 
 class ProbeSender(object):
-    def __init__(self, port, seconds, rate=200):
+    def __init__(self, port, seconds, rate=PROBE_RATE):
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--probe", str(port), str(seconds),
              str(rate)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -263,13 +307,14 @@ def login_rate(reactor, server, label, seconds, concurrency, user_key):
 
     @defer.inlineCallbacks
     def run():
-        cpu0 = server.cpu_seconds()
+        cpu0, reactor0 = server.cpu_seconds(), server.reactor_cpu_seconds()
         start = time.perf_counter()
         yield defer.gatherResults([worker() for _ in range(concurrency)], consumeErrors=True)
         elapsed = time.perf_counter() - start
         if done["failed"]:
             raise RuntimeError("%d logins refused" % done["failed"])
-        return done["n"], elapsed, server.cpu_seconds() - cpu0
+        return (done["n"], elapsed, server.cpu_seconds() - cpu0,
+                server.reactor_cpu_seconds() - reactor0)
 
     return run()
 
@@ -285,11 +330,14 @@ def main():
                         help="fast: refuse unless C RC4 and gmpy2; pure: force pure Python")
     parser.add_argument("--inline-rsa", action="store_true",
                         help="RSA private operations on the reactor thread (the old path)")
+    parser.add_argument("--priority", choices=("compare", "idle", "low", "normal"),
+                        default="compare",
+                        help="the hash and RSA threads' priority; compare: idle and low")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), int(args.serve[1]), args.inline_rsa)
+        serve(args.serve[0], int(args.serve[1]), args.inline_rsa, args.priority)
         return
     if args.probe:
         probe_sender(int(args.probe[0]), float(args.probe[1]), float(args.probe[2]))
@@ -301,69 +349,83 @@ def main():
 
     from blissnode.client.login import generate_user_key
 
-    server = Server(0, args.repeats, args.inline_rsa, pure=args.path == "pure")
-    info = server.info
-    if args.path == "fast" and (info["rc4"], info["bigint"]) != ("c", "gmpy2"):
-        server.stop()
-        raise SystemExit("refusing to report: the server uses rc4 %s and big integers %s, "
-                         "--path fast needs c and gmpy2" % (info["rc4"], info["bigint"]))
+    priorities = ("idle", "low") if args.priority == "compare" else (args.priority,)
     _pin(1)
     user_key = generate_user_key()
-    floor = info["floor"]
-    per_login = sum(floor.values())
-    print("login server: pid %d pinned to CPU %s; rc4 path %s, big integers %s, RSA private "
-          "operations %s; load: %d logins in flight"
-          % (server.proc.pid, info["cpu"], info["rc4"], info["bigint"],
-             "on their thread pool" if info["private_ops"] else "on the reactor thread",
-             args.concurrency))
-    print("crypto floor of one login (server process, same core):")
-    for name, value in floor.items():
-        print("  %-16s %8.2f ms" % (name, value * 1000))
-    print("  %-16s %8.2f ms  -> %.1f logins/s" % ("total", per_login * 1000, 1 / per_login))
-    first, second = info["checks"]
-    print("credential check of one sign-in: login server %.1f ms (scrypt), event server's "
-          "second check %.1f ms (proof, no scrypt)" % (first * 1e3, second * 1e3))
-    results = {}
-    probes = {}
+    measured = []
 
     def run(reactor):
-        from twisted.internet import defer, threads
+        from twisted.internet import defer
 
         @defer.inlineCallbacks
-        def all_versions():
-            sender = ProbeSender(info["udp_port"], min(args.seconds, 3.0))
-            probes["idle"] = yield threads.deferToThread(sender.result)
-            for label in ("4.1.0.130", "6.16.0.105"):
-                sender = ProbeSender(info["udp_port"], min(args.seconds, 3.0))
-                n, elapsed, cpu = yield login_rate(reactor, server, label, args.seconds,
-                                                   args.concurrency, user_key)
-                probes[label] = yield threads.deferToThread(sender.result)
-                results[label] = (n, elapsed, cpu)
-        return all_versions()
+        def each():
+            for priority in priorities:
+                measured.append((yield measure(reactor, args, priority, user_key)))
+        return each()
 
     try:
         task.react(run)
-    except SystemExit as e:
+    except SystemExit as e:  # react() exits when done: go on to the table
         if e.code:
-            server.stop()
             raise
+    print("UDP probe round trip on the same server (%d/s from another process), by the "
+          "hash and RSA threads' priority:" % (PROBE_RATE,))
+    for priority, probes in measured:
+        idle50, idle99 = percentiles(probes["idle"]["rtts"])
+        print("  %-6s idle                 p50 %6.2f ms  p99 %6.2f ms  (%d lost)"
+              % (priority, idle50 * 1e3, idle99 * 1e3, probes["idle"]["lost"]))
+        for label in ("4.1.0.130", "6.16.0.105"):
+            p50, p99 = percentiles(probes[label]["rtts"])
+            print("  %-6s during %-10s    p50 %6.2f ms  p99 %6.2f ms  (%d lost)  "
+                  "p99 / idle p99 %.1f" % (priority, label, p50 * 1e3, p99 * 1e3,
+                                           probes[label]["lost"], p99 / idle99))
+
+
+@defer_inline
+def measure(reactor, args, priority, user_key):
+    """One server process at ``priority``: its crypto floor, login rates and
+    probe latencies (printed); fires with ``(priority, latencies)``."""
+    from twisted.internet import threads
+
+    server = Server("=%d" % CPUS[0] if CPUS else "0", args.repeats, args.inline_rsa, pure=args.path == "pure",
+                    priority=priority)
+    try:
+        info = server.info
+        if args.path == "fast" and (info["rc4"], info["bigint"]) != ("c", "gmpy2"):
+            raise SystemExit("refusing to report: the server uses rc4 %s and big integers %s, "
+                             "--path fast needs c and gmpy2" % (info["rc4"], info["bigint"]))
+        floor = info["floor"]
+        per_login = sum(floor.values())
+        print("login server: pid %d pinned to CPU %s; rc4 path %s, big integers %s, RSA "
+              "private operations %s; hash and RSA threads' priority %s; load: %d logins "
+              "in flight"
+              % (server.proc.pid, info["cpu"], info["rc4"], info["bigint"],
+                 "on their thread pool" if info["private_ops"] else "on the reactor thread",
+                 info["priority"], args.concurrency))
+        print("crypto floor of one login (server process, same core):")
+        for name, value in floor.items():
+            print("  %-16s %8.2f ms" % (name, value * 1000))
+        print("  %-16s %8.2f ms  -> %.1f logins/s" % ("total", per_login * 1000, 1 / per_login))
+        first, second = info["checks"]
+        print("credential check of one sign-in: login server %.1f ms (scrypt), event server's "
+              "second check %.1f ms (proof, no scrypt)" % (first * 1e3, second * 1e3))
+        probes = {}
+        sender = ProbeSender(info["udp_port"], args.seconds)
+        probes["idle"] = yield threads.deferToThread(sender.result)
+        for label in ("4.1.0.130", "6.16.0.105"):
+            sender = ProbeSender(info["udp_port"], args.seconds)
+            n, elapsed, cpu, reactor_cpu = yield login_rate(
+                reactor, server, label, args.seconds, args.concurrency, user_key)
+            probes[label] = yield threads.deferToThread(sender.result)
+            rate = n / elapsed
+            transport = "DH-384 + RC4" if label.startswith("6") else "classic"
+            print("%-10s (%s): %5d logins in %.1f s = %6.1f logins/s, server CPU %.2f s "
+                  "(%.0f%%), %.0f%% of the crypto floor; reactor thread %.2f ms per login"
+                  % (label, transport, n, elapsed, rate, cpu, 100 * cpu / elapsed,
+                     100 * rate * per_login, 1e3 * reactor_cpu / max(1, n)))
     finally:
         server.stop()
-    for label, (n, elapsed, cpu) in results.items():
-        rate = n / elapsed
-        transport = "DH-384 + RC4" if label.startswith("6") else "classic"
-        print("%-10s (%s): %5d logins in %.1f s = %6.1f logins/s, server CPU %.2f s "
-              "(%.0f%%), %.0f%% of the crypto floor"
-              % (label, transport, n, elapsed, rate, cpu, 100 * cpu / elapsed,
-                 100 * rate * per_login))
-    idle50, idle99 = percentiles(probes["idle"]["rtts"])
-    print("UDP probe round trip on the same server (200/s from another process):")
-    print("  idle                 p50 %6.2f ms  p99 %6.2f ms  (%d lost)"
-          % (idle50 * 1e3, idle99 * 1e3, probes["idle"]["lost"]))
-    for label in results:
-        p50, p99 = percentiles(probes[label]["rtts"])
-        print("  during %-10s    p50 %6.2f ms  p99 %6.2f ms  (%d lost)  p99 / idle p99 %.1f"
-              % (label, p50 * 1e3, p99 * 1e3, probes[label]["lost"], p99 / idle99))
+    return priority, probes
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from blissnode.publicip import AUTO, PublicIPRequired, resolve_public_ip
 from blissnode.store.postgresql import redact_url
 from blissnode.seenseeds import MemorySeenSeeds, RedisSeenSeeds
 from blissnode.store.bus import RedisBus
+from blissnode.store.hashpool import BACKGROUND_PRIORITIES, DEFAULT_BACKGROUND_PRIORITY
 from blissnode.store.redisdirectory import RedisDirectory
 from blissnode.store.urls import (
     POSTGRESQL,
@@ -136,6 +137,12 @@ class Options(usage.Options):
          "(1.x-4.x) session is refused: 'memory' (this process), a redis:// URL "
          "shared by every process, or 'auto' (the --directory Redis when there "
          "is one)."],
+        ["background-priority", None, DEFAULT_BACKGROUND_PRIORITY,
+         "How the password-hash and RSA threads give way to the reactor "
+         "(docs/performance.rst): 'idle' (Linux SCHED_IDLE: only spare CPU time, "
+         "so UDP and records are never held up by a burst of sign-ins; on a "
+         "machine whose cores other programs keep busy, sign-ins wait), 'low' "
+         "(niceness +10) or 'normal'."],
         ["udp-rate", None, "50",
          "Most UDP datagrams per second per source IP (bursts of twice as many)."],
         ["relay-per-client", None, "8",
@@ -228,6 +235,9 @@ class Options(usage.Options):
             if value < low:
                 raise usage.UsageError("--%s must be a number >= %s" % (name, low))
             self[name] = value
+        if self["background-priority"] not in BACKGROUND_PRIORITIES:
+            raise usage.UsageError("--background-priority must be one of %s"
+                                   % (", ".join(BACKGROUND_PRIORITIES),))
         if self["registration"] not in ("open", "closed"):
             raise usage.UsageError("--registration must be 'open' or 'closed'")
         self["event-addresses"] = parse_event_addresses(self["event-addresses"])
@@ -345,7 +355,9 @@ def _port(description, transport):
 def make_store(options, data_dir, reactor=None):
     """The store service of ``--database`` (SQLite by default, or PostgreSQL)."""
     return make_store_service(_get(options, "database", "sqlite:"), data_dir.path,
-                              reactor=reactor, fatal=True)
+                              reactor=reactor, fatal=True,
+                              hash_priority=_get(options, "background-priority",
+                                                 DEFAULT_BACKGROUND_PRIORITY))
 
 
 def make_directory(options, reactor=None):
@@ -610,7 +622,9 @@ def makeService(options, reactor=None, worker=None):
     for factory in (login_factory, event_factory):
         if factory is not None:
             if private_ops is None:
-                private_ops = top.private_ops = PrivateOps(factory.clock)
+                private_ops = top.private_ops = PrivateOps(
+                    factory.clock, priority=_get(options, "background-priority",
+                                                 DEFAULT_BACKGROUND_PRIORITY))
             factory.private_ops = private_ops
     for name, _default, role, transport, _help in LISTENERS:
         description = options[name]

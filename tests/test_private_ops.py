@@ -129,15 +129,46 @@ class PrivateOpsLoginTests(login_tests.LoginTests):
         self.assertIn("build_credential", self.private_ops.functions)
 
 
+def _priority_of_this_thread():
+    """(scheduling policy, niceness) of the calling thread."""
+    tid = threading.get_native_id()
+    return os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
+
+
 class PriorityTests(TestCase):
+    """The pool threads run below the reactor thread, as ``priority`` says
+    (Linux: SCHED_IDLE for ``idle``, niceness +10 for ``low``)."""
+
+    def _run_in(self, pool):
+        self.addCleanup(pool.stop)
+        return pool.run(_priority_of_this_thread)
 
     @defer.inlineCallbacks
-    def test_pool_threads_run_below_the_reactor(self):
-        pool = PrivateOps(reactor, size=1)
-        self.addCleanup(pool.stop)
-        base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    def test_default_is_idle(self):
+        policy, _nice = yield self._run_in(PrivateOps(reactor, size=1))
+        self.assertEqual(policy, os.SCHED_IDLE)
 
-        def niceness():
-            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        got = yield pool.run(niceness)
-        self.assertEqual(got, min(19, base + 10))
+    @defer.inlineCallbacks
+    def test_low_is_niceness_10(self):
+        base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        policy, nice = yield self._run_in(PrivateOps(reactor, size=1, priority="low"))
+        self.assertEqual(policy, os.SCHED_OTHER)
+        self.assertEqual(nice, min(19, base + 10))
+
+    @defer.inlineCallbacks
+    def test_normal_is_the_reactors(self):
+        here = _priority_of_this_thread()
+        got = yield self._run_in(PrivateOps(reactor, size=1, priority="normal"))
+        self.assertEqual(got, here)
+
+    @defer.inlineCallbacks
+    def test_hash_pool_is_idle_too(self):
+        from blissnode.store.hashpool import HashPool
+        pool = HashPool(reactor, size=1)
+        pool.start()
+        policy, _nice = yield self._run_in(pool)
+        self.assertEqual(policy, os.SCHED_IDLE)
+
+    def test_unknown_priority_is_refused(self):
+        from blissnode.store.hashpool import lower_this_thread
+        self.assertRaises(ValueError, lower_this_thread, "realtime")

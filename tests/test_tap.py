@@ -134,8 +134,19 @@ class HostilePeerOptionsTests(TestCase):
         self.assertIsInstance(login.seen_seeds, MemorySeenSeeds)
         self.assertEqual(svc.supernode.admission.max_per_address, 10)
 
+    def test_background_priority_reaches_both_pools(self):
+        data_dir = os.path.join(self.mktemp(), "data")
+        for given, expected in ((None, "idle"), ("low", "low"), ("normal", "normal")):
+            options = tap.Options()
+            options.parseOptions(ALL_ZERO + ["--data-dir", data_dir] + (
+                ["--background-priority", given] if given else []))
+            svc = tap.makeService(options)
+            self.assertEqual(svc.private_ops.priority, expected)
+            self.assertEqual(svc.store.hashing.priority, expected)
+
     def test_bad_values_refused(self):
         for extra in (["--max-per-address", "0"], ["--connect-rate", "x"],
+                      ["--background-priority", "realtime"],
                       ["--seen-seeds", "file:///x"], ["--registrations-per-address", "-1"]):
             self.assertRaises(usage.UsageError, tap.Options().parseOptions, extra)
 

@@ -418,7 +418,8 @@ class RawRsaPythonTests(_OnePowmod):
 
     def setUp(self):
         from blissnode.wire import rsa_raw
-        self.patch(rsa_raw, "_powmod", rsa_raw.POWMOD["python"])
+        from blissnode.wire import bigint
+        self.patch(rsa_raw, "_bigint", bigint.IMPLEMENTATIONS["python"])
 
 
 class RawRsaGmpy2Tests(_OnePowmod):
@@ -426,12 +427,18 @@ class RawRsaGmpy2Tests(_OnePowmod):
 
     def setUp(self):
         from blissnode.wire import rsa_raw
+        from blissnode.wire import bigint
         import gmpy2  # noqa: F401
-        self.patch(rsa_raw, "_powmod", rsa_raw.POWMOD["gmpy2"])
+        self.patch(rsa_raw, "_bigint", bigint.IMPLEMENTATIONS["gmpy2"])
 
     def test_gmpy2_really_used(self):
         from blissnode.wire import rsa_raw
+        from blissnode.wire import bigint
+        gmpy2 = bigint.IMPLEMENTATIONS["gmpy2"]
         calls = []
-        self.patch(rsa_raw, "_powmod", lambda *a: calls.append(a) or rsa_raw.POWMOD["gmpy2"](*a))
+        counted = bigint.BigInt("counted", lambda *a: calls.append("powmod") or gmpy2.powmod(*a),
+                                lambda *a: calls.append("invert") or gmpy2.invert(*a))
+        self.patch(rsa_raw, "_bigint", counted)
         LOGIN_KEY.raw(bytes(191) + b"\x05")
-        self.assertTrue(calls)
+        self.assertIn("powmod", calls)
+        self.assertIn("invert", calls)

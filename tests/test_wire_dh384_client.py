@@ -71,6 +71,22 @@ class VectorTests(TestCase):
         self.assertRaises(ValueError, dh384.ClientHandshake().receive, b"x")
 
 
+class EachBigIntTests(TestCase):
+    """The DH-384 vectors (A, K) on every big-integer implementation
+    (wire.bigint: gmpy2 is a dependency, so its absence fails here)."""
+
+    def test_python_and_gmpy2(self):
+        from blissnode.wire import bigint
+        self.assertEqual(sorted(bigint.IMPLEMENTATIONS), ["gmpy2", "python"])
+        for name, implementation in sorted(bigint.IMPLEMENTATIONS.items()):
+            self.patch(dh384, "_bigint", implementation)
+            for case in cases("tcp_frames.json", "dh384"):
+                a = dh384.KeyPair(int(case["a_hex"], 16))
+                self.assertEqual(a.public_bytes().hex(), case["A_hex"], name)
+                self.assertEqual(a.shared_secret(bytes.fromhex(case["B_hex"])).hex(),
+                                 case["K_hex"], name)
+
+
 class AgainstServerTests(TestCase):
     def test_both_server_orders_and_chunkings(self):
         for case in cases("tcp_frames.json", "dh384"):

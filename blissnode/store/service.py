@@ -21,7 +21,7 @@ from twisted.python.threadpool import ThreadPool
 from blissnode.store.accounts import AccountStore, Hasher, SyncAccountStore
 from blissnode.store.contacts import SQLiteContactStore, SyncContactStore
 from blissnode.store.hashing import DEFAULT_PARAMS
-from blissnode.store.hashpool import HashPool
+from blissnode.store.hashpool import DEFAULT_BACKGROUND_PRIORITY, HashPool
 from blissnode.store.messages import SQLiteMessageStore, SyncMessageStore
 from blissnode.store.migrations import MIGRATIONS
 
@@ -68,7 +68,8 @@ class StoreServiceBase(service.Service):
 
     :param hasher: a :class:`~blissnode.store.accounts.Hasher` (default: one
         with ``params``); :param hash_threads: size of the hash pool
-        (default: one thread per core).
+        (default: one thread per core); :param hash_priority: how its threads
+        give way to the reactor (``blissnode.store.hashpool``).
     """
 
     name = "store"
@@ -78,7 +79,7 @@ class StoreServiceBase(service.Service):
 
     def __init__(self, reactor=None, params=DEFAULT_PARAMS, migrations=MIGRATIONS,
                  fatal=False, contact_limits=None, message_limits=None, hasher=None,
-                 hash_threads=None):
+                 hash_threads=None, hash_priority=DEFAULT_BACKGROUND_PRIORITY):
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
@@ -95,7 +96,7 @@ class StoreServiceBase(service.Service):
         self.ready = None
         self.open_error = None
         self.hasher = hasher if hasher is not None else Hasher(params)
-        self.hashing = HashPool(reactor, hash_threads)
+        self.hashing = HashPool(reactor, hash_threads, priority=hash_priority)
         self._contact_limits = contact_limits
         self._message_limits = message_limits
         self.accounts = AccountStore(self)

@@ -41,6 +41,7 @@ import secrets
 
 import attr
 
+from blissnode.wire.bigint import CURRENT
 from blissnode.wire.errors import LimitExceeded, ProtocolError
 
 __all__ = [
@@ -75,6 +76,10 @@ HASH_SIZE = 8
 MAX_FILLER = 64
 PRIVATE_BITS = 383
 
+#: The big-integer implementation (:mod:`blissnode.wire.bigint`: gmpy2 where
+#: installed; tests swap it to run both).
+_bigint = CURRENT
+
 
 def generate_private():
     """A random private exponent (383 bits like the reference, >= 2)."""
@@ -86,7 +91,7 @@ def generate_private():
 
 def public_value(private):
     """``2^private mod p`` as an int."""
-    return pow(G, private, P)
+    return _bigint.powmod(G, private, P)
 
 
 def public_bytes(private):
@@ -113,7 +118,7 @@ def shared_secret(private, peer_public):
     """``K = peer_public^private mod p`` as 48 bytes big-endian."""
     if isinstance(peer_public, (bytes, bytearray, memoryview)):
         peer_public = parse_public(peer_public)
-    return pow(peer_public, private, P).to_bytes(VALUE_SIZE, "big")
+    return _bigint.powmod(peer_public, private, P).to_bytes(VALUE_SIZE, "big")
 
 
 def client_hash(K):

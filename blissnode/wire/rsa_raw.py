@@ -15,9 +15,10 @@ and that the integer is below the modulus; violations raise
 :class:`~blissnode.wire.errors.ProtocolError` because the input normally
 comes off the wire.
 
-Big integers: the modular exponentiations run on gmpy2 (GMP) when it is
-installed -- about ten times faster than Python's ``pow`` for these sizes
--- and on Python's ``pow`` otherwise (or when ``BLISSNODE_PURE_PYTHON=1``).
+Big integers: the exponentiations and the blinding inverse run on gmpy2
+(GMP) when it is installed -- about ten times faster than Python's ``pow``
+for these sizes, and without the GIL -- and on Python's integers otherwise
+(or when ``BLISSNODE_PURE_PYTHON=1``); :mod:`blissnode.wire.bigint` chooses.
 :data:`BIGINT` names the one in use; both give the same results and both are
 checked against the login vectors (tests/test_wire_credentials.py).
 
@@ -28,21 +29,16 @@ CRT result with the public exponent before returning it (a CRT computation
 fault would otherwise leak a factor of ``n`` through the output).
 """
 
-import os
 import secrets
 
 import attr
 
 from blissnode.wire.errors import ProtocolError
 
-try:
-    import gmpy2
-except ImportError:  # the pure-Python fallback
-    gmpy2 = None
+from blissnode.wire.bigint import BIGINT, CURRENT
 
 __all__ = [
     "BIGINT",
-    "POWMOD",
     "modulus_size",
     "raw_public",
     "raw_private_crt",
@@ -50,20 +46,9 @@ __all__ = [
     "RsaPrivate",
 ]
 
-
-def _gmpy2_powmod(base, exponent, modulus):
-    return int(gmpy2.powmod(base, exponent, modulus))
-
-
-#: ``powmod(base, exponent, modulus) -> int`` by implementation name.
-POWMOD = {"python": pow}
-if gmpy2 is not None:
-    POWMOD["gmpy2"] = _gmpy2_powmod
-
-#: The implementation the raw operations use.
-BIGINT = "gmpy2" if gmpy2 is not None and os.environ.get(
-    "BLISSNODE_PURE_PYTHON", "") in ("", "0") else "python"
-_powmod = POWMOD[BIGINT]
+#: The big-integer implementation the raw operations use
+#: (:mod:`blissnode.wire.bigint`; tests swap it to run both).
+_bigint = CURRENT
 
 
 def modulus_size(n):
@@ -93,12 +78,12 @@ def raw_public(m_bytes, n, e=65537):
     credential (anybody who checks one).
     """
     m = _to_int(m_bytes, n, "RSA input")
-    return _powmod(m, e, n).to_bytes(modulus_size(n), "big")
+    return _bigint.powmod(m, e, n).to_bytes(modulus_size(n), "big")
 
 
 def _crt(c, p, q, dp, dq, qinv):
-    m1 = _powmod(c, dp, p)
-    m2 = _powmod(c, dq, q)
+    m1 = _bigint.powmod(c, dp, p)
+    m2 = _bigint.powmod(c, dq, q)
     h = (qinv * (m1 - m2)) % p
     return m2 + h * q
 
@@ -209,14 +194,14 @@ class RsaPrivate:
             while True:
                 r = secrets.randbelow(n - 2) + 2
                 try:
-                    r_inv = pow(r, -1, n)
+                    r_inv = _bigint.invert(r, n)
                 except ValueError:  # r shares a factor with n: astronomically unlikely
                     continue
                 break
-            m = (_crt((c * _powmod(r, self.e, n)) % n, self.p, self.q, self.dp, self.dq,
+            m = (_crt((c * _bigint.powmod(r, self.e, n)) % n, self.p, self.q, self.dp, self.dq,
                       self.qinv) * r_inv) % n
         else:
             m = _crt(c, self.p, self.q, self.dp, self.dq, self.qinv)
-        if _powmod(m, self.e, n) != c:
+        if _bigint.powmod(m, self.e, n) != c:
             raise RuntimeError("RSA CRT result failed the public-exponent check")
         return m.to_bytes(self.size, "big")
