@@ -79,8 +79,13 @@ async def run(reactor, args):
                          params=ScryptParams(n=2 ** 4, r=8, p=1),
                          contact_limits=ContactLimits(max_contacts=max(1000, n + 10)),
                          message_limits=MessageLimits(max_count=10 ** 7, max_bytes=10 ** 10,
+                                                      max_sender_count=10 ** 7,
+                                                      max_sender_bytes=10 ** 10,
                                                       max_fetch=1000))
     store.startService()
+    # A failed run must end too: the database thread stops with the reactor.
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: store.stopService() if store.running else None)
     await store.ready
 
     def keys():
@@ -109,7 +114,11 @@ async def run(reactor, args):
         store, clock=reactor, registry=VersionRegistry.from_plugins(),
         limiter=FailedLoginLimiter(reactor, per_address=Limit(10 ** 6, 1.0)),
         broadcast={"delay": 0.0, "min_interval": 0.0, "max_fanout": 10 ** 6})
-    factory = EventServerFactory(server_keys, service, clock=reactor, max_connections=n + 100)
+    # The clients all come from one address: lift the per-address admission
+    # limits (issue 17) that a real server keeps.
+    factory = EventServerFactory(server_keys, service, clock=reactor, max_connections=n + 100,
+                                 max_per_address=n + 100, connect_rate=1e9,
+                                 connect_burst=10 ** 9)
     port = reactor.listenTCP(0, factory, interface=LOOPBACK, backlog=1024)
     portnum = port.getHost().port
     login_n = server_keys.login.private.n

@@ -91,6 +91,14 @@ class CountingTransport(object):
     def resumeProducing(self):
         self.paused = False
 
+    # The server's output guard registers itself as this transport's
+    # producer (blissnode.flowcontrol); this buffer is never full.
+    def registerProducer(self, producer, streaming):
+        self.producer = producer
+
+    def unregisterProducer(self):
+        self.producer = None
+
     def loseConnection(self):
         self.disconnecting = True
 

@@ -95,6 +95,9 @@ def serve(pool, behind_ip):
 
     config = SupernodeConfig(
         public_ip=LOOPBACK, max_half_open=10 ** 6, udp_rate=1e12, udp_burst=10 ** 12,
+        # The load comes from one address: lift the per-address limits (issue 17).
+        max_sessions_per_address=10 ** 7, connect_rate=1e12, connect_burst=10 ** 12,
+        max_tcp_sessions=None,
         seed_pool_size=256 if pool else 0, idle_timeout=3600.0, handshake_timeout=600.0,
         log_interval=3600.0)
     node = SupernodeNode(config, reactor=reactor)
