@@ -284,6 +284,29 @@ class AcceptTests(unittest.TestCase):
         self.assertEqual(proto.version.label, "5.5.0.124")
         self.flushLoggedErrors()
 
+    def test_version_lines_are_throttled_and_truncated(self):
+        """A peer that switches its cmd 37 version string back and forth,
+        each 20 KB long, gets one short log line, not one per packet."""
+        from twisted.logger import formatEvent, globalLogPublisher
+        lines = []
+
+        def observer(event):
+            text = formatEvent(event)
+            if "served as" in text:
+                lines.append(text)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        node = make_node(registry=two_version_registry())
+        proto, transport = tcp_session(node)
+        client, _ = handshake(proto, transport)
+        for i in range(40):
+            label = b"0/5.5.0.124/" if i % 2 else b"0/4.1.0.130/"
+            info = [String(0x5D, label + b"x" * 20000)]
+            proto.dataReceived(client.packet(1 + i, [notification(37, info)]))
+        self.assertEqual(proto.version.label, "5.5.0.124")
+        self.assertEqual(len(lines), 1)
+        self.assertLess(len(lines[0]), 600)
+
     def test_unknown_version_rejected(self):
         node = make_node(registry=two_version_registry("reject"), unknown_versions="reject")
         proto, transport = tcp_session(node)

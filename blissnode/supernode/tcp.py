@@ -609,8 +609,12 @@ class SupernodeTCPProtocol(Protocol):
                                     text=text)
             return
         if version is not self.version:
-            log.info("session {sid} from {peer}: client {text} served as {label}",
-                     sid=self.session_id, peer=self.peer, text=text, label=version.label)
+            # Peer-chosen text, as often as the peer likes: throttled and
+            # truncated like every peer-caused line (issue 17).
+            self.node.throttle.info(self.peer[0], "tcp-version-served",
+                                    "session {sid} from {source}: client {text} served as "
+                                    "{label}", sid=self.session_id, text=text,
+                                    label=version.label)
             self.version = version
             self.handlers = self.node.handler_sets.for_version(version)
         if self.accepted_at is not None:
