@@ -117,7 +117,7 @@ class EventRefusalCodes:
     Only 8401 (name or password incorrect, SOS2) is known.  GUESS for the
     rest: blissnode's own numbers.  ``rate_limited`` (8409) and
     ``version_too_old`` (8405) are the login server's numbers
-    (:class:`blissnode.wire.login_messages.RefusalCodes`); the others are
+    (:class:`blissnode.login.codes.RefusalCodes`); the others are
     new in 8420..8429 so logs and our client can tell them apart.
     """
 
