@@ -126,3 +126,19 @@ class SeparatePluginTests(TestCase):
         self.assertEqual(report["known_build"]["version"], "7.0.0.2")
         self.assertEqual(sum(m["kind"] == "key" and m["role"] == "login"
                              for m in report["matches"]), 2)
+
+
+class AddressTableTests(TestCase):
+    """docs/clients.rst's table of compiled-in addresses is the tool's list."""
+
+    def test_every_known_address_is_in_the_table(self):
+        from blissnode.patch.known import SKYPE_ADDRESSES
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "docs", "clients.rst")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for known in SKYPE_ADDRESSES:
+            if known.host.startswith("dir"):  # one row for dir1..dir8
+                self.assertIn("dir1..dir8.sd.skype.net", text)
+                continue
+            self.assertIn("%s:%d" % (known.host, known.port), text, known)
