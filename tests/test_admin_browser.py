@@ -111,6 +111,38 @@ class BrowserTests(AdminServerMixin, TestCase):
         self.driver.find_element(By.ID, element_id).click()
         self._text_of("message", expect)
 
+    def _dashboard_again(self):
+        """Back to the dashboard, still signed in with the token."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+        self.driver.get(self.url + "/")
+        self._until(EC.visibility_of_element_located((By.ID, "panel")))
+
+    def _click_and_answer(self, element_id, answer, expect):
+        """Click a button that asks with ``window.prompt`` (``answer`` typed)
+        or ``window.confirm`` (``answer`` None: accepted)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+        self.driver.find_element(By.ID, element_id).click()
+        alert = self._until(EC.alert_is_present())
+        if answer is not None:
+            alert.send_keys(answer)
+        alert.accept()
+        self._text_of("message", expect)
+
+    def _refresh_and_click(self, element_id, expect):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+        self.driver.find_element(By.ID, "refresh").click()
+        self._until(EC.element_to_be_clickable((By.ID, element_id)))
+        self._click(element_id, expect)
+
+    def _queues_text(self):
+        from selenium.webdriver.common.by import By
+        self.driver.find_element(By.ID, "refresh").click()
+        self._text_of("queues", "webuser1")
+        return self.driver.find_element(By.ID, "queues").text
+
     def _status_text(self):
         from selenium.webdriver.common.by import By
         self.driver.find_element(By.ID, "refresh").click()
@@ -170,6 +202,32 @@ class BrowserTests(AdminServerMixin, TestCase):
         result = yield self.login_ok("webuser1", "from the browser")
         self.assertTrue(result.ok)
 
+        # kick from the page: the event session ends
+        signed = yield sign_in(reactor, "5.5.0.124", "webuser1", (LOOPBACK, self.ports["login-tcp"]),
+                               (LOOPBACK, self.ports["event-tcp"]), self.login_n,
+                               credential_modulus=self.cred_n, password="from the browser")
+        self.addCleanup(signed.close)
+        live = [s for s in self.service.core.live_sessions() if "webuser1" in s.users]
+        self.assertEqual(len(live), 1)
+        sid = live[0].session_id
+        yield self.in_browser(self._refresh_and_click, "kick-" + sid, "ended " + sid)
+        self.assertEqual([s for s in self.service.core.live_sessions() if "webuser1" in s.users],
+                         [])
+
+        # an offline message waiting for webuser1 shows in the queue panel
+        yield self.service.store.messages.store_message("webuser1", "someone", "message",
+                                                        b"left for later")
+        queues = yield self.in_browser(self._queues_text)
+        self.assertIn("webuser1 1", queues)
+
+        # a new password from the page (window.prompt): the old one stops working
+        yield self.in_browser(self._click_and_answer, "passwd-webuser1", "a new password here",
+                              "password changed for webuser1")
+        result = yield self.login_ok("webuser1", "from the browser")
+        self.assertFalse(result.ok)
+        result = yield self.login_ok("webuser1", "a new password here")
+        self.assertTrue(result.ok)
+
         yield self.in_browser(self._click, "registration-toggle", "client sign-up opened")
         self.assertTrue(self.service.getServiceNamed("login-tcp").factory.registration_open)
 
@@ -183,3 +241,11 @@ class BrowserTests(AdminServerMixin, TestCase):
         yield self.in_browser(self._signup, "signedup1", "a long password")
         result = yield self.login_ok("signedup1", "a long password")
         self.assertTrue(result.ok)
+
+        # delete from the dashboard (window.confirm): the account is gone
+        yield self.in_browser(self._dashboard_again)
+        yield self.in_browser(self._click_and_answer, "delete-webuser1", None,
+                              "deleted webuser1")
+        result = yield self.login_ok("webuser1", "a new password here")
+        self.assertFalse(result.ok)
+        self.assertIsNone((yield self.service.store.accounts.get_account("webuser1")))
