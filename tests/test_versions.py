@@ -341,3 +341,32 @@ class RegistrationRuleTests(TestCase):
         self.assertEqual(pick(role="login", request_code=5017), "4.1.0.130")
         self.assertEqual(pick(role="event", transport="dh384"), "5.5.0.124")
         self.assertEqual(pick(role="event", transport="classic"), "1.4.0.84")
+
+
+class ReplacedPolicyTests(TestCase):
+    """``registry.provisional_policy = MyPolicy()`` decides every choice made
+    before a client names its version (versions.policy), the supernode's UDP
+    default included."""
+
+    def test_a_replaced_policy_decides(self):
+        from blissnode.core.versioning import Hints
+        from blissnode.supernode.handlersets import HandlerSets
+        from blissnode.versions.policy import ProvisionalPolicy
+
+        registry = VersionRegistry.from_plugins()
+        asked = []
+
+        class Newest(ProvisionalPolicy):
+            def choose(self, registry, hints):
+                asked.append(hints)
+                return registry.versions()[-1]
+
+        default = registry.provisional(Hints("login", request_code=5018))
+        self.assertEqual(default.label, "4.1.0.130")
+        registry.provisional_policy = Newest()
+        self.assertEqual(registry.provisional(Hints("login", request_code=5018)).label,
+                         "6.16.0.105")
+        sets = HandlerSets(registry)
+        handlers = sets.for_udp_peer(None)
+        self.assertEqual(asked[-1].transport, "udp")
+        self.assertIs(handlers, sets.for_version(registry.versions()[-1]))

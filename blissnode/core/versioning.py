@@ -80,7 +80,10 @@ class Hints(object):
     ``role``: who asks; ``transport``: ``"classic"``, ``"dh384"``,
     ``"https"`` (the 443 prelude) or ``"udp"``; ``request_code``: the login
     request code; ``stack_version``: cmd 30 INT 0xB; ``objects``: the
-    decoded body that brought the hint (cmd 30, cmd 27), for plugins.
+    decoded body that brought the hint (cmd 30), for plugins.  A UDP datagram
+    from a peer without a session is asked about with ``transport="udp"``
+    only, and the answer is kept until the policy is replaced (GUESS: the
+    datagrams before a session carry nothing that tells versions apart).
     """
 
     role = attr.ib()
