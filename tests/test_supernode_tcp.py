@@ -435,6 +435,37 @@ class AcceptTests(unittest.TestCase):
         self.assertEqual(self.node.tcp_sessions.all(), [])
 
 
+class HostilePeerLimitsTests(unittest.TestCase):
+    """The shared limits of issue 17 as the supernode uses them: sessions per
+    address, packets run per reactor turn."""
+
+    def test_sessions_per_address(self):
+        node = make_node(max_sessions_per_address=3, connect_burst=100)
+        same = [tcp_session(node, ("192.0.2.9", 2000 + i))[1] for i in range(6)]
+        self.assertEqual([t.disconnecting for t in same], [False] * 3 + [True] * 3)
+        _, other = tcp_session(node, ("192.0.2.10", 2000))
+        self.assertFalse(other.disconnecting)
+
+    def test_pipelined_packets_run_a_few_per_turn(self):
+        node = make_node()
+        proto, transport = tcp_session(node, ("192.0.2.7", 1184))
+        client, _ = handshake(proto, transport)
+        proto.dataReceived(client.packet(1, [make_request(30, 2, ACCEPT_BODY)]))
+        client.receive(drain(transport))
+        node.reactor.advance(0)  # a new reactor turn: a fresh budget
+        packets = b"".join(client.packet(10 + i, [make_request(6, 100 + i, [Int(0, 45), Int(5, 5)])])
+                           for i in range(40))
+        proto.dataReceived(packets)
+        # This turn runs the budget; the rest waits for later turns
+        # (callLater(0): the reactor serves other connections in between).
+        answered = [len(client.receive(drain(transport)))]
+        self.assertEqual(answered[0], node.config.packets_per_turn, answered)
+        self.assertTrue(node.reactor.getDelayedCalls())
+        node.reactor.advance(0)
+        answered.append(len(client.receive(drain(transport))))
+        self.assertEqual(sum(answered), 40)
+
+
 class LoopbackTests(unittest.TestCase):
     """Real sockets: classic handshake and accept; 443 prelude; DH-384."""
 
