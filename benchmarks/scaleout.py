@@ -112,6 +112,9 @@ class Server:
                 "--data-dir", self.data_dir, "--database", database, "--directory", directory,
                 "--public-ip", LOOPBACK, "--registration", "open", "--udp-rate", "1e9",
                 "--max-half-open", "100000",
+                # The load comes from one address: lift the per-address
+                # admission limits (issue 17) a real server keeps.
+                "--max-per-address", "1000000", "--connect-rate", "1e9",
                 "--supernode-tcp", "tcp:%d:interface=%s" % (self.port, LOOPBACK),
                 "--supernode-udp", "udp:%d:interface=%s" % (self.port, LOOPBACK),
                 "--supernode-https", "none",

@@ -67,3 +67,5 @@ class BenchmarksRunTests(TestCase):
         out = run_benchmark(self, "scaleout.py", "--quick", "--seconds", "0.5",
                             "--sessions", "20")
         self.assertIn("lookup_name", out)
+        self.assertRegex(out, r"logins refused or failed\s+0\s+0\n")
+        self.assertRegex(out, r"idle 1.4 sessions held\s+20\s+20\n")
