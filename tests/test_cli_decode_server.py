@@ -44,6 +44,19 @@ class DecodeServerTests(TestCase):
         self.assertEqual(reply["credential"]["name"], "dave.black")
         self.assertEqual(reply["credential_blob"], credential.raw.hex())
 
+    def test_bare_hex_is_the_clients_direction(self):
+        """``decode server --data-dir DIR HEX...``: the client's stream alone
+        opens (its key exchange holds the seed) and its request decodes."""
+        chunks, conn, credential = T.login_connection(self.keys, name="dave.black")
+        client = [data.hex() for direction, data in chunks if direction == "c2s"]
+        status, out, err = run("decode", "server", "--data-dir", self.data_dir, *client)
+        self.assertEqual(status, 0, err)
+        result = json.loads(out)
+        self.assertEqual((result["opening"], result["role"]), ("plain", "login"))
+        self.assertEqual({u["direction"] for u in result["units"]}, {"c2s"})
+        self.assertIn("server-record", [u["layer"] for u in result["units"]])
+        self.assertIn("dave.black", out)
+
     def test_pretty_strings_and_items(self):
         chunks, conn, credential = T.login_connection(self.keys)
         status, out, err = run("decode", "server", "--data-dir", self.data_dir, "--pretty",

@@ -82,8 +82,13 @@ def add_parser(commands):
         "server", help="one login/event server connection (hex of both directions)",
         description="Decode one connection to a login or event server from its first byte. "
                     "Give the bytes of each direction with --from-client / --from-server, "
-                    "repeated in the order they were sent; with --data-dir the records are "
+                    "repeated in the order they were sent (bare HEX arguments: the client's "
+                    "direction alone); with --data-dir the records are "
                     "decrypted with that server's login key.")
+    p.add_argument("hex", nargs="*", metavar="HEX",
+                   help="bytes the client sent, as one stream (the same as --from-client; "
+                        "the client's direction alone holds the session seed and the "
+                        "requests)")
     p.add_argument("--from-client", action=_Chunk, dest="chunks", metavar="HEX",
                    help="bytes the client sent (repeatable)")
     p.add_argument("--from-server", action=_Chunk, dest="chunks", metavar="HEX",
@@ -234,10 +239,11 @@ def _secret(text, what):
 
 
 def _run_server(args, stdin, stdout):
-    if not args.chunks:
-        raise DecodeFailed("give the bytes with --from-client HEX and/or --from-server HEX")
+    given = ([("c2s", " ".join(args.hex))] if args.hex else []) + (args.chunks or [])
+    if not given:
+        raise DecodeFailed("give the bytes with HEX, --from-client HEX and/or --from-server HEX")
     chunks = []
-    for direction, text in args.chunks:
+    for direction, text in given:
         try:
             chunks.append((direction, parse_hex(text)))
         except HexInputError as e:
