@@ -502,6 +502,36 @@ class AuthenticationTests(EventServerMixin, TestCase):
         self.assertEqual(self.factory.built[-1].users, set())
 
 
+    @defer.inlineCallbacks
+    def test_client_with_skypes_login_key_gets_the_patch_hint(self):
+        """Issue 9.7 on the event server: an unpatched client of any version
+        (its seed encrypted to Skype's login key) gets the operator one
+        plain line naming the fix."""
+        from twisted.logger import formatEvent
+
+        from blissnode.logthrottle import LogThrottle
+        from blissnode.patch.known import SKYPE_LOGIN_MODULUS
+        lines = []
+
+        def observer(event):
+            lines.append(formatEvent(event))
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        for version in ("1.4.0.84", "4.2.0.187", "5.5.0.124", "6.16.0.105"):
+            name = "unpatched" + version.replace(".", "")[:5]
+            yield self.account(name)
+            self.factory.throttle = LogThrottle(self.factory.clock.seconds, 60.0)
+            del lines[:]
+            core = EventClientCore(version, name, cred(name), SKYPE_LOGIN_MODULUS)
+            session = yield connect_event(reactor, LOOPBACK, self.portnum, core)
+            d = session.protocol.call(C.SESSION_START)
+            d.addErrback(lambda f: f.trap(EventClientError))
+            yield session.protocol.lost
+            hints = [t for t in lines if "the client encrypted to another RSA key" in t]
+            self.assertEqual(len(hints), 1, (version, lines))
+            self.assertIn("docs/clients.rst", hints[0])
+
+
 class IsolationTests(EventServerMixin, TestCase):
     timeout = 60
 
