@@ -51,6 +51,8 @@ import sys
 import tempfile
 import time
 
+from twisted.internet import defer
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 LOOPBACK = "127.0.0.1"
@@ -58,15 +60,6 @@ USER = "benchuser"
 PASSWORD = "benchmark-password"
 #: Probes per second of the latency measurement.
 PROBE_RATE = 400
-
-
-def defer_inline(function):
-    """``defer.inlineCallbacks``, imported when called (the server and probe
-    children import Twisted themselves, after pinning)."""
-    def call(*args, **kwargs):
-        from twisted.internet import defer
-        return defer.inlineCallbacks(function)(*args, **kwargs)
-    return call
 
 
 def _cpus():
@@ -77,19 +70,20 @@ def _cpus():
 
 
 #: The CPUs this run may use, read before anything is pinned: the server
-#: takes the first, the load the second.
+#: takes the first, the load the second (the same one on a single CPU).
 CPUS = _cpus()
+SERVER_CPU = CPUS[0] if CPUS else None
+LOAD_CPU = CPUS[1 % len(CPUS)] if CPUS else None
 
 
-def _pin(index):
-    """Pin this process to the ``index``-th CPU of :data:`CPUS` (the server
-    children read :data:`CPUS` at their own start, so the parent passes the
-    CPU itself: ``index`` may also be ``"=N"`` for CPU N)."""
+def _pin(cpu):
+    """Pin this process to CPU number ``cpu`` (None: leave it); return it."""
+    if cpu is None:
+        return None
     try:
-        cpu = int(index[1:]) if isinstance(index, str) else CPUS[index % len(CPUS)]
         os.sched_setaffinity(0, {cpu})
         return cpu
-    except (AttributeError, OSError, ValueError, ZeroDivisionError):
+    except (AttributeError, OSError):
         return None
 
 
@@ -123,7 +117,7 @@ def crypto_floor(keys, repeats):
 
 def serve(cpu, repeats, inline_rsa=False, priority="idle"):
     """Child process: a login server on loopback; prints its port and crypto floor."""
-    pinned = _pin(cpu)
+    pinned = _pin(cpu if cpu >= 0 else None)
     from twisted.internet import defer, reactor
 
     from blissnode.keys import load_or_create_server_keys
@@ -195,7 +189,7 @@ class Server(object):
         if pure:
             env["BLISSNODE_PURE_PYTHON"] = "1"
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", str(cpu), str(repeats),
+            [sys.executable, os.path.abspath(__file__), "--serve", str(-1 if cpu is None else cpu), str(repeats),
              "--priority", priority]
             + (["--inline-rsa"] if inline_rsa else []),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
@@ -337,7 +331,7 @@ def main():
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.inline_rsa, args.priority)
+        serve(int(args.serve[0]), int(args.serve[1]), args.inline_rsa, args.priority)
         return
     if args.probe:
         probe_sender(int(args.probe[0]), float(args.probe[1]), float(args.probe[2]))
@@ -350,7 +344,7 @@ def main():
     from blissnode.client.login import generate_user_key
 
     priorities = ("idle", "low") if args.priority == "compare" else (args.priority,)
-    _pin(1)
+    _pin(LOAD_CPU)
     user_key = generate_user_key()
     measured = []
 
@@ -381,13 +375,13 @@ def main():
                                            probes[label]["lost"], p99 / idle99))
 
 
-@defer_inline
+@defer.inlineCallbacks
 def measure(reactor, args, priority, user_key):
     """One server process at ``priority``: its crypto floor, login rates and
     probe latencies (printed); fires with ``(priority, latencies)``."""
     from twisted.internet import threads
 
-    server = Server("=%d" % CPUS[0] if CPUS else "0", args.repeats, args.inline_rsa, pure=args.path == "pure",
+    server = Server(SERVER_CPU, args.repeats, args.inline_rsa, pure=args.path == "pure",
                     priority=priority)
     try:
         info = server.info
